@@ -1,0 +1,44 @@
+"""Fetch stage: a source's URL (or a local file) in, a `FetchResult` out. Only this stage talks to the network."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+# Outcomes of a fetch attempt, as stored in fetch_attempt.outcome.
+OK = "ok"
+NOT_MODIFIED = "not_modified"
+FAILURE_KINDS = (
+    "network_error",
+    "timeout",
+    "http_error",
+    "rate_limited",
+    "blocked",
+    "invalid",
+    "too_large",
+)
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one attempt to get a source's bytes produced.
+
+    `outcome` is `ok`, `not_modified` or one of FAILURE_KINDS; `body` is empty unless ok.
+    """
+
+    url: str
+    outcome: str
+    started_at: dt.datetime
+    elapsed_ms: int
+    body: bytes = b""
+    http_status: int | None = None
+    content_type: str | None = None
+    final_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == OK
