@@ -1,0 +1,381 @@
+"""One source, one capture: a FetchResult in; attempt, snapshot, version, clauses and change events stored; alerts out.
+
+The CLI (`run`, `ingest`, `import`), the scheduler and the web app call this module; none holds pipeline logic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from monitor.changes import ALERTING_DIRECTIONS, ClauseChange, compare_clauses, word_diff
+from monitor.clauses import Clause, extract_clauses
+from monitor.errors import ExtractionError
+from monitor.extract import Document, check_document, extract_document
+from monitor.fetch import NOT_MODIFIED, FetchResult
+from monitor.sources import Source
+from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version, session_scope
+
+# How many recent versions a new text is compared with to call it a revert (flap), not news.
+REVERT_WINDOW = 5
+
+# Outcomes of recording one capture.
+NEW_VERSION = "new_version"
+UNCHANGED = "unchanged"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class CaptureOutcome:
+    """What recording one fetch result did."""
+
+    source_id: str
+    outcome: str  # new_version | unchanged | not_modified | failed
+    attempt_outcome: str  # as stored on fetch_attempt
+    version_seq: int | None = None
+    revert_of_seq: int | None = None
+    error: str | None = None
+    events: list[dict] = field(default_factory=list)  # change events that should alert
+
+
+@dataclass
+class _Latest:
+    """The newest version of a source and its clauses, kept in memory between captures."""
+
+    version_id: int
+    seq: int
+    text: str
+    text_sha256: str
+    clauses: list[Clause]
+
+
+class Recorder:
+    """Records captures of sources into the database; keeps each source's latest version in memory.
+
+    One Recorder per process; `record` is safe to call from several threads (one lock per source).
+    """
+
+    def __init__(self, engine: Engine, *, revert_window: int = REVERT_WINDOW) -> None:
+        self.engine = engine
+        self.revert_window = revert_window
+        self._latest: dict[str, _Latest | None] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _lock(self, source_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(source_id, threading.Lock())
+
+    def sync_sources(self, sources: Sequence[Source]) -> None:
+        """Insert or update the rows of these sources (sources.yaml is the truth for their settings)."""
+        with session_scope(self.engine) as session:
+            for source in sources:
+                upsert_source(session, source)
+
+    def conditional_headers(self, source_ids: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+        """ETag and Last-Modified last seen for each source, for conditional GETs."""
+        with session_scope(self.engine) as session:
+            rows = session.execute(
+                select(SourceRow.id, SourceRow.etag, SourceRow.last_modified).where(SourceRow.id.in_(source_ids))
+            )
+            return {row.id: (row.etag, row.last_modified) for row in rows}
+
+    def record(self, source: Source, result: FetchResult, *, technical: bool = False) -> CaptureOutcome:
+        """Store one fetch result of `source` and everything that follows from it, in one transaction."""
+        with self._lock(source.id):
+            with session_scope(self.engine) as session:
+                source_row = session.get(SourceRow, source.id) or upsert_source(session, source)
+                return self._record(session, source, source_row, result, technical)
+
+    def _record(self, session: Session, source: Source, source_row: SourceRow, result: FetchResult,
+                technical: bool) -> CaptureOutcome:
+        attempt = FetchAttempt(
+            source_id=source.id, started_at=result.started_at, outcome=result.outcome,
+            http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
+            error=result.error,
+        )
+        session.add(attempt)
+        if not result.ok:
+            if result.outcome != NOT_MODIFIED:
+                source_row.failures_in_a_row += 1
+                return CaptureOutcome(source.id, FAILED, result.outcome, error=result.error)
+            source_row.failures_in_a_row = 0
+            return CaptureOutcome(source.id, NOT_MODIFIED, result.outcome)
+
+        latest = self._load_latest(session, source.id)
+        snapshot, known_text = self._store_snapshot(session, source.id, result, latest)
+        attempt.snapshot_id = snapshot.id
+        if known_text is not None and latest is not None and known_text == latest.text:
+            return self._unchanged(source_row, attempt, result, latest)
+
+        try:
+            document = (Document(title="", text=known_text) if known_text is not None
+                        else extract_document(result.body, format=source.format, content_type=result.content_type,
+                                              select=source.select, remove=source.remove))
+            check_document(document, expect=source.expect, previous_text=latest.text if latest else None)
+        except ExtractionError as error:
+            attempt.outcome, attempt.error = error.kind, error.reason
+            source_row.failures_in_a_row += 1
+            return CaptureOutcome(source.id, FAILED, error.kind, error=error.reason)
+
+        text_sha256 = _sha256(document.text.encode("utf-8"))
+        if latest is not None and text_sha256 == latest.text_sha256:
+            return self._unchanged(source_row, attempt, result, latest)
+        return self._new_version(session, source, source_row, attempt, result, snapshot, document,
+                                 text_sha256, latest, technical)
+
+    def _unchanged(self, source_row: SourceRow, attempt: FetchAttempt, result: FetchResult,
+                   latest: _Latest) -> CaptureOutcome:
+        attempt.version_id = latest.version_id
+        _remember_validators(source_row, result)
+        return CaptureOutcome(source_row.id, UNCHANGED, attempt.outcome, version_seq=latest.seq)
+
+    def _new_version(self, session: Session, source: Source, source_row: SourceRow, attempt: FetchAttempt,
+                     result: FetchResult, snapshot: Snapshot, document: Document, text_sha256: str,
+                     latest: _Latest | None, technical: bool) -> CaptureOutcome:
+        revert_of = self._revert_of(session, source.id, text_sha256) if latest else None
+        clauses = extract_clauses(document.text)
+        changes: list[ClauseChange] = []
+        if latest is not None:
+            clauses, changes = compare_clauses(latest.clauses, clauses)
+        version = Version(
+            source_id=source.id, seq=(latest.seq + 1) if latest else 1, observed_at=result.started_at,
+            title=document.title, text=document.text, text_sha256=text_sha256, snapshot_id=snapshot.id,
+            revert_of_seq=revert_of, technical=technical,
+            diff=[list(op) for op in word_diff(latest.text, document.text)] if latest else None,
+            clauses=[_clause_row(position, clause) for position, clause in enumerate(clauses)],
+        )
+        session.add(version)
+        session.flush()
+        attempt.version_id = version.id
+        alerting = revert_of is None and not technical
+        events = [self._event_row(source, version, latest, change, alerting) for change in changes]
+        session.add_all(events)
+        session.flush()
+        _remember_validators(source_row, result)
+        self._latest[source.id] = _Latest(version.id, version.seq, document.text, text_sha256, clauses)
+        return CaptureOutcome(
+            source.id, NEW_VERSION, attempt.outcome, version_seq=version.seq, revert_of_seq=revert_of,
+            events=[event_payload(event, source_row, version) for event in events if event.alert],
+        )
+
+    def _event_row(self, source: Source, version: Version, latest: _Latest | None, change: ClauseChange,
+                   alerting: bool) -> ChangeEvent:
+        return ChangeEvent(
+            source_id=source.id, version_id=version.id, previous_version_id=latest.version_id if latest else None,
+            key=change.key, path=change.path, kind=change.kind, categories=list(change.categories),
+            direction=change.direction, reason=change.reason, before=change.before, after=change.after,
+            diff=[list(op) for op in change.diff],
+            alert=alerting and change.direction in ALERTING_DIRECTIONS,
+            detected_at=version.observed_at,
+        )
+
+    def _revert_of(self, session: Session, source_id: str, text_sha256: str) -> int | None:
+        recent = session.execute(
+            select(Version.seq, Version.text_sha256).where(Version.source_id == source_id)
+            .order_by(Version.seq.desc()).limit(self.revert_window)
+        ).all()
+        return next((seq for seq, sha in recent if sha == text_sha256), None)
+
+    def _store_snapshot(self, session: Session, source_id: str, result: FetchResult,
+                        latest: _Latest | None) -> tuple[Snapshot, str | None]:
+        """The snapshot row for this body (new or seen before) and, if seen before, the text it gave."""
+        sha256 = _sha256(result.body)
+        snapshot = session.execute(
+            select(Snapshot).where(Snapshot.source_id == source_id, Snapshot.sha256 == sha256)
+        ).scalar_one_or_none()
+        if snapshot is not None:
+            snapshot.last_seen = max(snapshot.last_seen, result.started_at)
+            return snapshot, _text_of_snapshot(session, snapshot.id)
+        snapshot = Snapshot(
+            source_id=source_id, sha256=sha256, content_type=result.content_type, size=len(result.body),
+            body=zlib.compress(result.body, 6), first_seen=result.started_at, last_seen=result.started_at,
+        )
+        session.add(snapshot)
+        session.flush()
+        return snapshot, None
+
+    def _load_latest(self, session: Session, source_id: str) -> _Latest | None:
+        if source_id in self._latest:
+            cached = self._latest[source_id]
+            newest_id = session.execute(
+                select(Version.id).where(Version.source_id == source_id).order_by(Version.seq.desc()).limit(1)
+            ).scalar_one_or_none()
+            if cached is not None and cached.version_id == newest_id:
+                return cached
+        version = session.execute(
+            select(Version).where(Version.source_id == source_id).order_by(Version.seq.desc()).limit(1)
+        ).scalar_one_or_none()
+        latest = None
+        if version is not None:
+            latest = _Latest(version.id, version.seq, version.text, version.text_sha256,
+                             [clause_from_row(row) for row in version.clauses])
+        self._latest[source_id] = latest
+        return latest
+
+
+def _text_of_snapshot(session: Session, snapshot_id: int) -> str | None:
+    """The text a snapshot gave when it was last accepted, so an identical body is never parsed twice."""
+    version_id = session.execute(
+        select(FetchAttempt.version_id).where(FetchAttempt.snapshot_id == snapshot_id,
+                                              FetchAttempt.version_id.is_not(None))
+        .order_by(FetchAttempt.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if version_id is None:
+        return None
+    return session.execute(select(Version.text).where(Version.id == version_id)).scalar_one()
+
+
+def _remember_validators(source_row: SourceRow, result: FetchResult) -> None:
+    source_row.failures_in_a_row = 0
+    if result.etag or result.last_modified:
+        source_row.etag, source_row.last_modified = result.etag, result.last_modified
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _clause_row(position: int, clause: Clause) -> ClauseRow:
+    return ClauseRow(position=position, key=clause.key, path=clause.path, heading=clause.heading,
+                     text=clause.text, categories=list(clause.categories), rules=list(clause.rules),
+                     features=clause.features)
+
+
+def clause_from_row(row: ClauseRow) -> Clause:
+    return Clause(key=row.key, path=row.path, heading=row.heading, text=row.text,
+                  categories=tuple(row.categories), rules=tuple(row.rules), features=dict(row.features or {}))
+
+
+def upsert_source(session: Session, source: Source) -> SourceRow:
+    """Insert the source's row, or bring its settings up to date with sources.yaml."""
+    row = session.get(SourceRow, source.id)
+    if row is None:
+        row = SourceRow(id=source.id, created_at=dt.datetime.now(dt.timezone.utc), failures_in_a_row=0)
+        session.add(row)
+    row.provider, row.title, row.url = source.provider, source.title, source.url
+    row.kind, row.format, row.enabled = source.kind, source.format, source.enabled
+    row.config = source.model_dump(mode="json", exclude={"id", "provider", "title", "url", "kind", "format",
+                                                         "enabled"})
+    session.flush()
+    return row
+
+
+def event_payload(event: ChangeEvent, source: SourceRow, version: Version) -> dict:
+    """The JSON form of a change event, as alerts, `changes --json` and exports show it."""
+    return {
+        "id": event.id,
+        "source": source.id,
+        "provider": source.provider,
+        "title": source.title,
+        "url": source.url,
+        "version": version.seq,
+        "observed_at": iso(version.observed_at),
+        "key": event.key,
+        "path": event.path,
+        "kind": event.kind,
+        "categories": list(event.categories),
+        "direction": event.direction,
+        "reason": event.reason,
+        "before": event.before,
+        "after": event.after,
+        "diff": [list(op) for op in event.diff],
+        "alert": event.alert,
+    }
+
+
+def iso(moment: dt.datetime) -> str:
+    """ISO 8601 in UTC with a Z, to the second."""
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+ProgressCallback = Callable[[Source, CaptureOutcome], None]
+
+
+@dataclass
+class CycleSummary:
+    """What one crawl cycle did, for the one-line summary and the exit code."""
+
+    checked: int = 0
+    new_versions: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    alerts: int = 0
+    outcomes: list[CaptureOutcome] = field(default_factory=list)
+    alert_failures: list[str] = field(default_factory=list)
+
+    def add(self, outcome: CaptureOutcome) -> None:
+        self.outcomes.append(outcome)
+        self.checked += 1
+        self.new_versions += outcome.outcome == NEW_VERSION
+        self.unchanged += outcome.outcome in (UNCHANGED, NOT_MODIFIED)
+        self.failed += outcome.outcome == FAILED
+        self.alerts += len(outcome.events)
+
+    def line(self) -> str:
+        return (f"checked {self.checked}, new versions {self.new_versions}, unchanged {self.unchanged}, "
+                f"failed {self.failed}, alerts {self.alerts}")
+
+
+def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any,
+              notifiers: Sequence[Any] = (), on_progress: ProgressCallback | None = None) -> CycleSummary:
+    """Fetch every source once (concurrently), record each result as it arrives, send the alerts."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from monitor.alerts import send_alerts
+    from monitor.fetch import FetchRequest, fetch_sources
+
+    recorder.sync_sources(sources)
+    validators = recorder.conditional_headers([source.id for source in sources])
+    requests = [FetchRequest(source, *validators.get(source.id, (None, None))) for source in sources]
+    summary = CycleSummary()
+    # Parsing and storing run on one worker thread so the event loop keeps fetching meanwhile.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as worker:
+        futures = []
+
+        def record(request: Any, result: FetchResult) -> None:
+            futures.append(worker.submit(_record_and_alert, recorder, request.source, result, notifiers,
+                                         summary, on_progress))
+
+        asyncio.run(fetch_sources(requests, fetch_settings, on_result=record))
+        for future in futures:
+            future.result()
+    return summary
+
+
+def _record_and_alert(recorder: Recorder, source: Source, result: FetchResult, notifiers: Sequence[Any],
+                      summary: CycleSummary, on_progress: ProgressCallback | None) -> None:
+    from monitor.alerts import send_alerts
+
+    outcome = recorder.record(source, result)
+    summary.add(outcome)
+    summary.alert_failures += send_alerts(notifiers, outcome.events)
+    if on_progress:
+        on_progress(source, outcome)
+
+
+def ingest_file(recorder: Recorder, source: Source, path: str, at: dt.datetime | None = None,
+                notifiers: Sequence[Any] = ()) -> CaptureOutcome:
+    """Record a local file as a fetch of `source` at time `at` (now by default): the same path as `run`."""
+    from dataclasses import replace
+
+    from monitor.alerts import send_alerts
+    from monitor.fetch import read_file
+
+    result = read_file(path)
+    if at is not None:
+        result = replace(result, started_at=at, url=source.url)
+    else:
+        result = replace(result, url=source.url)
+    outcome = recorder.record(source, result)
+    send_alerts(notifiers, outcome.events)
+    return outcome

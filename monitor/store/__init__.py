@@ -1,0 +1,26 @@
+"""Store stage: plain pipeline objects in, rows out; the only module that talks to the database."""
+
+from monitor.store.db import DEFAULT_DB_URL, connect, init_database, session_scope
+from monitor.store.models import (
+    Base,
+    ChangeEvent,
+    ClauseRow,
+    FetchAttempt,
+    Snapshot,
+    SourceRow,
+    Version,
+)
+
+__all__ = [
+    "DEFAULT_DB_URL",
+    "Base",
+    "ChangeEvent",
+    "ClauseRow",
+    "FetchAttempt",
+    "Snapshot",
+    "SourceRow",
+    "Version",
+    "connect",
+    "init_database",
+    "session_scope",
+]

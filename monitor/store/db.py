@@ -1,0 +1,116 @@
+"""Database access: a URL in, an engine and sessions out; schema creation and upgrades through Alembic."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.errors import DatabaseError
+
+DEFAULT_DB_URL = "sqlite:///clausewatch.db"
+DB_ENV = "CLAUSEWATCH_DB"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The database to use: the explicit URL, else $CLAUSEWATCH_DB, else ./clausewatch.db."""
+    url = explicit or os.environ.get(DB_ENV) or DEFAULT_DB_URL
+    # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def connect(url: str | None = None) -> Engine:
+    """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout."""
+    url = database_url(url)
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _configure_sqlite)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError, ValueError) as error:
+        raise DatabaseError(f"cannot use database {url!r}: {error}") from None
+    return engine
+
+
+def _configure_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    if not MIGRATIONS_DIR.is_dir():
+        raise DatabaseError(f"migrations folder not found at {MIGRATIONS_DIR}")
+    config = Config(str(MIGRATIONS_DIR.parent / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def init_database(engine: Engine) -> str:
+    """Create or upgrade the schema to the newest migration; returns the revision now in force."""
+    from alembic import command
+
+    config = _alembic_config(engine)
+    try:
+        command.upgrade(config, "head")
+    except OperationalError as error:
+        raise DatabaseError(f"cannot reach database {engine.url!r}: {error.orig}") from None
+    return current_revision(engine) or ""
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision(engine: Engine) -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+
+
+def ensure_database(engine: Engine) -> None:
+    """Create the schema in an empty database; refuse a database whose schema is behind."""
+    try:
+        tables = inspect(engine).get_table_names()
+    except OperationalError as error:
+        raise DatabaseError(f"cannot reach database {engine.url!r}: {error.orig}") from None
+    if "source" not in tables:
+        init_database(engine)
+        return
+    if current_revision(engine) != head_revision(engine):
+        raise DatabaseError(f"the database schema at {engine.url!r} is out of date: run `clausewatch init`")
+
+
+_sessionmakers: dict[int, sessionmaker[Session]] = {}
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits when the block ends and rolls back on any error."""
+    factory = _sessionmakers.setdefault(id(engine), sessionmaker(engine, expire_on_commit=False))
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

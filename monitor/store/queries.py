@@ -1,0 +1,117 @@
+"""Read-side queries: the database in, plain dicts out (what `clauses`, `changes`, `history` and `diff` print)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor.errors import UsageError
+from monitor.store.models import ChangeEvent, ClauseRow, FetchAttempt, SourceRow, Version
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def version_as_of(session: Session, source_id: str, at: dt.datetime | None = None) -> Version | None:
+    """The version of a source in force at `at` (the newest when None)."""
+    query = select(Version).where(Version.source_id == source_id)
+    if at is not None:
+        query = query.where(Version.observed_at <= at)
+    return session.execute(query.order_by(Version.seq.desc()).limit(1)).scalar_one_or_none()
+
+
+def require_source(session: Session, source_id: str) -> SourceRow:
+    row = session.get(SourceRow, source_id)
+    if row is None:
+        known = session.execute(select(SourceRow.id).order_by(SourceRow.id)).scalars().all()
+        hint = f" (known: {', '.join(known[:10])}{', ...' if len(known) > 10 else ''})" if known else \
+            " (the database has no sources yet)"
+        raise UsageError(f"no source {source_id!r} in the database{hint}")
+    return row
+
+
+def list_clauses(session: Session, source_id: str | None = None, category: str | None = None,
+                 at: dt.datetime | None = None, watched_only: bool = True) -> list[dict[str, Any]]:
+    """Clauses of each source's latest version (or the version in force at `at`)."""
+    if source_id:
+        sources = [require_source(session, source_id)]
+    else:
+        sources = list(session.execute(select(SourceRow).order_by(SourceRow.id)).scalars())
+    out = []
+    for source in sources:
+        version = version_as_of(session, source.id, at)
+        if version is None:
+            continue
+        for clause in version.clauses:
+            if watched_only and not clause.categories:
+                continue
+            if category and category not in clause.categories:
+                continue
+            out.append(clause_payload(clause, source, version))
+    return out
+
+
+def clause_payload(clause: ClauseRow, source: SourceRow, version: Version) -> dict[str, Any]:
+    return {
+        "source": source.id, "provider": source.provider, "title": source.title, "version": version.seq,
+        "observed_at": iso(version.observed_at), "key": clause.key, "path": clause.path,
+        "heading": clause.heading, "text": clause.text, "categories": list(clause.categories),
+        "rules": list(clause.rules), "features": clause.features or {},
+    }
+
+
+def list_changes(session: Session, since: dt.datetime | None = None, direction: str | None = None,
+                 source_id: str | None = None, key: str | None = None) -> list[dict[str, Any]]:
+    """Clause change events, oldest first."""
+    from monitor.pipeline import event_payload
+
+    query = (select(ChangeEvent, SourceRow, Version)
+             .join(SourceRow, SourceRow.id == ChangeEvent.source_id)
+             .join(Version, Version.id == ChangeEvent.version_id))
+    if since is not None:
+        query = query.where(Version.observed_at >= since)
+    if direction:
+        query = query.where(ChangeEvent.direction == direction)
+    if source_id:
+        require_source(session, source_id)
+        query = query.where(ChangeEvent.source_id == source_id)
+    if key:
+        query = query.where(ChangeEvent.key == key)
+    query = query.order_by(Version.observed_at, ChangeEvent.id)
+    return [event_payload(event, source, version) for event, source, version in session.execute(query)]
+
+
+def list_versions(session: Session, source_id: str) -> list[dict[str, Any]]:
+    """A source's versions, oldest first, with how many clause events and alerts each made."""
+    require_source(session, source_id)
+    counts = dict(session.execute(
+        select(ChangeEvent.version_id, func.count()).where(ChangeEvent.source_id == source_id)
+        .group_by(ChangeEvent.version_id)).all())
+    alerts = dict(session.execute(
+        select(ChangeEvent.version_id, func.count()).where(ChangeEvent.source_id == source_id,
+                                                          ChangeEvent.alert.is_(True))
+        .group_by(ChangeEvent.version_id)).all())
+    rows = session.execute(select(Version.id, Version.seq, Version.observed_at, Version.text_sha256,
+                                  Version.revert_of_seq, Version.technical, func.length(Version.text))
+                           .where(Version.source_id == source_id).order_by(Version.seq))
+    return [{"seq": r.seq, "observed_at": iso(r.observed_at), "text_sha256": r.text_sha256,
+             "length": r[6], "events": counts.get(r.id, 0), "alerts": alerts.get(r.id, 0),
+             "revert_of": r.revert_of_seq, "technical": r.technical} for r in rows]
+
+
+def get_version(session: Session, source_id: str, seq: int) -> Version:
+    version = session.execute(select(Version).where(Version.source_id == source_id, Version.seq == seq)
+                              ).scalar_one_or_none()
+    if version is None:
+        raise UsageError(f"source {source_id!r} has no version {seq}")
+    return version
+
+
+def attempt_counts(session: Session, source_id: str) -> dict[str, int]:
+    return dict(session.execute(select(FetchAttempt.outcome, func.count())
+                                .where(FetchAttempt.source_id == source_id)
+                                .group_by(FetchAttempt.outcome)).all())
