@@ -17,8 +17,8 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from monitor import __version__
 from monitor.errors import ClauseWatchError, DatabaseError, UsageError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class _Group(click.Group):

@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
-from monitor.changes import ALERTING_DIRECTIONS, ClauseChange, compare_clauses, word_diff
+from monitor.changes import ALERTING_DIRECTIONS, ClauseChange, compare_clauses
 from monitor.clauses import Clause, extract_clauses
 from monitor.errors import ExtractionError
 from monitor.extract import Document, check_document, extract_document
@@ -150,11 +150,12 @@ class Recorder:
             source_id=source.id, seq=(latest.seq + 1) if latest else 1, observed_at=result.started_at,
             title=document.title, text=document.text, text_sha256=text_sha256, snapshot_id=snapshot.id,
             revert_of_seq=revert_of, technical=technical,
-            diff=[list(op) for op in word_diff(latest.text, document.text)] if latest else None,
-            clauses=[_clause_row(position, clause) for position, clause in enumerate(clauses)],
         )
         session.add(version)
         session.flush()
+        # Core insert: a version has hundreds of clauses and ORM objects would dominate an import.
+        session.execute(insert(ClauseRow), [_clause_values(version.id, position, clause)
+                                            for position, clause in enumerate(clauses)])
         attempt.version_id = version.id
         alerting = revert_of is None and not technical
         events = [self._event_row(source, version, latest, change, alerting) for change in changes]
@@ -244,10 +245,10 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _clause_row(position: int, clause: Clause) -> ClauseRow:
-    return ClauseRow(position=position, key=clause.key, path=clause.path, heading=clause.heading,
-                     text=clause.text, categories=list(clause.categories), rules=list(clause.rules),
-                     features=clause.features)
+def _clause_values(version_id: int, position: int, clause: Clause) -> dict:
+    return {"version_id": version_id, "position": position, "key": clause.key, "path": clause.path,
+            "heading": clause.heading, "text": clause.text, "categories": list(clause.categories),
+            "rules": list(clause.rules), "features": clause.features}
 
 
 def clause_from_row(row: ClauseRow) -> Clause:

@@ -97,3 +97,44 @@ def local_server() -> Iterator[LocalServer]:
     server = LocalServer()
     yield server
     server.close()
+
+
+# ---------------------------------------------------------------- databases
+
+POSTGRES_ADMIN_URL = os.environ.get("CLAUSEWATCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards.
+
+    When the server cannot be reached the test fails in CI (CI=true) and is skipped, loudly, elsewhere.
+    """
+    import uuid
+
+    import psycopg
+
+    admin = POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    name = f"cw_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as error:
+        message = f"PostgreSQL at {admin} is not reachable: {error}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    base = admin.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database URL, once on SQLite (a temporary file) and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'clausewatch.db'}"
+    else:
+        yield from _postgres_database()

@@ -121,7 +121,6 @@ class Version(Base):
     revert_of_seq: Mapped[int | None] = mapped_column(Integer)
     # made by re-extraction after a selector or code change: recorded, never alerted
     technical: Mapped[bool] = mapped_column(Boolean, default=False)
-    diff: Mapped[list[Any] | None] = mapped_column(JSON)  # word diff against the previous version
 
     clauses: Mapped[list[ClauseRow]] = relationship(
         back_populates="version", order_by="ClauseRow.position", cascade="all, delete-orphan"

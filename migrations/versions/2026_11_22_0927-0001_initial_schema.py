@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 95790e39cac5
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 09:22:25.979127
+Create Date: 2026-11-22 09:27:47.873077
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import monitor.store.models
 
 
-revision = '95790e39cac5'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -61,7 +61,6 @@ def upgrade() -> None:
     sa.Column('snapshot_id', sa.Integer(), nullable=True),
     sa.Column('revert_of_seq', sa.Integer(), nullable=True),
     sa.Column('technical', sa.Boolean(), nullable=False),
-    sa.Column('diff', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['snapshot_id'], ['snapshot.id'], name=op.f('fk_version_snapshot_id_snapshot')),
     sa.ForeignKeyConstraint(['source_id'], ['source.id'], name=op.f('fk_version_source_id_source'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_version')),
