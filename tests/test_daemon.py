@@ -1,0 +1,56 @@
+"""The daemon: runs each source at start and on its schedule; SIGTERM stops it cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from sqlalchemy import func, select
+
+from monitor.store import FetchAttempt, connect
+
+
+def test_daemon_fetches_then_stops_cleanly_on_sigterm(local_server, tmp_path: Path) -> None:
+    body = "<html><body><main><h1>Terms</h1><p>" + "You may not use Output to develop models. " * 20 + \
+           "</p></main></body></html>"
+    local_server.serve("/terms", body)
+    sources = {"sources": [{"id": "local-terms", "provider": "Local", "title": "Terms",
+                            "url": local_server.url("/terms"), "select": ["main"], "schedule": "1h",
+                            "allow_private": True, "respect_robots": False}]}
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(sources))
+    db_url = f"sqlite:///{tmp_path / 'cw.db'}"
+    daemon = subprocess.Popen([sys.executable, "-m", "monitor", "--db", db_url, "daemon", "--quiet"],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        attempts = 0
+        while time.monotonic() < deadline and attempts == 0:
+            time.sleep(0.3)
+            attempts = _attempts(db_url)
+        assert attempts == 1, "the daemon fetches every source once at start"
+        daemon.send_signal(signal.SIGTERM)
+        out, err = daemon.communicate(timeout=30)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert daemon.returncode == 0, err
+    assert "Traceback" not in err
+    assert _attempts(db_url) == 1
+
+
+def _attempts(db_url: str) -> int:
+    if not os.path.exists(db_url.removeprefix("sqlite:///")):
+        return 0
+    engine = connect(db_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(FetchAttempt)).scalar_one()
+    except Exception:
+        return 0
+    finally:
+        engine.dispose()
