@@ -41,6 +41,9 @@ class ConsoleNotifier(Notifier):
         self.console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
 
     def send(self, event: dict) -> None:
+        if "type" in event:
+            self._send_notice(event)
+            return
         colour = {"tightened": "red", "loosened": "green", "unclear": "yellow"}.get(event["direction"], "blue")
         header = Text()
         header.append(f"{event['direction'].upper()} ", style=f"bold {colour}")
@@ -50,6 +53,14 @@ class ConsoleNotifier(Notifier):
         self.console.print(header)
         self.console.print(f"  {event['reason']}", markup=False)
         self.console.print(Text("  ").append_text(diff_as_rich_text(event["diff"])))
+
+    def _send_notice(self, notice: dict) -> None:
+        if notice["type"] == "source_failing":
+            self.console.print(Text.assemble(("SOURCE FAILING ", "bold yellow"),
+                                             f"{notice['source']}: {notice['failures_in_a_row']} failed captures "
+                                             f"in a row, last {notice['failure']}: {notice['error']}"))
+        else:
+            self.console.print(Text.assemble(("SOURCE RECOVERED ", "bold green"), notice["source"]))
 
 
 def diff_as_rich_text(diff: Iterable[Iterable[Any]]) -> Text:

@@ -315,6 +315,79 @@ def import_command(obj: Context, path: Path) -> None:
                   f"{new} distinct versions, {failed} failed captures")
 
 
+@cli.command()
+@click.argument("source_ids", metavar="[ID]...", nargs=-1)
+@pass_context
+def reextract(obj: Context, source_ids: tuple[str, ...]) -> None:
+    """Extract the newest stored snapshot of each source again, after a selector or code change.
+
+    Versions this makes are marked technical and never alert. No network.
+
+    \b
+    Example:
+      clausewatch reextract openai-services-agreement
+    """
+    from monitor.pipeline import Recorder, reextract_source
+
+    sources = _selected(obj, source_ids)
+    recorder = Recorder(obj.engine())
+    recorder.sync_sources(sources)
+    for source in sources:
+        outcome = reextract_source(recorder, source)
+        if outcome is None:
+            console.print(f"{source.id}: no stored snapshot")
+        elif outcome.outcome == "new_version":
+            console.print(f"{source.id}: technical version {outcome.version_seq}")
+        else:
+            detail = f": {outcome.attempt_outcome}: {outcome.error}" if outcome.error else ""
+            console.print(f"{source.id}: {outcome.outcome}{detail}")
+
+
+@cli.command("check-source")
+@click.argument("source_id", metavar="ID")
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Check a saved copy of the page instead of fetching it.")
+@click.option("--lines", default=15, show_default=True, help="How many lines of the text to show.")
+@pass_context
+def check_source(obj: Context, source_id: str, file: Path | None, lines: int) -> None:
+    """Fetch a source once and show what would be extracted: length, first lines, clauses by
+    category, and every validation problem. Stores nothing. How a maintainer writes a selector.
+
+    Exit code 0 when the capture is valid, 1 when it has a problem.
+
+    \b
+    Examples:
+      clausewatch check-source anthropic-commercial-terms
+      clausewatch check-source anthropic-commercial-terms --file saved.html
+    """
+    from collections import Counter
+
+    from monitor.fetch import fetch_source, read_file
+    from monitor.fetch.settings import FetchRequest
+    from monitor.pipeline import check_capture
+    from monitor.sources import find_source
+
+    source = find_source(obj.sources(), source_id)
+    result = read_file(file) if file else fetch_source(FetchRequest(source), _fetch_settings(None))
+    check = check_capture(source, result)
+    console.print(f"[bold]{source.id}[/] {source.url}", markup=True)
+    console.print(f"fetch: {result.outcome} {result.http_status or ''} {len(result.body)} bytes "
+                  f"in {result.elapsed_ms} ms")
+    if check.document is not None:
+        text_lines = check.document.text.splitlines()
+        console.print(f"text: {len(check.document.text)} characters, {len(text_lines)} lines; "
+                      f"title {check.document.title!r}")
+        for line in [line for line in text_lines if line][:lines]:
+            console.print(f"  | {line[:160]}", markup=False)
+        by_category = Counter(category for clause in check.clauses for category in clause.categories)
+        console.print(f"clauses: {len(check.clauses)}, watched {sum(1 for c in check.clauses if c.categories)}"
+                      + "".join(f"\n  {category}: {count}" for category, count in sorted(by_category.items())))
+    for problem in check.problems:
+        err_console.print(f"[yellow]problem:[/] {problem}", markup=True)
+    console.print("ok" if not check.problems else f"{len(check.problems)} problem(s)")
+    sys.exit(1 if check.problems else 0)
+
+
 # ---------------------------------------------------------------------------- reading
 
 

@@ -26,6 +26,8 @@ from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, Source
 
 # How many recent versions a new text is compared with to call it a revert (flap), not news.
 REVERT_WINDOW = 5
+# After this many failed captures in a row a source raises one "source failing" notice.
+FAILING_AFTER = 3
 
 # Outcomes of recording one capture.
 NEW_VERSION = "new_version"
@@ -44,6 +46,7 @@ class CaptureOutcome:
     revert_of_seq: int | None = None
     error: str | None = None
     events: list[dict] = field(default_factory=list)  # change events that should alert
+    notices: list[dict] = field(default_factory=list)  # "source failing" / "source recovered", for operators
 
 
 @dataclass
@@ -63,9 +66,11 @@ class Recorder:
     One Recorder per process; `record` is safe to call from several threads (one lock per source).
     """
 
-    def __init__(self, engine: Engine, *, revert_window: int = REVERT_WINDOW) -> None:
+    def __init__(self, engine: Engine, *, revert_window: int = REVERT_WINDOW,
+                 failing_after: int = FAILING_AFTER) -> None:
         self.engine = engine
         self.revert_window = revert_window
+        self.failing_after = failing_after
         self._latest: dict[str, _Latest | None] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -103,16 +108,16 @@ class Recorder:
             error=result.error,
         )
         session.add(attempt)
+        if result.outcome == NOT_MODIFIED:
+            return CaptureOutcome(source.id, NOT_MODIFIED, result.outcome, notices=self._succeeded(source_row))
         if not result.ok:
-            if result.outcome != NOT_MODIFIED:
-                source_row.failures_in_a_row += 1
-                return CaptureOutcome(source.id, FAILED, result.outcome, error=result.error)
-            source_row.failures_in_a_row = 0
-            return CaptureOutcome(source.id, NOT_MODIFIED, result.outcome)
+            return self._failed(source_row, result.outcome, result.error)
 
         latest = self._load_latest(session, source.id)
         snapshot, known_text = self._store_snapshot(session, source.id, result, latest)
         attempt.snapshot_id = snapshot.id
+        if technical:  # re-extraction: the stored text of this body is what may be out of date
+            known_text = None
         if known_text is not None and latest is not None and known_text == latest.text:
             return self._unchanged(source_row, attempt, result, latest)
 
@@ -123,8 +128,7 @@ class Recorder:
             check_document(document, expect=source.expect, previous_text=latest.text if latest else None)
         except ExtractionError as error:
             attempt.outcome, attempt.error = error.kind, error.reason
-            source_row.failures_in_a_row += 1
-            return CaptureOutcome(source.id, FAILED, error.kind, error=error.reason)
+            return self._failed(source_row, error.kind, error.reason)
 
         text_sha256 = _sha256(document.text.encode("utf-8"))
         if latest is not None and text_sha256 == latest.text_sha256:
@@ -132,11 +136,24 @@ class Recorder:
         return self._new_version(session, source, source_row, attempt, result, snapshot, document,
                                  text_sha256, latest, technical)
 
+    def _failed(self, source_row: SourceRow, kind: str, error: str | None) -> CaptureOutcome:
+        source_row.failures_in_a_row += 1
+        notices = []
+        if source_row.failures_in_a_row == self.failing_after:
+            notices.append(source_notice("source_failing", source_row, kind, error))
+        return CaptureOutcome(source_row.id, FAILED, kind, error=error, notices=notices)
+
+    def _succeeded(self, source_row: SourceRow) -> list[dict]:
+        recovered = source_row.failures_in_a_row >= self.failing_after
+        source_row.failures_in_a_row = 0
+        return [source_notice("source_recovered", source_row)] if recovered else []
+
     def _unchanged(self, source_row: SourceRow, attempt: FetchAttempt, result: FetchResult,
                    latest: _Latest) -> CaptureOutcome:
         attempt.version_id = latest.version_id
         _remember_validators(source_row, result)
-        return CaptureOutcome(source_row.id, UNCHANGED, attempt.outcome, version_seq=latest.seq)
+        return CaptureOutcome(source_row.id, UNCHANGED, attempt.outcome, version_seq=latest.seq,
+                              notices=self._succeeded(source_row))
 
     def _new_version(self, session: Session, source: Source, source_row: SourceRow, attempt: FetchAttempt,
                      result: FetchResult, snapshot: Snapshot, document: Document, text_sha256: str,
@@ -166,6 +183,7 @@ class Recorder:
         return CaptureOutcome(
             source.id, NEW_VERSION, attempt.outcome, version_seq=version.seq, revert_of_seq=revert_of,
             events=[event_payload(event, source_row, version) for event in events if event.alert],
+            notices=self._succeeded(source_row),
         )
 
     def _event_row(self, source: Source, version: Version, latest: _Latest | None, change: ClauseChange,
@@ -236,7 +254,6 @@ def _text_of_snapshot(session: Session, snapshot_id: int) -> str | None:
 
 
 def _remember_validators(source_row: SourceRow, result: FetchResult) -> None:
-    source_row.failures_in_a_row = 0
     if result.etag or result.last_modified:
         source_row.etag, source_row.last_modified = result.etag, result.last_modified
 
@@ -291,6 +308,16 @@ def event_payload(event: ChangeEvent, source: SourceRow, version: Version) -> di
         "diff": [list(op) for op in event.diff],
         "alert": event.alert,
     }
+
+
+def source_notice(kind: str, source: SourceRow, failure: str | None = None, error: str | None = None) -> dict:
+    """An operators' notice: a source has failed several captures in a row, or has recovered."""
+    notice = {"type": kind, "source": source.id, "provider": source.provider, "title": source.title,
+              "url": source.url, "failures_in_a_row": source.failures_in_a_row,
+              "at": iso(dt.datetime.now(dt.timezone.utc))}
+    if failure:
+        notice.update(failure=failure, error=error or "")
+    return notice
 
 
 def iso(moment: dt.datetime) -> str:
@@ -359,7 +386,7 @@ def _record_and_alert(recorder: Recorder, source: Source, result: FetchResult, n
 
     outcome = recorder.record(source, result)
     summary.add(outcome)
-    summary.alert_failures += send_alerts(notifiers, outcome.events)
+    summary.alert_failures += send_alerts(notifiers, outcome.events + outcome.notices)
     if on_progress:
         on_progress(source, outcome)
 
@@ -378,5 +405,53 @@ def ingest_file(recorder: Recorder, source: Source, path: str, at: dt.datetime |
     else:
         result = replace(result, url=source.url)
     outcome = recorder.record(source, result)
-    send_alerts(notifiers, outcome.events)
+    send_alerts(notifiers, outcome.events + outcome.notices)
     return outcome
+
+
+def reextract_source(recorder: Recorder, source: Source) -> CaptureOutcome | None:
+    """Extract the source's newest stored snapshot again with today's selectors and code.
+
+    A text that differs from the latest version makes a technical version, which never alerts.
+    Returns None when the source has no stored snapshot.
+    """
+    from monitor.fetch import OK
+
+    with session_scope(recorder.engine) as session:
+        snapshot = session.execute(
+            select(Snapshot).join(FetchAttempt, FetchAttempt.snapshot_id == Snapshot.id)
+            .where(Snapshot.source_id == source.id).order_by(FetchAttempt.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        if snapshot is None:
+            return None
+        body, content_type = zlib.decompress(snapshot.body), snapshot.content_type
+    result = FetchResult(url=source.url, outcome=OK, started_at=dt.datetime.now(dt.timezone.utc), elapsed_ms=0,
+                         body=body, content_type=content_type)
+    return recorder.record(source, result, technical=True)
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    """What `check-source` shows: what would be extracted from one capture, and every problem."""
+
+    fetch: FetchResult
+    document: Document | None
+    problems: list[str]
+    clauses: list[Clause]
+
+
+def check_capture(source: Source, result: FetchResult) -> SourceCheck:
+    """Run extraction and classification on one capture without storing anything."""
+    if not result.ok:
+        return SourceCheck(result, None, [f"{result.outcome}: {result.error or result.http_status}"], [])
+    try:
+        document = extract_document(result.body, format=source.format, content_type=result.content_type,
+                                    select=source.select, remove=source.remove)
+    except ExtractionError as error:
+        return SourceCheck(result, None, [f"{error.kind}: {error.reason}"], [])
+    problems = []
+    try:
+        check_document(document, expect=source.expect)
+    except ExtractionError as error:
+        problems.append(f"{error.kind}: {error.reason}")
+    return SourceCheck(result, document, problems, extract_clauses(document.text))

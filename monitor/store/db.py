@@ -68,7 +68,7 @@ def init_database(engine: Engine) -> str:
     try:
         command.upgrade(config, "head")
     except OperationalError as error:
-        raise DatabaseError(f"cannot reach database {engine.url!r}: {error.orig}") from None
+        raise DatabaseError(f"cannot reach database {engine.url!r}: {_one_line(error.orig)}") from None
     return current_revision(engine) or ""
 
 
@@ -90,12 +90,16 @@ def ensure_database(engine: Engine) -> None:
     try:
         tables = inspect(engine).get_table_names()
     except OperationalError as error:
-        raise DatabaseError(f"cannot reach database {engine.url!r}: {error.orig}") from None
+        raise DatabaseError(f"cannot reach database {engine.url!r}: {_one_line(error.orig)}") from None
     if "source" not in tables:
         init_database(engine)
         return
     if current_revision(engine) != head_revision(engine):
         raise DatabaseError(f"the database schema at {engine.url!r} is out of date: run `clausewatch init`")
+
+
+def _one_line(error: object) -> str:
+    return " ".join(str(error).split())
 
 
 _sessionmakers: dict[int, sessionmaker[Session]] = {}

@@ -1,0 +1,112 @@
+"""The recorder on both backends: versions only on real change, reverts never alert, failures notify once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from monitor.fetch import FetchResult
+from monitor.pipeline import FAILED, NEW_VERSION, UNCHANGED, Recorder, ingest_file
+from monitor.sources import Source
+from monitor.store import ChangeEvent, FetchAttempt, Version, connect, init_database, session_scope
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+TERMS = """# Terms of Use
+
+## 3. Restrictions
+
+You may not:
+
+(a) use Output to develop models that compete with Example, except for a Permitted Exception;
+
+(b) reverse engineer, decompile or disassemble the Services;
+
+(c) use any automated means to scrape data from the Services.
+
+## 4. Other
+
+{extra}
+"""
+FILLER = "We may update these Terms from time to time and will tell you when we do so. " * 4
+
+
+def source(**overrides: object) -> Source:
+    fields = {"id": "example-terms", "provider": "Example", "title": "Terms of Use",
+              "url": "https://example.com/terms", "format": "markdown"}
+    return Source(**{**fields, **overrides})
+
+
+def fetched(text: str, minutes: int = 0, outcome: str = "ok") -> FetchResult:
+    return FetchResult(url="https://example.com/terms", outcome=outcome, started_at=T0 + dt.timedelta(minutes=minutes),
+                       elapsed_ms=5, body=text.encode() if outcome == "ok" else b"", content_type="text/markdown",
+                       error=None if outcome == "ok" else "boom")
+
+
+def recorder(db_url: str, **options: int) -> Recorder:
+    engine = connect(db_url)
+    init_database(engine)
+    return Recorder(engine, **options)
+
+
+def test_versions_only_when_text_changes_and_reverts_do_not_alert(db_url: str) -> None:
+    rec = recorder(db_url)
+    a = TERMS.format(extra=FILLER)
+    b = TERMS.format(extra=FILLER).replace(", except for a Permitted Exception", "")
+    assert rec.record(source(), fetched(a, 0)).outcome == NEW_VERSION
+    assert rec.record(source(), fetched(a + "\n\n", 1)).outcome == UNCHANGED  # same normalised text
+    tightened = rec.record(source(), fetched(b, 2))
+    assert tightened.outcome == NEW_VERSION and tightened.events
+    assert tightened.events[0]["direction"] == "tightened"
+    flap = rec.record(source(), fetched(a, 3))
+    assert flap.outcome == NEW_VERSION and flap.revert_of_seq == 1
+    assert flap.events == []  # recorded, not alerted
+    with session_scope(rec.engine) as session:
+        assert session.execute(select(func.count()).select_from(Version)).scalar_one() == 3
+        stored = session.execute(select(ChangeEvent.alert).order_by(ChangeEvent.id)).scalars().all()
+    assert stored[0] is True and not any(stored[1:])
+
+
+def test_a_source_failing_in_a_row_notifies_once_and_once_more_when_it_recovers(db_url: str) -> None:
+    rec = recorder(db_url, failing_after=3)
+    text = TERMS.format(extra=FILLER)
+    rec.record(source(), fetched(text, 0))
+    notices = [rec.record(source(), fetched("", minute, "http_error")).notices for minute in range(1, 6)]
+    assert [len(n) for n in notices] == [0, 0, 1, 0, 0]
+    assert notices[2][0]["type"] == "source_failing" and notices[2][0]["failure"] == "http_error"
+    recovered = rec.record(source(), fetched(text, 10))
+    assert recovered.outcome == UNCHANGED
+    assert [n["type"] for n in recovered.notices] == ["source_recovered"]
+    assert rec.record(source(), fetched(text, 11)).notices == []
+
+
+def test_failed_capture_makes_no_version_and_no_removal(db_url: str) -> None:
+    rec = recorder(db_url)
+    rec.record(source(), fetched(TERMS.format(extra=FILLER), 0))
+    stub = rec.record(source(), fetched("# Terms of Use\n\nRedirecting to https://example.com/new", 1))
+    assert stub.outcome == FAILED and stub.attempt_outcome == "invalid"
+    with session_scope(rec.engine) as session:
+        assert session.execute(select(func.count()).select_from(Version)).scalar_one() == 1
+        assert session.execute(select(func.count()).select_from(ChangeEvent)).scalar_one() == 0
+        assert session.execute(select(func.count()).select_from(FetchAttempt)).scalar_one() == 2
+
+
+def test_llama_api_flapping_history_replayed_through_ingest_alerts_only_on_real_rewrites(
+        db_url: str, corpus: Path) -> None:
+    """43 of the 96 recorded versions are the 'This page isn't available' page: 85 switches, no alert."""
+    files = sorted((corpus / "genai-eu" / "Llama API" / "Terms of Service").glob("*.md"))
+    rec = recorder(db_url)
+    llama = source(id="llama-api-terms", provider="Llama API", title="Terms of Service",
+                   url="https://llama.developer.meta.com/legal/terms-of-service")
+    outcomes = []
+    for file in files:
+        at = dt.datetime.strptime(file.stem, "%Y-%m-%dT%H-%M-%SZ").replace(tzinfo=dt.timezone.utc)
+        outcomes.append(ingest_file(rec, llama, str(file), at))
+    is_error = [o.outcome == FAILED for o in outcomes]
+    switches = sum(1 for before, after in zip(is_error, is_error[1:]) if before != after)
+    assert sum(is_error) == 43 and switches == 85
+    alerting_days = {event["observed_at"][:10] for o in outcomes for event in o.events}
+    assert alerting_days <= {"2026-07-08", "2026-08-05", "2026-08-22"}  # the three real rewrites
+    assert all(not o.events for o, error in zip(outcomes, is_error) if error)
+    assert all(o.revert_of_seq is None for o in outcomes)
