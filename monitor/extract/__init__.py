@@ -17,3 +17,20 @@ class Document:
 
     title: str
     text: str
+
+
+# Imported after Document, which the submodules use.
+from monitor.extract.document import extract_document, guess_format  # noqa: E402
+from monitor.extract.text import normalise_markdown, normalise_plain_text  # noqa: E402
+from monitor.extract.validity import blocked_reason, check_document, error_page_reason  # noqa: E402
+
+__all__ = [
+    "Document",
+    "blocked_reason",
+    "check_document",
+    "error_page_reason",
+    "extract_document",
+    "guess_format",
+    "normalise_markdown",
+    "normalise_plain_text",
+]

@@ -1,0 +1,121 @@
+"""Raw bytes, format and selectors in, a normalised `Document` out (dispatch per format)."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Sequence
+
+import lxml.html
+
+from monitor.errors import ExtractionError
+from monitor.extract import Document
+from monitor.extract.html import html_blocks, page_title, parse_html, remove_elements, select_roots
+from monitor.extract.pdf import pdf_text
+from monitor.extract.text import join_blocks, normalise_markdown, normalise_plain_text
+from monitor.extract.validity import SHORT_PAGE_CHARACTERS, blocked_reason, error_page_reason
+
+FORMATS = ("html", "markdown", "text", "pdf")
+_CONTENT_TYPES = {
+    "text/html": "html",
+    "application/xhtml+xml": "html",
+    "text/markdown": "markdown",
+    "text/x-markdown": "markdown",
+    "text/plain": "text",
+    "application/pdf": "pdf",
+}
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
+_MARKDOWN_HINT = re.compile(r"^(?:#{1,6} |\S.*\n(?:=+|-+)\s*$)|\]\(https?://", re.MULTILINE)
+
+
+def extract_document(body: bytes, *, format: str | None, content_type: str | None,
+                     select: Sequence[str] = (), remove: Sequence[str] = ()) -> Document:
+    """Bytes of one capture to its Document; raise ExtractionError for blocked or unusable pages."""
+    format = format or guess_format(body, content_type)
+    if format not in FORMATS:
+        raise ExtractionError("invalid", f"unknown format {format!r} (expected one of {', '.join(FORMATS)})")
+    if format == "pdf":
+        title, text = pdf_text(body)
+        return _document(title, normalise_plain_text(text))
+    markup = decode(body, content_type, sniff_meta=format == "html")
+    if format == "html":
+        return extract_html(markup, select=select, remove=remove)
+    text = normalise_markdown(markup) if format == "markdown" else normalise_plain_text(markup)
+    return _document("", text)
+
+
+def extract_html(markup: str, *, select: Sequence[str] = (), remove: Sequence[str] = ()) -> Document:
+    """Decoded HTML to its Document: selected, cleaned, checked for challenges and login walls."""
+    root = parse_html(markup)
+    title = page_title(root)
+    reason = blocked_reason(title, "", markup[:200_000])
+    if reason:
+        raise ExtractionError("blocked", reason)
+    try:
+        roots = select_roots(root, select)
+    except ExtractionError:
+        _raise_if_blocked(root, title, markup, error_page=True)
+        raise
+    remove_elements(roots, remove)
+    text = join_blocks(html_blocks(roots))
+    if len(text) < SHORT_PAGE_CHARACTERS:
+        _raise_if_blocked(root, title, markup)
+    return _document(title, text)
+
+
+def _raise_if_blocked(root: lxml.html.HtmlElement, title: str, markup: str, *, error_page: bool = False) -> None:
+    """Terms missing or short: is the whole page a challenge, a login wall or an error page?"""
+    body = root.find("body")
+    page_text = join_blocks(html_blocks([body if body is not None else root], keep_hidden=True))
+    reason = blocked_reason(title, page_text, markup)
+    if reason:
+        raise ExtractionError("blocked", reason)
+    reason = error_page_reason(title, page_text) if error_page else None
+    if reason:
+        raise ExtractionError("invalid", reason)
+
+
+def _document(title: str, text: str) -> Document:
+    """The title is the first top-level heading, else the page's <title>, else any heading."""
+    lines = text.split("\n", 80)
+    heading = next((line for line in lines if line.startswith("# ")), "")
+    fallback = next((line for line in lines if line.startswith("#")), "")
+    chosen = heading or title or fallback
+    return Document(title=chosen.lstrip("#").strip(), text=text)
+
+
+def guess_format(body: bytes, content_type: str | None) -> str:
+    """The format from the Content-Type, else from the first bytes of the body."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type in _CONTENT_TYPES:
+        return _CONTENT_TYPES[media_type]
+    head = body[:4096].lstrip()
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    lowered = head[:1024].lower()
+    if lowered.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<body" in lowered or b"<head" in lowered:
+        return "html"
+    if _MARKDOWN_HINT.search(head.decode("utf-8", "replace")):
+        return "markdown"
+    return "text"
+
+
+def decode(body: bytes, content_type: str | None, *, sniff_meta: bool) -> str:
+    """Bytes to text: BOM, then the Content-Type charset, then <meta charset>, else UTF-8."""
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                          (codecs.BOM_UTF16_BE, "utf-16")):
+        if body.startswith(bom):
+            return body.decode(encoding, "replace")
+    charset = _content_type_charset(content_type)
+    if charset is None and sniff_meta:
+        found = _CHARSET.search(body[:4096])
+        charset = found.group(1).decode("ascii") if found else None
+    try:
+        return body.decode(charset or "utf-8", "replace")
+    except LookupError:
+        return body.decode("utf-8", "replace")
+
+
+def _content_type_charset(content_type: str | None) -> str | None:
+    found = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9_:.-]+)", content_type or "", re.IGNORECASE)
+    return found.group(1) if found else None

@@ -1,0 +1,263 @@
+"""HTML bytes and CSS selectors in, the title and the normalised blocks of the selected terms out."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+
+import lxml.html
+from cssselect import HTMLTranslator, SelectorError
+from lxml import etree
+
+from monitor.errors import ExtractionError
+from monitor.extract.text import MARKER, table_row
+
+# Never terms text: code, media, widgets and form controls.
+DROPPED_TAGS = frozenset(
+    "script style noscript template svg iframe object embed canvas video audio picture img"
+    " button input select textarea option optgroup datalist output dialog head".split()
+)
+INLINE_TAGS = frozenset(
+    "a abbr b bdi bdo cite code data del dfn em font i ins kbd label mark q rp rt ruby s samp"
+    " small span strike strong sub sup time tt u var wbr nobr".split()
+)
+HEADINGS = {f"h{level}": level for level in range(1, 7)}
+LISTS = frozenset(("ul", "ol", "menu"))
+# Ids and classes of consent managers; dropped wherever the selection reaches them.
+_COOKIE_CONTAINER = re.compile(
+    r"onetrust|cookie-?(?:banner|consent|notice|bar|law)|cookieconsent|cookiebot|truste-|"
+    r"\bcc-(?:banner|window)\b|gdpr-(?:banner|consent)|consent-(?:banner|manager)",
+    re.IGNORECASE,
+)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
+
+
+@functools.lru_cache(maxsize=512)
+def compile_selectors(selectors: tuple[str, ...]) -> etree.XPath:
+    """CSS selectors to one XPath whose results are their union in document order."""
+    translator = HTMLTranslator()
+    try:
+        paths = [translator.css_to_xpath(selector) for selector in selectors]
+    except SelectorError as error:
+        raise ExtractionError("invalid", f"bad CSS selector in {list(selectors)}: {error}") from None
+    return etree.XPath(" | ".join(paths))
+
+
+def parse_html(markup: str) -> lxml.html.HtmlElement:
+    """Markup (already decoded) to an lxml tree; an empty page gives an empty <html>."""
+    markup = _XML_DECLARATION.sub("", markup, count=1)
+    if not markup.strip():
+        return lxml.html.fromstring("<html><body></body></html>")
+    return lxml.html.document_fromstring(markup)
+
+
+def page_title(root: lxml.html.HtmlElement) -> str:
+    title = root.find(".//title")
+    return " ".join((title.text_content() if title is not None else "").split())
+
+
+def select_roots(root: lxml.html.HtmlElement, select: Sequence[str]) -> list[lxml.html.HtmlElement]:
+    """Elements matching any selector, in document order, without those nested in another match."""
+    if not select:
+        body = root.find("body")
+        return [body if body is not None else root]
+    matches = compile_selectors(tuple(select))(root)
+    chosen: list[lxml.html.HtmlElement] = []
+    seen: set[lxml.html.HtmlElement] = set()
+    for element in matches:
+        if not isinstance(element, etree.ElementBase) or not isinstance(element.tag, str):
+            continue
+        if any(ancestor in seen for ancestor in element.iterancestors()):
+            continue
+        seen.add(element)
+        chosen.append(element)
+    if not chosen:
+        shown = ", ".join(select)
+        raise ExtractionError("invalid", f"selector '{shown}' matched nothing")
+    return chosen
+
+
+def remove_elements(roots: list[lxml.html.HtmlElement], remove: Sequence[str]) -> None:
+    """Drop the elements the `remove` selectors match inside the selected roots (tails kept)."""
+    if not remove:
+        return
+    path = compile_selectors(tuple(remove))
+    for root in roots:
+        for element in path(root):
+            if element is root:
+                continue
+            if element.getparent() is not None:
+                element.drop_tree()
+
+
+def html_blocks(roots: list[lxml.html.HtmlElement], *, keep_hidden: bool = False) -> list[str]:
+    """Selected elements to blocks: 'indent + marker + text' strings, not yet cleaned.
+
+    `keep_hidden` keeps hidden elements: some apps mark the whole page aria-hidden while a
+    dialog is open, and an error message there still tells why the terms are missing.
+    """
+    walker = _BlockWalker(keep_hidden=keep_hidden)
+    for root in roots:
+        walker.element(root)
+        walker.flush()
+    return walker.blocks
+
+
+def _skipped(element: lxml.html.HtmlElement, tag: str, keep_hidden: bool = False) -> bool:
+    if tag in DROPPED_TAGS:
+        return True
+    attributes = element.attrib
+    if not attributes or keep_hidden:
+        return False
+    if "hidden" in attributes or attributes.get("aria-hidden") == "true":
+        return True
+    style = attributes.get("style")
+    if style and "none" in style and re.search(r"display\s*:\s*none|visibility\s*:\s*hidden", style):
+        return True
+    marks = (attributes.get("id") or "") + " " + (attributes.get("class") or "")
+    return len(marks) > 1 and ("ookie" in marks or "onsent" in marks or "rust" in marks) and bool(
+        _COOKIE_CONTAINER.search(marks)
+    )
+
+
+class _BlockWalker:
+    """Depth-first walk emitting one block per paragraph, heading, list item or table row."""
+
+    def __init__(self, *, keep_hidden: bool = False) -> None:
+        self.keep_hidden = keep_hidden
+        self.blocks: list[str] = []
+        self.parts: list[str] = []
+        self.prefix = ""
+        self.marker = ""
+        self.depth = -1  # list nesting level; -1 outside lists
+
+    def flush(self) -> None:
+        text = " ".join("".join(self.parts).split())
+        self.parts = []
+        if not text:
+            return
+        if self.marker:
+            own = MARKER.match(text)
+            # An item that carries its own number or letter keeps it, in <ol> and <ul> alike.
+            if own is None:
+                text = self.marker + text
+            elif own.group(0) in "-•*+·▪◦‣":
+                text = "- " + text[1:].lstrip()
+            self.marker = ""
+            # Later paragraphs of the same item are continuation blocks, one level deeper.
+            self.blocks.append(self.prefix + text)
+            self.prefix += "  "
+            return
+        self.blocks.append(self.prefix + text)
+
+    def element(self, element: lxml.html.HtmlElement) -> None:
+        tag = element.tag  # lxml's HTML parser gives lower-case tags
+        if not isinstance(tag, str):  # comments and processing instructions
+            return
+        if _skipped(element, tag, self.keep_hidden):
+            return
+        if tag in INLINE_TAGS:
+            self.inline(element)
+        elif tag == "br":
+            self.flush()
+        elif tag in HEADINGS:
+            self.heading(element, HEADINGS[tag])
+        elif tag in LISTS:
+            self.list(element, ordered=tag == "ol")
+        elif tag == "table":
+            self.table(element)
+        else:
+            self.block(element)
+
+    def children(self, element: lxml.html.HtmlElement) -> None:
+        if element.text:
+            self.parts.append(element.text)
+        for child in element:
+            self.element(child)
+            if child.tail:
+                self.parts.append(child.tail)
+
+    def inline(self, element: lxml.html.HtmlElement) -> None:
+        self.children(element)
+
+    def block(self, element: lxml.html.HtmlElement) -> None:
+        self.flush()
+        self.children(element)
+        self.flush()
+
+    def heading(self, element: lxml.html.HtmlElement, level: int) -> None:
+        self.flush()
+        saved = self.prefix, self.marker
+        self.prefix, self.marker = self.prefix + "#" * level + " ", ""
+        self.children(element)
+        self.flush()
+        self.prefix, self.marker = saved
+
+    def list(self, element: lxml.html.HtmlElement, *, ordered: bool) -> None:
+        self.flush()
+        saved = self.prefix, self.depth
+        self.depth += 1
+        number = _start(element) if ordered else 0
+        style = (element.get("type") or "1") if ordered else ""
+        for child in element:
+            if child.tag == "li" and not _skipped(child, "li", self.keep_hidden):
+                self.prefix = "  " * self.depth
+                self.marker = f"{_ordinal(number, style)}. " if ordered else "- "
+                self.children(child)
+                self.flush()
+                number += 1
+            elif isinstance(child.tag, str):
+                self.prefix = "  " * self.depth
+                self.element(child)
+                self.flush()
+        self.prefix, self.depth = saved
+        self.marker = ""
+
+    def table(self, element: lxml.html.HtmlElement) -> None:
+        self.flush()
+        for row in element.iter("tr"):
+            cells = []
+            for cell in row:
+                if cell.tag in ("td", "th"):
+                    cells.append(_cell_text(cell))
+            if any(cells):
+                self.blocks.append(self.prefix + table_row(cells))
+
+
+def _cell_text(cell: lxml.html.HtmlElement) -> str:
+    walker = _BlockWalker()
+    walker.children(cell)
+    walker.flush()
+    return " ".join(walker.blocks)
+
+
+def _start(element: lxml.html.HtmlElement) -> int:
+    try:
+        return int(element.get("start") or 1)
+    except ValueError:
+        return 1
+
+
+def _ordinal(number: int, style: str) -> str:
+    if style in ("a", "A"):
+        letters = ""
+        while number > 0:
+            number, rest = divmod(number - 1, 26)
+            letters = chr(ord("a") + rest) + letters
+        return letters.upper() if style == "A" else letters
+    if style in ("i", "I"):
+        roman = _roman(number)
+        return roman.upper() if style == "I" else roman
+    return str(number)
+
+
+def _roman(number: int) -> str:
+    numerals = [(1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
+                (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")]
+    out = ""
+    for value, letters in numerals:
+        while number >= value:
+            out += letters
+            number -= value
+    return out

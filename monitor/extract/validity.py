@@ -1,0 +1,115 @@
+"""A page (raw or extracted) in, an ExtractionError out when it is not a valid capture of the terms."""
+
+from __future__ import annotations
+
+import re
+
+from monitor.errors import ExtractionError
+from monitor.extract import Document
+
+# Shorter than this is never a whole terms document; the shortest real one in the corpus
+# (an acceptable use policy) has several thousand characters.
+MIN_CHARACTERS = 200
+# A capture keeping less than this share of the previous version's text is a broken fetch
+# (error page in the normal chrome, half-rendered page, wrong selector), not a rewrite: real
+# rewrites in the corpus stay well above half the length of what they replace.
+MIN_SHARE_OF_PREVIOUS = 0.4
+# Error, challenge and login pages are short; phrases that real terms also use ("access",
+# "sign in", "not found") only count on a page shorter than this.
+SHORT_PAGE_CHARACTERS = 3000
+
+_CHALLENGE_TITLE = re.compile(
+    r"^\s*(?:just a moment|attention required|access denied|verify you are human|are you a robot|"
+    r"security check|checking your browser|one more step|human verification|captcha|"
+    r"ddos-guard|request blocked|403 forbidden|forbidden\s*$)",
+    re.IGNORECASE,
+)
+_LOGIN_TITLE = re.compile(r"^\s*(?:sign[ -]?in|log[ -]?in|login|sign on)\b", re.IGNORECASE)
+# Markup that only challenge pages carry (Cloudflare's challenge options and form); plain
+# substrings of the lower-cased page, because a regex over 400 KB pages costs milliseconds.
+_CHALLENGE_MARKUP = ("_cf_chl_opt", "cf-chl-", "cf_chl_", 'id="challenge-form"', "id='challenge-form'",
+                     'id="challenge-running"', 'id="challenge-stage"', "cf-browser-verification",
+                     'id="cf-challenge', 'class="cf-challenge')
+_CHALLENGE_TEXT = re.compile(
+    r"verify (?:that )?you are (?:a )?human|checking (?:if the site connection is secure|your browser)|"
+    r"\bcaptcha\b|are you a robot|unusual traffic|enable javascript and cookies to continue|"
+    r"cf-challenge|press (?:and|&) hold|complete the security check",
+    re.IGNORECASE,
+)
+_DENIED_TEXT = re.compile(
+    r"^(?:#+ )?access denied\b|you don'?t have permission to access|request (?:was )?blocked|"
+    r"error 1020\b|reference #\d+\.[0-9a-f]+",
+    re.IGNORECASE | re.MULTILINE,
+)
+_LOGIN_TEXT = re.compile(
+    r"(?:sign|log) ?in to (?:continue|view|access)|please (?:sign|log) ?in\b|"
+    r"you (?:must|need to) (?:be logged in|sign in|log in)|login required|session (?:has )?expired",
+    re.IGNORECASE,
+)
+_ERROR_TEXT = re.compile(
+    r"this page isn[’']t available|page (?:not found|could not be found|cannot be found|does not exist)|"
+    r"^(?:#+ )?404\b|\b404 (?:error|not found)|we couldn[’']t find (?:that|this|the) page|"
+    r"^(?:#+ )?not found$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_REDIRECT_TEXT = re.compile(r"^(?:#+ )?redirecting(?: to \S+|\s*(?:…|\.\.\.)?$)", re.IGNORECASE | re.MULTILINE)
+_QUOTES = str.maketrans("’‘“”", "''\"\"")
+
+
+def blocked_reason(title: str, text: str, markup: str = "") -> str | None:
+    """Why a page is a bot challenge, access-denied page or login wall; None for a real page."""
+    if _CHALLENGE_TITLE.match(title):
+        return f"bot challenge or access denied page (title {title!r})"
+    lowered = markup.lower() if markup else ""
+    if ("chl" in lowered or "challenge" in lowered or "verification" in lowered) and any(
+            marker in lowered for marker in _CHALLENGE_MARKUP):
+        return "bot challenge page (challenge markup)"
+    if len(text) >= SHORT_PAGE_CHARACTERS:
+        return None
+    if _LOGIN_TITLE.match(title):
+        return f"login wall (title {title!r})"
+    for pattern, what in ((_CHALLENGE_TEXT, "bot challenge"), (_DENIED_TEXT, "access denied page"),
+                          (_LOGIN_TEXT, "login wall")):
+        found = pattern.search(text)
+        if found:
+            return f"{what} ({found.group(0).strip()!r})"
+    if "password" in lowered and re.search(r"<input[^>]+type=[\"']?password", lowered):
+        return "login wall (password form)"
+    return None
+
+
+def error_page_reason(title: str, text: str) -> str | None:
+    """Why a page is an error or redirect page rather than the terms; None for a real page."""
+    head = text[:SHORT_PAGE_CHARACTERS]
+    redirect = _REDIRECT_TEXT.search(head)
+    if redirect and len(text) < SHORT_PAGE_CHARACTERS:
+        return f"redirect stub ({redirect.group(0).strip()!r})"
+    found = _ERROR_TEXT.search(head) or _ERROR_TEXT.search(title)
+    if found and (len(text) < SHORT_PAGE_CHARACTERS or found.start() < 500):
+        return f"error page ({found.group(0).strip()!r})"
+    return None
+
+
+def check_document(document: Document, *, expect: str | None = None,
+                   previous_text: str | None = None) -> None:
+    """Raise ExtractionError unless `document` is a plausible capture of the watched terms."""
+    text = document.text
+    reason = blocked_reason(document.title, text)
+    if reason:
+        raise ExtractionError("blocked", reason)
+    reason = error_page_reason(document.title, text)
+    if reason:
+        raise ExtractionError("invalid", reason)
+    if len(text) < MIN_CHARACTERS:
+        raise ExtractionError("invalid", f"text too short: {len(text)} characters (minimum {MIN_CHARACTERS})")
+    if previous_text and len(text) < MIN_SHARE_OF_PREVIOUS * len(previous_text):
+        raise ExtractionError(
+            "invalid",
+            f"text far shorter than the previous version: {len(text)} characters against {len(previous_text)}",
+        )
+    if expect and _folded(expect) not in _folded(text):
+        raise ExtractionError("invalid", f"expected phrase {expect!r} is missing")
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.translate(_QUOTES).split()).casefold()
