@@ -42,3 +42,21 @@ class FetchResult:
     @property
     def ok(self) -> bool:
         return self.outcome == OK
+
+
+# Imported last: these modules import FetchResult from this package.
+from monitor.fetch.settings import FetchRequest, FetchSettings  # noqa: E402
+from monitor.fetch.http import fetch_source, fetch_sources  # noqa: E402
+from monitor.fetch.file import read_file  # noqa: E402
+
+__all__ = [
+    "FAILURE_KINDS",
+    "NOT_MODIFIED",
+    "OK",
+    "FetchRequest",
+    "FetchResult",
+    "FetchSettings",
+    "fetch_source",
+    "fetch_sources",
+    "read_file",
+]
