@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from diff_match_patch import diff_match_patch
+
+from monitor.clauses import PERMISSIVE_CATEGORIES, RESTRICTIVE_CATEGORIES, Clause
+from monitor.clauses.align import align_clauses, content_of
 
 DIRECTIONS = ("tightened", "loosened", "reworded", "unclear")
 ALERTING_DIRECTIONS = ("tightened", "unclear")
@@ -30,28 +33,77 @@ class ClauseChange:
 
 
 _WORD = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)
+DIFF_TIMEOUT_SECONDS = 0.2
+_PARAGRAPH = re.compile(r"[^\n]*\n*")
 
 
 def word_diff(before: str, after: str) -> Diff:
-    """Word-level diff (diff-match-patch on word tokens, then semantic cleanup)."""
+    """Word-level diff (diff-match-patch on word tokens, then semantic cleanup).
+
+    Paragraphs are diffed first and only the paragraphs that changed are diffed word by word,
+    so the cost grows with what changed, not with the length of the document.
+    """
     dmp = diff_match_patch()
-    words: list[str] = [""]
-    index: dict[str, int] = {}
+    # A document rewritten end to end has no common paragraphs; bound the word diff of such a
+    # chunk (diff-match-patch then returns a coarser but still correct diff).
+    dmp.Diff_Timeout = DIFF_TIMEOUT_SECONDS
+    paragraphs = _Tokens()
+    by_paragraph = dmp.diff_main(paragraphs.encode(_PARAGRAPH.findall(before)),
+                                 paragraphs.encode(_PARAGRAPH.findall(after)), False)
+    result: Diff = []
+    pending = {-1: "", 1: ""}
+    for op, chunk in by_paragraph + [(0, "")]:
+        text = paragraphs.decode(chunk)
+        if op != 0:
+            pending[op] += text
+            continue
+        if pending[-1] or pending[1]:
+            result += _words_diff(dmp, pending[-1], pending[1])
+            pending = {-1: "", 1: ""}
+        if text:
+            result.append((0, text))
+    return _merge(result)
 
-    def encode(text: str) -> str:
-        chars = []
-        for token in _WORD.findall(text):
-            if token not in index:
-                index[token] = len(words)
-                words.append(token)
-            chars.append(chr(index[token]))
-        return "".join(chars)
 
-    encoded_before, encoded_after = encode(before), encode(after)
-    diffs = dmp.diff_main(encoded_before, encoded_after, False)
-    decoded = [(op, "".join(words[ord(c)] for c in chunk)) for op, chunk in diffs]
+def _words_diff(dmp: diff_match_patch, before: str, after: str) -> Diff:
+    if not before or not after:
+        return [(-1, before)] if before else [(1, after)]
+    words = _Tokens()
+    diffs = dmp.diff_main(words.encode(_WORD.findall(before)), words.encode(_WORD.findall(after)), False)
+    decoded = [(op, words.decode(chunk)) for op, chunk in diffs]
     dmp.diff_cleanupSemantic(decoded)
     return [(op, text) for op, text in decoded if text]
+
+
+class _Tokens:
+    """Maps tokens (words or paragraphs) to single characters so diff-match-patch diffs them as units."""
+
+    def __init__(self) -> None:
+        self.tokens: list[str] = [""]
+        self.index: dict[str, int] = {}
+
+    def encode(self, tokens: list[str]) -> str:
+        chars = []
+        for token in tokens:
+            if token not in self.index:
+                self.index[token] = len(self.tokens)
+                self.tokens.append(token)
+            chars.append(chr(self.index[token]))
+        return "".join(chars)
+
+    def decode(self, chars: str) -> str:
+        return "".join(self.tokens[ord(c)] for c in chars)
+
+
+def _merge(diff: Diff) -> Diff:
+    """Join neighbouring pieces with the same operation."""
+    merged: Diff = []
+    for op, text in diff:
+        if merged and merged[-1][0] == op:
+            merged[-1] = (op, merged[-1][1] + text)
+        else:
+            merged.append((op, text))
+    return merged
 
 
 def render_diff_text(diff: Diff) -> str:
@@ -65,3 +117,254 @@ def render_diff_text(diff: Diff) -> str:
         else:
             parts.append(f"{{+{text}+}}")
     return "".join(parts)
+
+
+# ---------------------------------------------------------------- comparing two versions
+
+def compare_clauses(previous: list[Clause], current: list[Clause]) -> tuple[list[Clause], list[ClauseChange]]:
+    """Align `current` with `previous` by content, carry keys over, and describe every change to a watched clause."""
+    alignment = align_clauses(previous, current)
+    carried = {j: previous[i].key for i, j in alignment.pairs}
+    keyed = _assign_keys(current, carried)
+    changes: list[ClauseChange] = []
+    paired_current = {j for _, j in alignment.pairs}
+    for i, j in alignment.pairs:
+        merged = [previous[k] for k in alignment.merged.get(j, [])]
+        change = describe_change(previous[i], keyed[j], merged)
+        if change:
+            changes.append(change)
+    for j, sources in alignment.merged.items():
+        for k in sources:
+            change = describe_change(previous[k], keyed[j], [], relation="merged")
+            if change:
+                changes.append(change)
+        if j not in paired_current and j in alignment.added:
+            alignment.added.remove(j)
+    for j, i in alignment.split_from.items():
+        change = describe_change(previous[i], keyed[j], [], relation="split")
+        if change:
+            changes.append(change)
+    for i in alignment.removed:
+        if previous[i].watched:
+            changes.append(_appeared_or_gone(previous[i], "removed"))
+    for j in alignment.added:
+        if keyed[j].watched:
+            changes.append(_appeared_or_gone(keyed[j], "added"))
+    return keyed, changes
+
+
+def _assign_keys(current: list[Clause], carried: dict[int, str]) -> list[Clause]:
+    used = set(carried.values())
+    keyed = []
+    for j, clause in enumerate(current):
+        key = carried.get(j)
+        if key is None:
+            key = clause.key
+            suffix = 1
+            while key in used:
+                suffix += 1
+                key = f"{clause.key}-{suffix}"
+            used.add(key)
+        keyed.append(replace(clause, key=key))
+    return keyed
+
+
+def _is_permission(categories: tuple[str, ...] | set[str]) -> bool:
+    """A clause that grants (possibly on conditions) rather than forbids."""
+    return bool(set(categories) & set(PERMISSIVE_CATEGORIES)) and not set(categories) & set(RESTRICTIVE_CATEGORIES)
+
+
+def _appeared_or_gone(clause: Clause, kind: str) -> ClauseChange:
+    permissive = _is_permission(clause.categories)
+    if kind == "added":
+        direction = "loosened" if permissive else "tightened"
+        reason = ("new permission: " if permissive else "new restriction: ") + _short(clause.text)
+        before, after = "", clause.text
+    else:
+        direction = "tightened" if permissive else "loosened"
+        reason = ("permission removed: " if permissive else "restriction removed: ") + _short(clause.text)
+        before, after = clause.text, ""
+    return ClauseChange(clause.key, clause.path, kind, clause.categories, direction, reason, before, after,
+                        word_diff(before, after))
+
+
+def describe_change(before: Clause, after: Clause, merged: list[Clause], relation: str = "") -> ClauseChange | None:
+    """The change from one aligned clause to the next, or None when nothing a reader cares about changed."""
+    if not (before.watched or after.watched or any(m.watched for m in merged)):
+        return None
+    if before.text == after.text and not merged and not relation:
+        return None
+    categories = tuple(dict.fromkeys(before.categories + after.categories + tuple(c for m in merged for c in m.categories)))
+    if content_of(before.text) == content_of(after.text) and not merged:
+        reason = _relabel_reason(before, after)
+        return ClauseChange(after.key, after.path, "modified", categories, "reworded", reason, before.text,
+                            after.text, word_diff(before.text, after.text))
+    sources = [before, *merged]
+    signals = feature_signals(sources, after)
+    if relation == "merged":
+        # A clause folded into a larger one: only what it loses counts.
+        signals = _lost_in_merge(before, after)
+    elif relation == "split":
+        signals = _lost_in_merge(after, before, split=True)
+    direction = _direction(signals)
+    reason = "; ".join(text for _, text in signals) if signals else _reworded_reason(before, after, relation)
+    if relation and signals:
+        reason = f"{relation}: {reason}"
+    return ClauseChange(after.key, after.path, "modified", categories, direction, reason, before.text, after.text,
+                        word_diff(before.text, after.text))
+
+
+def _direction(signals: list[tuple[int, str]]) -> str:
+    signs = {sign for sign, _ in signals}
+    if not signs:
+        return "reworded"
+    if signs == {1}:
+        return "tightened"
+    if signs == {-1}:
+        return "loosened"
+    return "unclear"
+
+
+def feature_signals(sources: list[Clause], after: Clause) -> list[tuple[int, str]]:
+    """(+1 tightening / -1 loosening, reason) for every difference in categories and features."""
+    signals: list[tuple[int, str]] = []
+    before_categories = {c for s in sources for c in s.categories}
+    after_categories = set(after.categories)
+    for category in sorted(after_categories - before_categories):
+        sign = -1 if category in PERMISSIVE_CATEGORIES else 1
+        signals.append((sign, f"now also a {category} clause"))
+    for category in sorted(before_categories - after_categories):
+        sign = 1 if category in PERMISSIVE_CATEGORIES else -1
+        signals.append((sign, f"no longer a {category} clause"))
+    b = _union_features(sources)
+    a = after.features or {}
+    if not b or not a:
+        return signals
+    sign_of = -1 if _is_permission(after_categories) else 1
+    for name, label in (("actions", "action"), ("objects", "object")):
+        added = sorted(set(a.get(name, [])) - set(b.get(name, [])))
+        removed = sorted(set(b.get(name, [])) - set(a.get(name, [])))
+        if added:
+            signals.append((sign_of, f"{label}s added: {', '.join(added)}"))
+        if removed:
+            signals.append((-sign_of, f"{label}s removed: {', '.join(removed)}"))
+    if b.get("scope") == "competing" and a.get("scope") == "any":
+        signals.append((sign_of, "scope widened from competing models or services to any"))
+    elif b.get("scope") == "any" and a.get("scope") == "competing":
+        signals.append((-sign_of, "scope narrowed to competing models or services"))
+    before_exceptions, after_exceptions = _substantive_exceptions(b), _substantive_exceptions(a)
+    removed = sorted(set(before_exceptions) - set(after_exceptions))
+    added = sorted(set(after_exceptions) - set(before_exceptions))
+    for old, new in _reworded_exceptions(removed, added):
+        removed.remove(old)
+        added.remove(new)
+    for key in removed:
+        signals.append((sign_of, f"exception '{before_exceptions[key]}' removed"))
+    for key in added:
+        signals.append((-sign_of, f"exception '{after_exceptions[key]}' added"))
+    for party in sorted(set(a.get("bound_parties", [])) - set(b.get("bound_parties", []))):
+        signals.append((sign_of, f"now also binds {party}"))
+    for party in sorted(set(b.get("bound_parties", [])) - set(a.get("bound_parties", []))):
+        signals.append((-sign_of, f"no longer binds {party}"))
+    signals.extend(_threshold_signals(b, a))
+    for territory in sorted(set(a.get("territories", [])) - set(b.get("territories", []))):
+        signals.append((sign_of, f"territory added: {territory}"))
+    for territory in sorted(set(b.get("territories", [])) - set(a.get("territories", []))):
+        signals.append((-sign_of, f"territory removed: {territory}"))
+    return signals
+
+
+def _lost_in_merge(part: Clause, whole: Clause, split: bool = False) -> list[tuple[int, str]]:
+    """A merged or split clause changed the rule only where the smaller text says something the larger does not."""
+    signals = []
+    p, w = part.features or {}, whole.features or {}
+    missing_categories = set(part.categories) - set(whole.categories)
+    for category in sorted(missing_categories):
+        sign = 1 if category in PERMISSIVE_CATEGORIES else -1
+        signals.append((sign if not split else -sign, f"no longer a {category} clause"))
+    if not p or not w:
+        return signals
+    for name in ("actions", "objects"):
+        missing = sorted(set(p.get(name, [])) - set(w.get(name, [])))
+        if missing:
+            signals.append((1 if split else -1, f"{name} {'added' if split else 'dropped'}: {', '.join(missing)}"))
+    part_exceptions, whole_exceptions = _substantive_exceptions(p), _substantive_exceptions(w)
+    lost = set(part_exceptions) - set(whole_exceptions)
+    for key in sorted(lost):
+        signals.append((-1 if split else 1, f"exception '{part_exceptions[key]}' {'added' if split else 'removed'}"))
+    return signals
+
+
+def _union_features(sources: list[Clause]) -> dict:
+    features = [s.features for s in sources if s.features]
+    if not features:
+        return {}
+    if len(features) == 1:
+        return features[0]
+    union: dict = {"exceptions": [], "thresholds": []}
+    for name in ("objects", "actions", "parties", "bound_parties", "territories", "model_classes"):
+        union[name] = sorted({v for f in features for v in f.get(name, [])})
+    union["scope"] = "competing" if all(f.get("scope") == "competing" for f in features) else "any"
+    for f in features:
+        union["exceptions"] += f.get("exceptions", [])
+        union["thresholds"] += f.get("thresholds", [])
+    return union
+
+
+_BOILERPLATE_EXCEPTIONS = {"as permitted", "law"}
+
+
+def _substantive_exceptions(features: dict) -> dict[str, str]:
+    out = {}
+    for exception in features.get("exceptions", []):
+        if exception["type"] in _BOILERPLATE_EXCEPTIONS:
+            continue
+        key = exception["type"] if exception["type"] != "specific" else f"specific:{exception['text']}"
+        out.setdefault(key, exception["text"])
+    return out
+
+
+def _reworded_exceptions(removed: list[str], added: list[str]) -> list[tuple[str, str]]:
+    """Carve-outs that only changed wording ("excluding Llama 2 ..." → "excluding Meta Llama 3 ...")."""
+    pairs = []
+    for old in removed:
+        old_words = set(re.findall(r"[a-z]{3,}", old))
+        for new in added:
+            new_words = set(re.findall(r"[a-z]{3,}", new))
+            if old_words and new_words and 2 * len(old_words & new_words) / (len(old_words) + len(new_words)) >= 0.6:
+                if new not in [n for _, n in pairs]:
+                    pairs.append((old, new))
+                    break
+    return pairs
+
+
+def _threshold_signals(b: dict, a: dict) -> list[tuple[int, str]]:
+    signals = []
+    before = {t["unit"]: t for t in b.get("thresholds", [])}
+    after = {t["unit"]: t for t in a.get("thresholds", [])}
+    for unit in sorted(set(before) & set(after)):
+        if after[unit]["value"] < before[unit]["value"]:
+            signals.append((1, f"threshold lowered from {before[unit]['text']} to {after[unit]['text']}"))
+        elif after[unit]["value"] > before[unit]["value"]:
+            signals.append((-1, f"threshold raised from {before[unit]['text']} to {after[unit]['text']}"))
+    return signals
+
+
+def _relabel_reason(before: Clause, after: Clause) -> str:
+    if before.label != after.label and before.label and after.label:
+        return f"renumbered {before.label} → {after.label}; same text"
+    return "formatting or numbering changed; same text"
+
+
+def _reworded_reason(before: Clause, after: Clause, relation: str) -> str:
+    if relation == "merged":
+        return "merged into another clause that keeps the same rule"
+    if relation == "split":
+        return "split out of a longer clause; same rule"
+    changed = [text.strip() for op, text in word_diff(before.text, after.text) if op != 0 and text.strip()]
+    summary = ", ".join(f"'{t}'" for t in changed[:4])
+    return f"reworded, same rule ({summary})" if summary else "reworded, same rule"
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -34,7 +34,38 @@ class Clause:
     categories: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
     features: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    label: str = ""
+    lead: str = field(default="", compare=False)
 
     @property
     def watched(self) -> bool:
         return bool(self.categories)
+
+
+def extract_clauses(text: str) -> list[Clause]:
+    """Every clause of a document, classified; keys are provisional (derived from the clause's words)."""
+    import hashlib
+
+    from monitor.clauses.align import content_of
+    from monitor.clauses.classify import classify_clause
+    from monitor.clauses.segment import segment_document
+
+    clauses: list[Clause] = []
+    seen: dict[str, int] = {}
+    for segment in segment_document(text):
+        content = content_of(segment.text)
+        key = "c-" + hashlib.sha1(content.encode("utf-8")).hexdigest()[:12]
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            key = f"{key}-{seen[key]}"
+        if segment.kind == "heading":
+            clauses.append(Clause(key, segment.path, segment.heading, segment.text, label=segment.label))
+            continue
+        result = classify_clause(segment.text, segment.lead)
+        clauses.append(Clause(key, segment.path, segment.heading, segment.text, result.categories, result.rules,
+                              result.features, segment.label, segment.lead))
+    return clauses
+
+
+__all__ = ["CATEGORIES", "LICENSE_CATEGORIES", "PERMISSIVE_CATEGORIES", "RESTRICTIVE_CATEGORIES", "Clause",
+           "extract_clauses"]

@@ -1,0 +1,133 @@
+"""Alignment: two versions' clauses in, pairs of (previous, current) clauses matched by content out."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from monitor.clauses import Clause
+
+_WORD = re.compile(r"[a-z0-9]+")
+_LABEL = re.compile(r"^\s*(?:[•*\-]\s*)?(?:\(?[a-zA-Z0-9]{1,6}\)|(?:[A-Z]\.)?\d+(?:\.\d+)*\.?|[a-zA-Z]{1,4}\.)\s+")
+# A pair of clauses is the same clause reworded when this much of their vocabulary is shared.
+MATCH_THRESHOLD = 0.5
+# A clause folded into (or split out of) another keeps this share of its words there.
+CONTAINMENT_THRESHOLD = 0.8
+
+
+@dataclass
+class Alignment:
+    """Which previous clause each current clause continues, plus merges and splits."""
+
+    pairs: list[tuple[int, int]] = field(default_factory=list)  # (previous index, current index)
+    merged: dict[int, list[int]] = field(default_factory=dict)  # current index -> previous indexes folded in
+    split_from: dict[int, int] = field(default_factory=dict)  # current index -> previous index it came from
+    removed: list[int] = field(default_factory=list)
+    added: list[int] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)  # current clauses repeating another current clause
+
+
+def content_of(text: str) -> str:
+    """The clause's words without its item label, quotes, punctuation or case."""
+    text = _LABEL.sub("", text.strip())
+    return " ".join(_WORD.findall(text.lower().replace("’", "'")))
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w for w in content_of(text).split() if len(w) > 1)
+
+
+def _dice(a: frozenset[str], b: frozenset[str]) -> float:
+    return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
+
+
+def _containment(inner: frozenset[str], outer: frozenset[str]) -> float:
+    return len(inner & outer) / len(inner) if inner else 0.0
+
+
+def align_clauses(previous: list[Clause], current: list[Clause]) -> Alignment:
+    """Match clauses across versions: identical text first, then the most similar wording, then merges and splits."""
+    result = Alignment()
+    prev_contents = [content_of(c.text) for c in previous]
+    cur_contents = [content_of(c.text) for c in current]
+    # A text repeated inside one version (a page captured twice) is aligned once; its copies follow it.
+    prev_first = {content: i for i, content in reversed(list(enumerate(prev_contents)))}
+    cur_first = {content: j for j, content in reversed(list(enumerate(cur_contents)))}
+    result.duplicates = [j for j, content in enumerate(cur_contents) if cur_first[content] != j]
+    prev_free = {i for i, content in enumerate(prev_contents) if prev_first[content] == i}
+    cur_free = {j for j, content in enumerate(cur_contents) if cur_first[content] == j}
+    for j in sorted(cur_free):
+        i = prev_first.get(cur_contents[j])
+        if i is not None:
+            result.pairs.append((i, j))
+            prev_free.discard(i)
+            cur_free.discard(j)
+    _match_similar(previous, current, prev_free, cur_free, result, MATCH_THRESHOLD)
+    # After a rewrite, a watched clause most like a vanished watched clause of the same category continues it.
+    _match_similar(previous, current, prev_free, cur_free, result, 0.3, same_category=True)
+    _match_merges(previous, current, prev_free, cur_free, result)
+    result.removed = sorted(prev_free)
+    result.added = sorted(cur_free)
+    result.pairs.sort(key=lambda pair: pair[1])
+    return result
+
+
+def _match_similar(previous: list[Clause], current: list[Clause], prev_free: set[int], cur_free: set[int],
+                   result: Alignment, threshold: float, same_category: bool = False) -> None:
+    if not prev_free or not cur_free:
+        return
+    prev_pool = [i for i in prev_free if previous[i].watched or not same_category]
+    cur_pool = [j for j in cur_free if current[j].watched or not same_category]
+    prev_words = {i: _words(previous[i].text) for i in prev_pool}
+    cur_words = {j: _words(current[j].text) for j in cur_pool}
+    index: dict[str, set[int]] = defaultdict(set)
+    for i, words in prev_words.items():
+        for word in words:
+            index[word].add(i)
+    scored: list[tuple[float, int, int]] = []
+    for j, words in cur_words.items():
+        candidates: set[int] = set()
+        for word in words:
+            candidates |= index.get(word, set())
+        for i in candidates:
+            if same_category and not set(previous[i].categories) & set(current[j].categories):
+                continue
+            score = _dice(prev_words[i], words)
+            if previous[i].watched != current[j].watched:
+                score -= 0.1  # a rule rarely turns into boilerplate: prefer the watched counterpart
+            if score >= threshold:
+                # Prefer the clause in the same place when scores tie.
+                position = abs(i / max(len(previous), 1) - j / max(len(current), 1))
+                scored.append((score - 0.01 * position, i, j))
+    scored.sort(reverse=True)
+    for _, i, j in scored:
+        if i in prev_free and j in cur_free:
+            result.pairs.append((i, j))
+            prev_free.discard(i)
+            cur_free.discard(j)
+
+
+def _match_merges(previous: list[Clause], current: list[Clause], prev_free: set[int], cur_free: set[int],
+                  result: Alignment) -> None:
+    """A vanished clause whose words live on inside a current clause was merged into it (and vice versa)."""
+    for i in sorted(prev_free):
+        words = _words(previous[i].text)
+        best, best_score = None, 0.0
+        for j in range(len(current)):
+            score = _containment(words, _words(current[j].text))
+            if score > best_score and len(_words(current[j].text)) > len(words):
+                best, best_score = j, score
+        if best is not None and best_score >= CONTAINMENT_THRESHOLD:
+            result.merged.setdefault(best, []).append(i)
+            prev_free.discard(i)
+    for j in sorted(cur_free):
+        words = _words(current[j].text)
+        best, best_score = None, 0.0
+        for i in range(len(previous)):
+            score = _containment(words, _words(previous[i].text))
+            if score > best_score and len(_words(previous[i].text)) > len(words):
+                best, best_score = i, score
+        if best is not None and best_score >= CONTAINMENT_THRESHOLD:
+            result.split_from[j] = best
+            cur_free.discard(j)

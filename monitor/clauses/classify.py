@@ -1,0 +1,185 @@
+"""Classification: a clause's text (and its list lead-in) in, taxonomy categories, fired rules and features out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from monitor.clauses import PERMISSIVE_CATEGORIES, RESTRICTIVE_CATEGORIES
+
+RULES_PATH = Path(__file__).with_name("rules.yaml")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One explainable classification rule, read from rules.yaml."""
+
+    id: str
+    category: str
+    reason: str
+    all: tuple[re.Pattern[str], ...]
+    unless: tuple[re.Pattern[str], ...] = ()
+    veto: bool = True
+    must_match: tuple[str, ...] = ()
+    must_not_match: tuple[str, ...] = ()
+
+    def matches(self, prepared: str) -> bool:
+        return all(p.search(prepared) for p in self.all) and not any(p.search(prepared) for p in self.unless)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    vetoes: dict[str, re.Pattern[str]]
+    negation: re.Pattern[str]
+    features: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Classification:
+    categories: tuple[str, ...]
+    rules: tuple[str, ...]
+    features: dict[str, Any]
+
+
+def prepare_text(text: str) -> str:
+    """Lower-case, straight quotes, one space: the form every rule pattern is written against."""
+    text = text.lower().translate(str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "}))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _expand(pattern: str, vocab: dict[str, str]) -> str:
+    for _ in range(3):  # vocabulary entries may refer to each other
+        pattern = _PLACEHOLDER.sub(lambda m: vocab.get(m.group(1), m.group(0)), pattern)
+    return pattern
+
+
+def _compile(pattern: str, vocab: dict[str, str]) -> re.Pattern[str]:
+    return re.compile(_expand(pattern, vocab))
+
+
+@lru_cache(maxsize=4)
+def load_rules(path: str = str(RULES_PATH)) -> RuleSet:
+    """Read and compile rules.yaml (cached per path)."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    vocab: dict[str, str] = data.get("vocab", {})
+    rules = tuple(
+        Rule(
+            id=entry["id"],
+            category=entry["category"],
+            reason=entry["reason"],
+            all=tuple(_compile(p, vocab) for p in entry["all"]),
+            unless=tuple(_compile(p, vocab) for p in entry.get("unless", [])),
+            veto=entry.get("veto", True),
+            must_match=tuple(entry.get("must_match", [])),
+            must_not_match=tuple(entry.get("must_not_match", [])),
+        )
+        for entry in data["rules"]
+    )
+    vetoes = {name: _compile(p, vocab) for name, p in data.get("vetoes", {}).items()}
+    raw = data.get("features", {})
+    features: dict[str, Any] = {}
+    for name, value in raw.items():
+        if isinstance(value, dict):
+            features[name] = {key: _compile(p, vocab) for key, p in value.items()}
+        elif isinstance(value, str):
+            features[name] = _compile(value, vocab)
+        else:
+            features[name] = value
+    return RuleSet(rules, vetoes, _compile(vocab["negation"], vocab), features)
+
+
+def rule_by_id(rule_id: str) -> Rule:
+    """The rule with this id (for explanations and tests)."""
+    for rule in load_rules().rules:
+        if rule.id == rule_id:
+            return rule
+    raise KeyError(rule_id)
+
+
+def is_vetoed(prepared: str, prepared_lead: str, ruleset: RuleSet | None = None) -> bool:
+    """A provider describing its own conduct, or a pure grant with no negation, is not a restriction."""
+    ruleset = ruleset or load_rules()
+    if ruleset.vetoes["provider_side"].search(prepared):
+        return True
+    permission = ruleset.vetoes["permission"].search(prepared)
+    negated = ruleset.negation.search(prepared) or ruleset.negation.search(prepared_lead)
+    return bool(permission) and not negated
+
+
+def classify_clause(text: str, lead: str = "") -> Classification:
+    """Categories of one clause, the ids of the rules that fired, and its features."""
+    return _classify_cached(text, lead)
+
+
+@lru_cache(maxsize=200_000)
+def _classify_cached(text: str, lead: str) -> Classification:
+    ruleset = load_rules()
+    prepared = prepare_text(text)
+    prepared_lead = prepare_text(lead)
+    vetoed: bool | None = None
+    fired: list[Rule] = []
+    for rule in ruleset.rules:
+        if not rule.matches(prepared):
+            continue
+        if rule.veto and rule.category in RESTRICTIVE_CATEGORIES:
+            if vetoed is None:
+                vetoed = is_vetoed(prepared, prepared_lead, ruleset)
+            if vetoed:
+                continue
+        elif rule.category in PERMISSIVE_CATEGORIES and ruleset.vetoes["provider_side"].search(prepared):
+            continue
+        fired.append(rule)
+    categories = tuple(dict.fromkeys(rule.category for rule in fired))
+    features = extract_features(text, lead) if categories else {}
+    return Classification(categories, tuple(rule.id for rule in fired), features)
+
+
+def extract_features(text: str, lead: str = "") -> dict[str, Any]:
+    """Objects, actions, scope, exceptions, parties, thresholds and territories named in a clause."""
+    spec = load_rules().features
+    prepared = prepare_text(text)
+    prepared_lead = prepare_text(lead)
+    found = lambda table: sorted(name for name, pattern in table.items() if pattern.search(prepared))  # noqa: E731
+    exceptions = []
+    for name, pattern in spec["exceptions"].items():
+        for match in pattern.finditer(prepared):
+            exceptions.append({"type": name, "text": match.group(0).strip(" ,;.")})
+    bound = sorted({_canonical_party(m.group(1)) for m in spec["bound_parties"].finditer(prepared + " " + prepared_lead)})
+    thresholds = [
+        {"value": _number(m.group(1), m.group(2)), "unit": m.group(3), "text": m.group(0)}
+        for m in spec["thresholds"].finditer(prepared)
+    ]
+    territories = sorted({_canonical_territory(m.group(0)) for m in spec["territory"].finditer(prepared)})
+    return {
+        "objects": found(spec["objects"]),
+        "actions": found(spec["actions"]),
+        "scope": "competing" if spec["scope_competing"].search(prepared) else "any",
+        "model_classes": found(spec["model_classes"]),
+        "exceptions": exceptions,
+        "parties": found(spec["parties"]),
+        "bound_parties": bound,
+        "thresholds": thresholds,
+        "territories": territories,
+    }
+
+
+def _canonical_party(name: str) -> str:
+    name = name.replace("-", " ").replace("anyone", "others").replace("any one", "others")
+    return {"end user": "end users", "third party": "third parties", "affiliate": "affiliates", "user": "users"}.get(name, name)
+
+
+def _canonical_territory(name: str) -> str:
+    name = name.strip()
+    return {"the eu": "european union", "eea": "european economic area", "uk": "united kingdom"}.get(name, name)
+
+
+def _number(digits: str, scale: str | None) -> float:
+    value = float(digits.replace(",", "").rstrip("."))
+    return value * {"thousand": 1e3, "million": 1e6, "billion": 1e9}.get(scale or "", 1)

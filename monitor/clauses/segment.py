@@ -1,0 +1,394 @@
+"""Segmentation: a document's text (normalised form or raw Markdown / plain text) in, `Segment`s out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Token counting the way the clause is judged: lower-case words of 2+ characters, unique.
+_WORD = re.compile(r"[a-z0-9]+")
+# A block up to this many distinct words stays one clause; beyond it, it is split into sentences.
+SHORT_WORDS = 40
+# A sentence (or merged sentence group) beyond this is split at its inline list items.
+LONG_WORDS = 72
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One candidate clause: its text as written (with its item label), where it sits, and its lead-in."""
+
+    text: str
+    path: str
+    heading: str
+    label: str = ""
+    lead: str = ""
+    kind: str = "paragraph"  # paragraph | item | sentence | inline | heading
+
+
+def count_words(text: str) -> int:
+    """Distinct lower-case words of two or more characters (the unit clause size is judged in)."""
+    return len({w for w in _WORD.findall(text.lower()) if len(w) > 1})
+
+
+# ---------------------------------------------------------------- Markdown clean-up
+
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)")
+_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
+_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_EMPH_STAR = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
+_EMPH_UNDER = re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])")
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+_RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$")
+_SETEXT = re.compile(r"^\s*(=+|-+)\s*$")
+# Text captured without separators ("permission.You agree", "Meta:(i) access", ";(ii) extract").
+_GLUED_SENTENCE = re.compile(r"(?<=[a-z)\]][a-z)\]][.;:])(?=(?:\((?:[a-z]{1,4}|\d{1,2})\)|[A-Z][a-z]))")
+
+
+def clean_inline(line: str) -> str:
+    """Drop link targets, images, emphasis marks, escapes and tags; keep the words."""
+    line = _IMAGE.sub("", line)
+    line = _LINK.sub(r"\1", line)
+    line = _REF_LINK.sub(r"\1", line)
+    line = _TAG.sub(" ", line)
+    line = _ESCAPE.sub(r"\1", line)
+    line = _STRONG.sub(r"\2", line)
+    line = _EMPH_STAR.sub(r"\1", line)
+    line = _EMPH_UNDER.sub(r"\1", line)
+    line = line.replace("\u00a0", " ").replace("\u200b", "")
+    line = _GLUED_SENTENCE.sub(" ", line)
+    return line
+
+
+# ---------------------------------------------------------------- blocks
+
+_BULLET = re.compile(r"^([*+\-•·▪◦‣●])(?:\s+|(?=[A-Z“\"(]))")
+_NUMBERED = re.compile(r"^((?:[A-Z]\.)?\d{1,3}(?:\.\d{1,3})*\.|(?:[A-Z]\.)?\d{1,3}(?:\.\d{1,3})+)(?=\s|$)")
+_PAREN = re.compile(r"^(\(?(?:[a-zA-Z]{1,2}|[ivxlcIVXLC]{1,6}|\d{1,3})\))(?=\s|$)")
+_LETTER_DOT = re.compile(r"^((?:[a-zA-Z]|[ivxlc]{1,6}|[IVXLC]{1,6})\.)(?=\s)")
+_ATX = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+@dataclass
+class _Block:
+    text: str
+    indent: int
+    label: str = ""
+    bullet: bool = False
+    heading: bool = False
+
+
+def _indent_of(line: str) -> int:
+    expanded = line.replace("\t", "    ")
+    return len(expanded) - len(expanded.lstrip(" "))
+
+
+def _split_marker(stripped: str) -> tuple[bool, str, str]:
+    """(bullet?, label, rest) of a line that may open a list item."""
+    bullet = False
+    match = _BULLET.match(stripped)
+    if match:
+        bullet = True
+        stripped = stripped[match.end():].lstrip()
+    for pattern in (_NUMBERED, _PAREN, _LETTER_DOT):
+        match = pattern.match(stripped)
+        if match:
+            return bullet, match.group(1), stripped[match.end():].strip()
+    return bullet, "", stripped
+
+
+def split_blocks(text: str) -> list[_Block]:
+    """Group lines into blocks: headings, list items and paragraphs; hard-wrapped lines are joined."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    blocks: list[_Block] = []
+    current: _Block | None = None
+
+    def close() -> None:
+        nonlocal current
+        if current is not None and current.text.strip():
+            current.text = re.sub(r"\s+", " ", current.text).strip()
+            blocks.append(current)
+        current = None
+
+    for index, raw in enumerate(lines):
+        if raw.strip() and _SETEXT.match(raw) and current is not None and current.heading:
+            close()
+            continue
+        if not raw.strip() or _RULE.match(raw):
+            if _SETEXT.match(raw) and current is not None and not current.label and not current.bullet:
+                current.heading = True
+            close()
+            continue
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if _SETEXT.match(following) and following.strip() and current is None:
+            current = _Block(clean_inline(raw.strip()), _indent_of(raw), heading=True)
+            label_bullet, label, rest = _split_marker(current.text)
+            if label:
+                current.label, current.text = label, rest
+            continue
+        stripped = raw.strip()
+        atx = _ATX.match(stripped)
+        if atx:
+            close()
+            heading_text = clean_inline(atx.group(2))
+            _, label, rest = _split_marker(heading_text)
+            blocks.append(_Block(rest if label else heading_text, 0, label=label, heading=True))
+            continue
+        stripped = stripped.lstrip("> ").strip() if stripped.startswith(">") else stripped
+        bullet, label, rest = _split_marker(stripped)
+        if bullet or label or current is None:
+            close()
+            current = _Block(clean_inline(rest), _indent_of(raw), label=label, bullet=bullet)
+        else:
+            current.text += " " + clean_inline(stripped)
+    close()
+    return blocks
+
+
+# ---------------------------------------------------------------- sentences
+
+_ABBREVIATIONS = {
+    "e.g", "i.e", "etc", "inc", "ltd", "llc", "co", "corp", "no", "nos", "sec", "art", "arts", "para",
+    "vs", "v", "mr", "ms", "mrs", "dr", "st", "u.s", "u.k", "e.u", "approx", "incl", "cf", "fig", "p", "pp",
+    "viz", "al", "jr", "sr", "dept", "est", "s.a", "s.a.s", "b.v", "gmbh", "n.a", "a.k.a", "ph.d",
+}
+_BOUNDARY = re.compile(r"([.!?])([\"”’)\]]*)\s+(?=[\"“‘(\[]?[A-Z0-9•])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a paragraph; abbreviations, numbered references and parentheses do not end one."""
+    sentences: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        end = match.end(2)
+        candidate = text[start:end]
+        word = re.search(r"([A-Za-z.]+)\.$", text[start:match.start(1) + 1])
+        if word and word.group(1).lower().rstrip(".") in _ABBREVIATIONS:
+            continue
+        if word and re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]?", word.group(1)):
+            continue  # initials and U.S.-style abbreviations
+        if re.search(r"\b(?:section|sections|clause|article|paragraph|§)\s*[\d.]+$", candidate, re.I):
+            continue
+        if candidate.count("(") > candidate.count(")"):
+            continue
+        sentences.append(candidate.strip())
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return [s for s in sentences if s]
+
+
+_CONTINUATION = re.compile(
+    r"^(?:for the avoidance of doubt|for example|for instance|this includes|this means|in particular|"
+    r"that is|such as|including|e\.g\.|i\.e\.)\b", re.I)
+
+
+def group_sentences(sentences: list[str]) -> list[str]:
+    """Attach run-in titles to the sentence they introduce and short follow-ups to the rule they explain."""
+    groups: list[str] = []
+    pending_title = ""
+    for sentence in sentences:
+        if pending_title:
+            sentence = f"{pending_title} {sentence}"
+            pending_title = ""
+        words = sentence.rstrip(".:").split()
+        if len(words) <= 4 and not re.search(r"\b(?:not|must|may|shall|will|is|are)\b", sentence, re.I):
+            pending_title = sentence
+            continue
+        if groups and _CONTINUATION.match(sentence) and count_words(groups[-1] + " " + sentence) <= LONG_WORDS:
+            groups[-1] = f"{groups[-1]} {sentence}"
+            continue
+        groups.append(sentence)
+    if pending_title:
+        if groups:
+            groups[-1] = f"{groups[-1]} {pending_title}"
+        else:
+            groups.append(pending_title)
+    return groups
+
+
+# ---------------------------------------------------------------- inline lists
+
+_INLINE = re.compile(r"(?:(?<=^)|(?<=[\s:;,—–\-]))\((?P<label>[a-z]{1,2}|[ivx]{1,6}|\d{1,2}|[A-Z])\)(?=\s)")
+_ROMAN = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii", "xiii", "xiv", "xv",
+          "xvi", "xvii", "xviii", "xix", "xx"]
+
+
+def _sequence(kind: str) -> list[str]:
+    if kind == "roman":
+        return _ROMAN
+    if kind == "number":
+        return [str(n) for n in range(1, 40)]
+    if kind == "upper":
+        return [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+    return [chr(c) for c in range(ord("a"), ord("z") + 1)]
+
+
+def split_inline_items(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """(lead-in, [(label, item text)]) of a sentence holding an inline list "(a) ...; (b) ..."; no list: ("", [])."""
+    markers = list(_INLINE.finditer(text))
+    if not markers:
+        return "", []
+    first = markers[0].group("label")
+    # A list may continue from the previous sentence ("...products. For the avoidance of doubt, ...; (ii) ...").
+    if first.isdigit():
+        kind = "number"
+    elif first.isupper():
+        kind = "upper"
+    elif first in _ROMAN and first not in ("v", "x"):
+        kind = "roman"
+    elif len(first) == 1:
+        kind = "letter"
+    else:
+        return "", []
+    expected = _sequence(kind)
+    if first not in expected:
+        return "", []
+    expected = expected[expected.index(first):]
+    positions: list[tuple[int, str]] = []
+    for marker in markers:
+        label = marker.group("label")
+        if len(positions) < len(expected) and label == expected[len(positions)]:
+            positions.append((marker.start(), label))
+    if len(positions) < 2:
+        return "", []
+    lead = text[:positions[0][0]].strip()
+    items = []
+    for number, (start, label) in enumerate(positions):
+        end = positions[number + 1][0] if number + 1 < len(positions) else len(text)
+        items.append((f"({label})", text[start:end].strip()))
+    return lead, items
+
+
+# ---------------------------------------------------------------- paths
+
+def _label_key(label: str) -> str:
+    return label.strip("().").strip()
+
+
+def _label_rank(label: str, previous_siblings: dict[int, str]) -> int:
+    """Nesting rank of a label type where indentation does not tell (plain-text licences)."""
+    key = _label_key(label)
+    if re.fullmatch(r"(?:[A-Z]\.)?\d+(?:\.\d+)*", key):
+        return 1 + key.count(".")
+    if re.fullmatch(r"[ivxlc]+", key) and not (key in ("i", "v", "x", "c", "l") and _follows_letter(key, previous_siblings)):
+        return 6
+    if re.fullmatch(r"[a-z]{1,2}", key):
+        return 5
+    if re.fullmatch(r"[A-Z]", key):
+        return 4
+    return 7
+
+
+def _follows_letter(key: str, previous_siblings: dict[int, str]) -> bool:
+    last = previous_siblings.get(5, "")
+    return bool(last) and len(last) == 1 and ord(key) == ord(last) + 1
+
+
+def _join_path(parent: str, label: str) -> str:
+    key = _label_key(label)
+    if not key:
+        return parent
+    if re.fullmatch(r"(?:[A-Z]\.)?\d+(?:\.\d+)*", key):
+        if not parent or key.startswith(parent + ".") or not re.fullmatch(r"[\w.]+", parent):
+            return key
+        return f"{parent}.{key}" if not re.search(r"\)$", parent) else f"{parent}({key})"
+    return f"{parent}({key})" if parent else f"({key})"
+
+
+# ---------------------------------------------------------------- the document
+
+def segment_document(text: str) -> list[Segment]:
+    """Every clause candidate of a document, in order, with its section path and nearest heading."""
+    segments: list[Segment] = []
+    heading = ""
+    stack: list[tuple[tuple[int, int], str]] = []  # ((indent, rank), path)
+    siblings: dict[int, str] = {}
+    bullet_counts: dict[str, int] = {}
+    lead = ""
+    lead_indent = -1
+    for block in split_blocks(text):
+        if block.heading or _looks_like_heading(block):
+            heading = block.text
+            stack = []
+            siblings = {}
+            lead, lead_indent = "", -1
+            if block.label:
+                stack.append(((-1, 0), _label_key(block.label)))
+            segments.append(Segment(block.text, stack[-1][1] if stack else "", heading, block.label, "", "heading"))
+            continue
+        is_item = bool(block.label or block.bullet)
+        if is_item:
+            rank = _label_rank(block.label, siblings) if block.label else 8
+            level = (block.indent, rank)
+            while stack and stack[-1][0] >= level and stack[-1][0][0] >= 0:
+                stack.pop()
+            parent = stack[-1][1] if stack else ""
+            if block.label:
+                path = _join_path(parent, block.label)
+                siblings[rank] = _label_key(block.label)
+            else:
+                bullet_counts[parent] = bullet_counts.get(parent, 0) + 1
+                path = f"{parent} > bullet {bullet_counts[parent]}" if parent else f"bullet {bullet_counts[parent]}"
+            stack.append((level, path))
+            if block.indent <= lead_indent and not block.label and lead and not lead.endswith(":"):
+                lead, lead_indent = "", -1
+        else:
+            path = stack[-1][1] if stack else ""
+            if block.indent == 0:
+                bullet_counts = {}
+        context = lead if (is_item and lead) else ""
+        segments.extend(_segment_block(block, path, heading, context))
+        if block.text.rstrip().endswith(":"):
+            lead, lead_indent = block.text, block.indent
+        elif not is_item:
+            lead, lead_indent = "", -1
+    return segments
+
+
+def _looks_like_heading(block: _Block) -> bool:
+    """Plain-text headings: a short line without closing punctuation, or an all-capitals title."""
+    text = block.text
+    if block.bullet or len(text) > 90 or text.endswith((".", ":", ";", ",")):
+        return False
+    words = text.split()
+    if block.label:
+        return 0 < len(words) <= 6 and text[:1].isupper() and not re.search(r"[.;:]\s", text)
+    return len(words) <= 8 and (text.isupper() or text.istitle())
+
+
+def _segment_block(block: _Block, path: str, heading: str, context: str) -> list[Segment]:
+    label = block.label
+    body = block.text
+    full = f"{label} {body}".strip() if label else body
+    kind = "item" if (block.label or block.bullet) else "paragraph"
+    if count_words(full) <= SHORT_WORDS:
+        return [Segment(full, path, heading, label, context, kind)]
+    out: list[Segment] = []
+    groups = group_sentences(split_sentences(body))
+    for number, group in enumerate(groups):
+        text = f"{label} {group}".strip() if (label and number == 0) else group
+        sentence_kind = kind if len(groups) == 1 else "sentence"
+        out.extend(_split_long(text, path, heading, label if number == 0 else "", context, sentence_kind))
+    return out
+
+
+def _split_long(text: str, path: str, heading: str, label: str, context: str, kind: str) -> list[Segment]:
+    """A sentence too long to be one clause is broken at its inline list items."""
+    if count_words(text) <= LONG_WORDS:
+        return [Segment(text, path, heading, label, context, kind)]
+    body = text[len(label):].strip() if label and text.startswith(label) else text
+    lead, items = split_inline_items(body)
+    if not items:
+        return [Segment(text, path, heading, label, context, kind)]
+    out: list[Segment] = []
+    if lead:
+        lead_text = f"{label} {lead}".strip() if label else lead
+        out.append(Segment(lead_text, path, heading, label, context, kind))
+    item_context = lead or context
+    for item_label, item_text in items:
+        item_path = _join_path(path, item_label)
+        out.extend(_split_long(item_text, item_path, heading, item_label, item_context, "inline"))
+    return out

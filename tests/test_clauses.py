@@ -1,0 +1,159 @@
+"""Clause stage: segmentation, classification (rules and YAML cases), features and alignment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitor.clauses import Clause, extract_clauses
+from monitor.clauses.align import align_clauses
+from monitor.clauses.classify import classify_clause, extract_features, load_rules
+from monitor.clauses.segment import segment_document, split_sentences
+
+CASES = yaml.safe_load((Path(__file__).parent / "data" / "clause_cases.yaml").read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------- segmentation
+
+def texts(document: str) -> list[str]:
+    return [s.text for s in segment_document(document) if s.kind != "heading"]
+
+
+def test_numbered_items_with_section_paths() -> None:
+    document = "# 3. Customer obligations\n\n- 3.1. Account. Customer must keep it safe.\n\n- 3.2. Users. One user per seat.\n"
+    segments = [s for s in segment_document(document) if s.kind != "heading"]
+    assert [s.path for s in segments] == ["3.1", "3.2"]
+    assert segments[0].heading == "Customer obligations"
+
+
+def test_long_inline_lettered_list_is_split_into_items_with_paths() -> None:
+    # Real section 3.3 of ChatGPT/Commercial Terms: far too long for one clause.
+    document = ("*   3.3. Restrictions. Customer will not, and will not permit End Users to: (a) use the Services or "
+                "Customer Content in a way that violates applicable laws or OpenAI Policies; (b) use the Services or "
+                "Customer Content in a way that violates third parties’ rights; (c) allow minors to use OpenAI Services "
+                "without consent from their parent or guardian; (d) Reverse Engineer any aspect of the Services or the "
+                "systems used to provide the Services; (e) except for a Permitted Exception, use Output to develop "
+                "artificial intelligence models that compete with OpenAI’s products and services; (f) extract data from "
+                "the Services other than as permitted through the Services; (g) buy, sell, or transfer API keys from, to, "
+                "or with a third party; (h) interfere with or disrupt the Services, including circumvent any rate limits or "
+                "restrictions or bypass any protective measures or safety mitigations for the Services; (i) violate or "
+                "circumvent Usage Limits or otherwise configure the Services to avoid Usage Limits.")
+    segments = segment_document(document)
+    paths = [s.path for s in segments]
+    assert "3.3(e)" in paths and "3.3(a)" in paths
+    item = next(s for s in segments if s.path == "3.3(e)")
+    assert item.text.startswith("(e) except for a Permitted Exception")
+    assert "will not permit End Users" in item.lead
+
+
+def test_short_inline_list_stays_one_clause() -> None:
+    # Real D.4 of Claude.ai/Commercial Terms: one sentence short enough to be one clause.
+    text = ("D.4. **Use Restrictions.** Customer may not and must not attempt to (a) access the Services to build a "
+            "competing product or service, including to train competing AI models or resell the Services except as "
+            "expressly approved by Anthropic; (b) reverse engineer or duplicate the Services; or (c) support any third "
+            "party’s attempt at any of the conduct restricted in this sentence.")
+    segments = segment_document(text)
+    assert len(segments) == 1 and segments[0].path == "D.4"
+
+
+def test_bullets_are_clauses() -> None:
+    document = "You may not:\n\n- Using Output to develop models that compete with OpenAI.\n- Automatically or programmatically extracting data or Output.\n"
+    segments = [s for s in segment_document(document) if s.kind == "item"]
+    assert [s.text for s in segments] == ["Using Output to develop models that compete with OpenAI.",
+                                          "Automatically or programmatically extracting data or Output."]
+    assert segments[0].lead == "You may not:"
+
+
+def test_multi_rule_paragraph_is_split_into_sentences() -> None:
+    paragraph = ("3.1. Customer Account. Customer must provide accurate and current Account information. Customer will not "
+                 "share Account access credentials or individual login credentials between multiple users. Customer may not "
+                 "resell or lease access to its Account or any End User Account. Customer will promptly notify OpenAI if it "
+                 "becomes aware of unauthorized access to the Account or the Services, e.g. a stolen password, within 24 hours "
+                 "under Section 3.2 of the U.S. terms.")
+    found = texts(paragraph)
+    assert "Customer may not resell or lease access to its Account or any End User Account." in found
+    assert any(t.endswith("under Section 3.2 of the U.S. terms.") for t in found)
+
+
+def test_sentence_split_respects_abbreviations() -> None:
+    assert len(split_sentences("Do not use bots (e.g. scrapers). Inc. is fine. See Section 3. The end.")) == 3
+
+
+def test_hard_wrapped_licence_is_joined(corpus: Path) -> None:
+    text = (corpus / "licenses-lineage" / "Meta Llama" / "Community License" / "2023-07-21T00-00-00Z.md").read_text()
+    clause = next(c for c in extract_clauses(text) if "improve any other large language model" in c.text)
+    assert "output_training" in clause.categories
+    assert "\n" not in clause.text and clause.text.startswith("v.")
+
+
+def test_glued_list_from_a_single_line_capture(corpus: Path) -> None:
+    folder = corpus / "genai-eu" / "Llama API" / "Terms of Service"
+    text = sorted(folder.glob("*.md"))[-1].read_text()
+    clause = next(c for c in extract_clauses(text) if c.text.startswith("(ii) extract any data"))
+    assert clause.categories == ("automated_extraction",)
+
+
+# ---------------------------------------------------------------- classification
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c["text"][:50])
+def test_classification_cases(case: dict) -> None:
+    result = classify_clause(case["text"], case.get("lead", ""))
+    for category in case["categories"]:
+        assert category in result.categories, result
+    if not case["categories"]:
+        assert result.categories == (), result
+    for category in case.get("not", []):
+        assert category not in result.categories, result
+
+
+RULES = load_rules().rules
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_every_rule_on_its_own_examples(rule) -> None:
+    assert rule.must_match, f"{rule.id} has no must_match example"
+    for sentence in rule.must_match:
+        assert rule.id in classify_clause(sentence).rules, sentence
+    for sentence in rule.must_not_match:
+        assert rule.id not in classify_clause(sentence).rules, sentence
+
+
+def test_features_exceptions_thresholds_territories() -> None:
+    features = extract_features("(e) except for a Permitted Exception, use Output to develop artificial intelligence "
+                                "models that compete with OpenAI’s products and services;")
+    assert {"type": "permitted exception", "text": "except for a permitted exception"} in features["exceptions"]
+    assert features["scope"] == "competing" and "outputs" in features["objects"] and "develop" in features["actions"]
+    threshold = extract_features("is greater than 700 million monthly active users in the preceding calendar month")
+    assert threshold["thresholds"][0]["value"] == 700e6
+    assert threshold["thresholds"][0]["unit"] == "monthly active users"
+    assert extract_features("domiciled in the European Union")["territories"] == ["european union"]
+    assert "end users" in extract_features("x", "Customer will not, and will not permit End Users to:")["bound_parties"]
+
+
+def test_classification_is_cached() -> None:
+    text = "(f) extract data from the Services other than as permitted through the Services;"
+    assert classify_clause(text) is classify_clause(text)
+
+
+# ---------------------------------------------------------------- alignment
+
+def make(text: str, label: str = "") -> Clause:
+    return extract_clauses(text)[0] if not label else extract_clauses(f"{label} {text}")[0]
+
+
+def test_relettered_items_keep_their_keys() -> None:
+    previous = [make("Compromise the security of the Products.", "(f)"),
+                make("Use any method to extract any content from the Products.", "(g)")]
+    current = [make("Use any method to extract any content from the Products.", "(f)"),
+               make("Compromise the security of the Products.", "(e)")]
+    alignment = align_clauses(previous, current)
+    assert sorted(alignment.pairs) == [(0, 1), (1, 0)]
+    assert not alignment.added and not alignment.removed
+
+
+def test_reworded_clause_is_aligned_by_similarity() -> None:
+    previous = [make("(vi) use Connector Requests to develop models that compete with OpenAI;")]
+    current = [make("(f) use App Requests to develop models that compete with OpenAI;")]
+    assert align_clauses(previous, current).pairs == [(0, 0)]
