@@ -362,13 +362,12 @@ def check_source(obj: Context, source_id: str, file: Path | None, lines: int) ->
     """
     from collections import Counter
 
-    from monitor.fetch import fetch_source, read_file
-    from monitor.fetch.settings import FetchRequest
-    from monitor.pipeline import check_capture
+    from monitor.fetch import read_file
+    from monitor.pipeline import check_capture, fetch_once
     from monitor.sources import find_source
 
     source = find_source(obj.sources(), source_id)
-    result = read_file(file) if file else fetch_source(FetchRequest(source), _fetch_settings(None))
+    result = read_file(file) if file else fetch_once(source, _fetch_settings(None))
     check = check_capture(source, result)
     console.print(f"[bold]{source.id}[/] {source.url}", markup=True)
     console.print(f"fetch: {result.outcome} {result.http_status or ''} {len(result.body)} bytes "

@@ -264,13 +264,14 @@ def _sha256(data: bytes) -> str:
 
 def _clause_values(version_id: int, position: int, clause: Clause) -> dict:
     return {"version_id": version_id, "position": position, "key": clause.key, "path": clause.path,
-            "heading": clause.heading, "text": clause.text, "categories": list(clause.categories),
+            "label": clause.label, "heading": clause.heading, "lead": clause.lead, "text": clause.text, "categories": list(clause.categories),
             "rules": list(clause.rules), "features": clause.features}
 
 
 def clause_from_row(row: ClauseRow) -> Clause:
     return Clause(key=row.key, path=row.path, heading=row.heading, text=row.text,
-                  categories=tuple(row.categories), rules=tuple(row.rules), features=dict(row.features or {}))
+                  categories=tuple(row.categories), rules=tuple(row.rules), features=dict(row.features or {}),
+                  label=row.label, lead=row.lead)
 
 
 def upsert_source(session: Session, source: Source) -> SourceRow:
@@ -359,8 +360,7 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
-    from monitor.alerts import send_alerts
-    from monitor.fetch import FetchRequest, fetch_sources
+    from monitor.fetch import FetchRequest
 
     recorder.sync_sources(sources)
     validators = recorder.conditional_headers([source.id for source in sources])
@@ -374,10 +374,34 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
             futures.append(worker.submit(_record_and_alert, recorder, request.source, result, notifiers,
                                          summary, on_progress))
 
-        asyncio.run(fetch_sources(requests, fetch_settings, on_result=record))
+        asyncio.run(_fetch_all(requests, fetch_settings, record))
         for future in futures:
             future.result()
     return summary
+
+
+async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[Any, FetchResult], None]) -> None:
+    """HTTP sources and browser sources fetched side by side."""
+    import asyncio
+
+    from monitor.fetch import fetch_sources
+    from monitor.fetch.browser import fetch_with_browser
+
+    by_browser = [request for request in requests if request.source.fetcher == "browser"]
+    by_http = [request for request in requests if request.source.fetcher != "browser"]
+    await asyncio.gather(fetch_sources(by_http, settings, on_result=on_result),
+                         fetch_with_browser(by_browser, settings, on_result=on_result))
+
+
+def fetch_once(source: Source, settings: Any) -> FetchResult:
+    """One fetch of one source with the fetcher it names (no storing)."""
+    import asyncio
+
+    from monitor.fetch import FetchRequest
+
+    results: list[FetchResult] = []
+    asyncio.run(_fetch_all([FetchRequest(source)], settings, lambda request, result: results.append(result)))
+    return results[0]
 
 
 def _record_and_alert(recorder: Recorder, source: Source, result: FetchResult, notifiers: Sequence[Any],

@@ -138,7 +138,9 @@ class ClauseRow(Base):
     position: Mapped[int] = mapped_column(Integer)
     key: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(Text, default="")
+    label: Mapped[str] = mapped_column(Text, default="")  # the item's own number or letter, e.g. "(e)"
     heading: Mapped[str] = mapped_column(Text, default="")
+    lead: Mapped[str] = mapped_column(Text, default="")  # the list's lead-in, e.g. "Customer will not:"
     text: Mapped[str] = mapped_column(Text)
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     rules: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 09:27:47.873077
+Create Date: 2026-11-22 09:34:11.647570
 """
 from __future__ import annotations
 
@@ -101,7 +101,9 @@ def upgrade() -> None:
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('path', sa.Text(), nullable=False),
+    sa.Column('label', sa.Text(), nullable=False),
     sa.Column('heading', sa.Text(), nullable=False),
+    sa.Column('lead', sa.Text(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('categories', sa.JSON(), nullable=False),
     sa.Column('rules', sa.JSON(), nullable=False),

@@ -1,0 +1,60 @@
+"""The browser fetcher on a page whose terms a script inserts: http sees no terms, the browser does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitor.fetch.browser import chromium_path
+
+PAGE = """<!doctype html><html><head><title>Terms</title></head><body>
+<div id="app">Loading…</div>
+<script>
+const items = [
+  "use Output to develop models that compete with Example, except for a Permitted Exception;",
+  "reverse engineer, decompile or disassemble the Services;",
+  "use any automated means to scrape data from the Services."];
+document.getElementById("app").innerHTML = "<main><h1>Terms of Use</h1><h2>3. Restrictions</h2>" +
+  "<p>You may not:</p><ol type='a'>" + items.map(i => "<li>" + i + "</li>").join("") + "</ol>" +
+  "<h2>4. Changes</h2><p>" + "We may update these Terms from time to time and will tell you. ".repeat(6) +
+  "</p></main>";
+</script></body></html>"""
+
+
+@pytest.fixture
+def chromium() -> str:
+    path = chromium_path()
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        path = None
+    if path is None:
+        message = "Chromium or playwright is missing (apt-get install chromium; pip install playwright)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def test_script_built_page_http_is_invalid_browser_extracts(chromium: str, local_server, tmp_path: Path) -> None:
+    url = local_server.serve("/terms", PAGE)
+    common = {"provider": "Example", "title": "Terms of Use", "url": url, "select": ["main"],
+              "expect": "Terms of Use", "allow_private": True, "respect_robots": False}
+    sources = [{"id": "by-http", **common}, {"id": "by-browser", "fetcher": "browser", **common}]
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}))
+    run = subprocess.run([sys.executable, "-m", "monitor", "run", "--once"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=180)
+    assert "Traceback" not in run.stderr
+    assert run.returncode == 1  # the http source failed
+    assert "by-http: invalid" in run.stderr and "matched nothing" in run.stderr
+    assert "new versions 1" in run.stdout
+    clauses = json.loads(subprocess.run([sys.executable, "-m", "monitor", "clauses", "by-browser", "--json"],
+                                        cwd=tmp_path, capture_output=True, text=True, timeout=60).stdout)
+    categories = {category for clause in clauses for category in clause["categories"]}
+    assert {"output_training", "reverse_engineering", "automated_extraction"} <= categories
