@@ -149,9 +149,9 @@ def _notifiers(alerts_file: str | None, quiet: bool) -> list:
 
 
 def _fetch_settings(concurrency: int | None):  # type: ignore[no-untyped-def]
-    from monitor.fetch import FetchSettings
+    from monitor.fetch.settings import fetch_settings_from_env
 
-    return FetchSettings(concurrency=concurrency) if concurrency else FetchSettings()
+    return fetch_settings_from_env(concurrency=concurrency)
 
 
 def _selected(obj: Context, source_ids: tuple[str, ...]) -> list:

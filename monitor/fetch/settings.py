@@ -62,3 +62,31 @@ class FetchRequest:
     source: Source
     etag: str | None = None
     last_modified: str | None = None
+
+
+FETCH_ENV_PREFIX = "CLAUSEWATCH_FETCH_"
+
+
+def fetch_settings_from_env(environ: dict[str, str] | None = None, **overrides: Any) -> FetchSettings:
+    """FetchSettings from CLAUSEWATCH_FETCH_<FIELD> variables (e.g. CLAUSEWATCH_FETCH_PER_HOST=4),
+    then explicit overrides; a bad value is a ConfigError naming the variable."""
+    import os
+
+    from pydantic import ValidationError
+
+    from monitor.errors import ConfigError
+
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name in FetchSettings.model_fields:
+        variable = FETCH_ENV_PREFIX + name.upper()
+        if variable in environ:
+            values[name] = environ[variable]
+    values.update({name: value for name, value in overrides.items() if value is not None})
+    try:
+        return FetchSettings(**values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        source = f"{FETCH_ENV_PREFIX}{field.upper()}" if field in values and field not in overrides else f"--{field}"
+        raise ConfigError(f"{source}: {first['msg']}") from None
