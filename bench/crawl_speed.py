@@ -24,11 +24,14 @@ from monitor.sources import Source
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "genai-eu"
 PAGE_BYTES = 46 * 1024
+MIN_TERMS_CHARACTERS = 2000
 
 
 def build_pages(count: int) -> list[bytes]:
     """`count` HTML pages of about PAGE_BYTES, each wrapping a real terms text from the corpus."""
     texts = [path.read_text(encoding="utf-8") for path in sorted(CORPUS.rglob("*.md"))]
+    # The archive also recorded error pages ("This page isn't available") and redirect stubs; pages are terms.
+    texts = [text for text in texts if len(text) >= MIN_TERMS_CHARACTERS and "This page isn" not in text]
     if not texts:
         raise SystemExit(f"no corpus at {CORPUS}")
     pages = []
