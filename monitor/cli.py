@@ -108,20 +108,28 @@ def init(obj: Context) -> None:
 
 @cli.command("sources")
 @click.option("--check", is_flag=True, help="Only validate the sources file (no network); exit 2 on a mistake.")
+@click.option("--live", is_flag=True, help="With --check: fetch every enabled source once and show what "
+                                           "came of it (for maintainers); exit 1 if any failed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sources as one JSON array.")
 @pass_context
-def sources_command(obj: Context, check: bool, as_json: bool) -> None:
+def sources_command(obj: Context, check: bool, live: bool, as_json: bool) -> None:
     """List the sources of the sources file, or validate it with --check.
 
     \b
     Examples:
       clausewatch sources
       clausewatch sources --check --sources my-sources.yaml
+      clausewatch sources --check --live
       clausewatch sources --json | jq '.[].url'
     """
     from monitor.sources import sources_path
 
     sources = obj.sources()
+    if live and not check:
+        raise UsageError("--live goes with --check")
+    if check and live:
+        _check_live([source for source in sources if source.enabled])
+        return
     if check:
         console.print(f"{sources_path(obj.sources_file)}: {len(sources)} sources, all valid")
         return
@@ -134,6 +142,27 @@ def sources_command(obj: Context, check: bool, as_json: bool) -> None:
         table.add_row(source.id, source.provider, source.title, source.kind,
                       source.schedule if source.enabled else "disabled", source.url)
     console.print(table)
+
+
+def _check_live(sources: list) -> None:
+    """Fetch each source once, extract and classify, and print a table: ok, or failed and why."""
+    from collections import Counter
+
+    from monitor.pipeline import check_captures
+
+    with _progress("checking", len(sources)) as advance:
+        checks = check_captures(sources, _fetch_settings(None), on_check=lambda check: advance())
+    table = Table("id", "result", "chars", "watched clauses", "problem", title=f"{len(sources)} sources, live")
+    for source, check in zip(sources, checks):
+        chars = str(len(check.document.text)) if check.document else ""
+        watched = Counter(category for clause in check.clauses for category in clause.categories)
+        table.add_row(source.id, "[green]ok[/]" if not check.problems else "[red]failed[/]", chars,
+                      ", ".join(f"{category} {count}" for category, count in sorted(watched.items())),
+                      "; ".join(check.problems))
+    console.print(table)
+    failed = sum(1 for check in checks if check.problems)
+    console.print(f"{len(checks) - failed} ok, {failed} failed")
+    sys.exit(1 if failed else 0)
 
 
 # ---------------------------------------------------------------------------- crawling
@@ -575,6 +604,10 @@ def _changed_paragraphs(ops: list) -> Any:
         if any(op != 0 for op, _ in line):
             out.append_text(diff_as_rich_text(line)).append("\n\n")
     return out
+
+
+# The commands of other areas live in their own modules and register themselves on `cli`.
+from monitor import cli_alerts, cli_web  # noqa: E402, F401
 
 
 def main() -> None:

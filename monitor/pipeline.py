@@ -393,6 +393,24 @@ async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[An
                          fetch_with_browser(by_browser, settings, on_result=on_result))
 
 
+def check_captures(sources: Sequence[Source], settings: Any,
+                   on_check: Callable[[SourceCheck], None] | None = None) -> list[SourceCheck]:
+    """Fetch each source once and check what would be extracted; stores nothing."""
+    import asyncio
+
+    from monitor.fetch import FetchRequest
+
+    checks: dict[str, SourceCheck] = {}
+
+    def checked(request: Any, result: FetchResult) -> None:
+        checks[request.source.id] = check_capture(request.source, result)
+        if on_check:
+            on_check(checks[request.source.id])
+
+    asyncio.run(_fetch_all([FetchRequest(source) for source in sources], settings, checked))
+    return [checks[source.id] for source in sources]
+
+
 def fetch_once(source: Source, settings: Any) -> FetchResult:
     """One fetch of one source with the fetcher it names (no storing)."""
     import asyncio
