@@ -1,0 +1,5 @@
+"""Command line: the web commands (registered on the `clausewatch` group)."""
+
+from __future__ import annotations
+
+from monitor.cli import cli  # noqa: F401
