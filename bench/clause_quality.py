@@ -63,7 +63,15 @@ def iso_time(stamp: str) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def run_document(folder: Path, provider: str, title: str) -> tuple[list[dict], list[dict], dict]:
+def guess_kind(title: str) -> str:
+    """The source kind the importer gives a document of this title (terms, policy or license)."""
+    lowered = title.lower()
+    if "licen" in lowered:
+        return "license"
+    return "policy" if "policy" in lowered else "terms"
+
+
+def run_document(folder: Path, provider: str, title: str, kind: str | None = None) -> tuple[list[dict], list[dict], dict]:
     """Clause dicts at the newest good version and change dicts for every event of one document."""
     previous_clauses: list[Clause] | None = None
     previous_text: str | None = None
@@ -79,7 +87,7 @@ def run_document(folder: Path, provider: str, title: str) -> tuple[list[dict], l
         if text == previous_text:
             stats["unchanged"] += 1
             continue
-        clauses = extract_clauses(text)
+        clauses = extract_clauses(text, kind=kind)
         observed = iso_time(path.stem)
         if previous_clauses is not None:
             clauses, events = compare_clauses(previous_clauses, clauses)
@@ -98,12 +106,13 @@ def run_document(folder: Path, provider: str, title: str) -> tuple[list[dict], l
     return head, changes, stats
 
 
-def run_dataset(dataset: Path) -> tuple[list[dict], list[dict]]:
+def run_dataset(dataset: Path, with_kind: bool = True) -> tuple[list[dict], list[dict]]:
     clauses: list[dict] = []
     changes: list[dict] = []
     for service in sorted(p for p in dataset.iterdir() if p.is_dir()):
         for terms in sorted(p for p in service.iterdir() if p.is_dir()):
-            head, events, stats = run_document(terms, service.name, terms.name)
+            kind = guess_kind(terms.name) if with_kind else None
+            head, events, stats = run_document(terms, service.name, terms.name, kind)
             clauses += head
             changes += events
             print(f"  {service.name}/{terms.name}: {stats['versions']} versions, {stats['failures']} failures, "
@@ -130,11 +139,13 @@ def main() -> None:
     parser.add_argument("--events", action="store_true", help="print every alerting event")
     parser.add_argument("--all-events", action="store_true", help="print every event, reworded too")
     parser.add_argument("--json", help="write clauses and changes to this file")
+    parser.add_argument("--no-kind", action="store_true",
+                        help="classify without the source kind (as a pipeline that does not pass it)")
     args = parser.parse_args()
     dataset = Path(args.dataset)
     gold_path = Path(args.gold) if args.gold else (DEFAULT_GOLD if dataset.resolve() == DEFAULT_DATASET.resolve() else None)
     started = time.perf_counter()
-    clauses, changes = run_dataset(dataset)
+    clauses, changes = run_dataset(dataset, with_kind=not args.no_kind)
     elapsed = time.perf_counter() - started
     if args.json:
         Path(args.json).write_text(json.dumps({"clauses": clauses, "changes": changes}, indent=1, ensure_ascii=False))

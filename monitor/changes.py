@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from diff_match_patch import diff_match_patch
 
 from monitor.clauses import PERMISSIVE_CATEGORIES, RESTRICTIVE_CATEGORIES, Clause
-from monitor.clauses.align import align_clauses, content_of
+from monitor.clauses.align import align_clauses, content_of, strip_label
+from monitor.clauses.classify import core_categories, extract_features, load_rules
 
 DIRECTIONS = ("tightened", "loosened", "reworded", "unclear")
 ALERTING_DIRECTIONS = ("tightened", "unclear")
@@ -70,9 +71,9 @@ def _words_diff(dmp: diff_match_patch, before: str, after: str) -> Diff:
         return [(-1, before)] if before else [(1, after)]
     words = _Tokens()
     diffs = dmp.diff_main(words.encode(_WORD.findall(before)), words.encode(_WORD.findall(after)), False)
-    decoded = [(op, words.decode(chunk)) for op, chunk in diffs]
-    dmp.diff_cleanupSemantic(decoded)
-    return [(op, text) for op, text in decoded if text]
+    # Clean up while each character still stands for a whole word, so edits never split a word.
+    dmp.diff_cleanupSemantic(diffs)
+    return [(op, words.decode(chunk)) for op, chunk in diffs if chunk]
 
 
 class _Tokens:
@@ -128,9 +129,12 @@ def compare_clauses(previous: list[Clause], current: list[Clause]) -> tuple[list
     keyed = _assign_keys(current, carried)
     changes: list[ClauseChange] = []
     paired_current = {j for _, j in alignment.pairs}
+    pieces: dict[int, list[Clause]] = {}
+    for j, i in alignment.split_from.items():
+        pieces.setdefault(i, []).append(keyed[j])
     for i, j in alignment.pairs:
         merged = [previous[k] for k in alignment.merged.get(j, [])]
-        change = describe_change(previous[i], keyed[j], merged)
+        change = describe_change(previous[i], keyed[j], merged, pieces=pieces.get(i, []))
         if change:
             changes.append(change)
     for j, sources in alignment.merged.items():
@@ -188,8 +192,12 @@ def _appeared_or_gone(clause: Clause, kind: str) -> ClauseChange:
                         word_diff(before, after))
 
 
-def describe_change(before: Clause, after: Clause, merged: list[Clause], relation: str = "") -> ClauseChange | None:
-    """The change from one aligned clause to the next, or None when nothing a reader cares about changed."""
+def describe_change(before: Clause, after: Clause, merged: list[Clause], relation: str = "",
+                    pieces: list[Clause] | tuple[Clause, ...] = ()) -> ClauseChange | None:
+    """The change from one aligned clause to the next, or None when nothing a reader cares about changed.
+
+    `pieces` are the other current clauses split out of `before`: what moved into them is not lost.
+    """
     if not (before.watched or after.watched or any(m.watched for m in merged)):
         return None
     if before.text == after.text and not merged and not relation:
@@ -199,8 +207,13 @@ def describe_change(before: Clause, after: Clause, merged: list[Clause], relatio
         reason = _relabel_reason(before, after)
         return ClauseChange(after.key, after.path, "modified", categories, "reworded", reason, before.text,
                             after.text, word_diff(before.text, after.text))
+    renames = renamed_terms(before.text, after.text) if not merged and not relation else None
+    if renames is not None:
+        reason = "renamed " + ", ".join(f"'{old}' → '{new}'" for old, new in renames[:4]) + "; same rule"
+        return ClauseChange(after.key, after.path, "modified", categories, "reworded", reason, before.text,
+                            after.text, word_diff(before.text, after.text))
     sources = [before, *merged]
-    signals = feature_signals(sources, after)
+    signals = feature_signals(sources, after, pieces)
     if relation == "merged":
         # A clause folded into a larger one: only what it loses counts.
         signals = _lost_in_merge(before, after)
@@ -214,6 +227,54 @@ def describe_change(before: Clause, after: Clause, merged: list[Clause], relatio
                         word_diff(before.text, after.text))
 
 
+# Words that may join the parts of a name ("Le Chat or Mistral Code", "Terms of Service").
+_NAME_JOINERS = {"or", "and", "of", "the", "&", "for"}
+_TOKEN = re.compile(r"[\w’'-]+")
+
+
+def _name_like(words: list[str]) -> bool:
+    return bool(words) and all(w[:1].isupper() or w.lower() in _NAME_JOINERS for w in words) \
+        and any(w[:1].isupper() for w in words)
+
+
+def renamed_terms(before: str, after: str) -> list[tuple[str, str]] | None:
+    """The (old, new) names when the only differences between two texts are renamed defined terms or products.
+
+    "Llama API key" → "Meta Model API key", "Managed Account" → "Account", "Le Chat or Mistral Code" →
+    "Vibe": capitalised names replaced by names, or a capitalised word dropped from or added to a name.
+    Adding or dropping a whole alternative ("Outputs" → "Outputs or Content") is not a rename. None when
+    anything else changed.
+    """
+    diff = word_diff(strip_label(before), strip_label(after))
+    renames: list[tuple[str, str]] = []
+    index = 0
+    while index < len(diff):
+        if diff[index][0] == 0:
+            index += 1
+            continue
+        deleted = inserted = ""
+        while index < len(diff) and diff[index][0] != 0:
+            if diff[index][0] < 0:
+                deleted += diff[index][1]
+            else:
+                inserted += diff[index][1]
+            index += 1
+        old, new = _TOKEN.findall(deleted), _TOKEN.findall(inserted)
+        if not old and not new:
+            continue  # punctuation or spacing only
+        if old and new:
+            if not (_name_like(old) and _name_like(new)):
+                return None
+        else:
+            words = old or new
+            following = diff[index][1] if index < len(diff) else ""
+            joined = any(w.lower() in _NAME_JOINERS for w in words) or "," in (deleted or inserted)
+            if joined or not _name_like(words) or not re.match(r"\s*[A-Z]", following):
+                return None
+        renames.append((" ".join(old), " ".join(new)))
+    return renames or None
+
+
 def _direction(signals: list[tuple[int, str]]) -> str:
     signs = {sign for sign, _ in signals}
     if not signs:
@@ -225,29 +286,72 @@ def _direction(signals: list[tuple[int, str]]) -> str:
     return "unclear"
 
 
-def feature_signals(sources: list[Clause], after: Clause) -> list[tuple[int, str]]:
+def _features(clause: Clause) -> dict:
+    """A clause's features; a clause that is not watched has them computed on demand (to compare with one that is)."""
+    return clause.features or extract_features(clause.text, clause.lead)
+
+
+def _classes(names: set[str], table: str) -> set[str]:
+    mapping = load_rules().features[table]
+    return {mapping.get(name, name) for name in names if mapping.get(name, name) is not None}
+
+
+def _set_signals(name: str, label: str, before: list[dict], after: dict, sign_of: int, table: str) -> list[tuple[int, str]]:
+    """Widened / narrowed lists of actions or objects.
+
+    What a rule names only as an illustration ("e.g.", "including") keeps a feature covered but never
+    widens the rule. A list that both gains and loses members was redrafted: it is compared by class, so
+    "exceed or bypass rate limits, restrictions" → "circumvent or evade rate limits, quotas, access controls"
+    is the same rule while "circumvent" → "circumvent, disable or hack" widens it.
+    """
+    b_core = {v for f in before for v in f.get(name, [])}
+    b_all = b_core | {v for f in before for v in f.get(f"{name}_all", [])}
+    a_core = set(after.get(name, []))
+    a_all = a_core | set(after.get(f"{name}_all", []))
+    added, removed = a_core - b_all, b_core - a_all
+    if added and removed:
+        added = _classes(a_core, table) - _classes(b_all, table)
+        removed = _classes(b_core, table) - _classes(a_all, table)
+    else:
+        mapping = load_rules().features[table]
+        added = {v for v in added if mapping.get(v, v) is not None}
+        removed = {v for v in removed if mapping.get(v, v) is not None}
+    signals = []
+    if added:
+        signals.append((sign_of, f"{label}s added: {', '.join(sorted(added))}"))
+    if removed:
+        signals.append((-sign_of, f"{label}s removed: {', '.join(sorted(removed))}"))
+    return signals
+
+
+def feature_signals(sources: list[Clause], after: Clause, pieces: list[Clause] | tuple[Clause, ...] = ()) -> list[tuple[int, str]]:
     """(+1 tightening / -1 loosening, reason) for every difference in categories and features."""
     signals: list[tuple[int, str]] = []
     before_categories = {c for s in sources for c in s.categories}
-    after_categories = set(after.categories)
-    for category in sorted(after_categories - before_categories):
+    after_categories = set(after.categories) | {c for p in pieces for c in p.categories}
+    # A category the rule gains only through an illustration ("including using the Output to do any of the
+    # foregoing") or keeps only there is not a change of rule.
+    before_core = {c for s in sources for c in core_categories(s.text, s.lead)} & before_categories
+    after_core = {c for c in core_categories(after.text, after.lead)} & set(after.categories)
+    after_core |= {c for p in pieces for c in p.categories}
+    for category in sorted(after_core - before_categories):
         sign = -1 if category in PERMISSIVE_CATEGORIES else 1
         signals.append((sign, f"now also a {category} clause"))
-    for category in sorted(before_categories - after_categories):
+    for category in sorted(before_core - after_categories):
         sign = 1 if category in PERMISSIVE_CATEGORIES else -1
         signals.append((sign, f"no longer a {category} clause"))
-    b = _union_features(sources)
-    a = after.features or {}
+    before_features = [_features(s) for s in sources]
+    a = _union_features([after, *pieces]) if pieces else _features(after)
+    b = _union_features(sources) if len(sources) > 1 else before_features[0]
     if not b or not a:
         return signals
-    sign_of = -1 if _is_permission(after_categories) else 1
-    for name, label in (("actions", "action"), ("objects", "object")):
-        added = sorted(set(a.get(name, [])) - set(b.get(name, [])))
-        removed = sorted(set(b.get(name, [])) - set(a.get(name, [])))
-        if added:
-            signals.append((sign_of, f"{label}s added: {', '.join(added)}"))
-        if removed:
-            signals.append((-sign_of, f"{label}s removed: {', '.join(removed)}"))
+    sign_of = -1 if _is_permission(after_categories | before_categories) else 1
+    signals += _set_signals("actions", "action", before_features, a, sign_of, "action_classes")
+    signals += _set_signals("objects", "object", before_features, a, sign_of, "object_classes")
+    for qualifier in sorted(set(b.get("qualifiers", [])) - set(a.get("qualifiers", []))):
+        signals.append((sign_of, f"qualifier '{qualifier}' dropped: scope widened"))
+    for qualifier in sorted(set(a.get("qualifiers", [])) - set(b.get("qualifiers", []))):
+        signals.append((-sign_of, f"qualifier '{qualifier}' added: scope narrowed"))
     if b.get("scope") == "competing" and a.get("scope") == "any":
         signals.append((sign_of, "scope widened from competing models or services to any"))
     elif b.get("scope") == "any" and a.get("scope") == "competing":
@@ -284,8 +388,13 @@ def _lost_in_merge(part: Clause, whole: Clause, split: bool = False) -> list[tup
         signals.append((sign if not split else -sign, f"no longer a {category} clause"))
     if not p or not w:
         return signals
-    for name in ("actions", "objects"):
-        missing = sorted(set(p.get(name, [])) - set(w.get(name, [])))
+    for name, table in (("actions", "action_classes"), ("objects", "object_classes")):
+        mapping = load_rules().features[table]
+        covered = set(w.get(name, [])) | set(w.get(f"{name}_all", []))
+        covered_classes = {mapping.get(v, v) for v in covered}
+        # Named by a synonym of the same class in the larger clause: still covered.
+        missing = sorted(v for v in set(p.get(name, [])) - covered
+                         if mapping.get(v, v) is not None and mapping.get(v, v) not in covered_classes)
         if missing:
             signals.append((1 if split else -1, f"{name} {'added' if split else 'dropped'}: {', '.join(missing)}"))
     part_exceptions, whole_exceptions = _substantive_exceptions(p), _substantive_exceptions(w)
@@ -296,13 +405,15 @@ def _lost_in_merge(part: Clause, whole: Clause, split: bool = False) -> list[tup
 
 
 def _union_features(sources: list[Clause]) -> dict:
-    features = [s.features for s in sources if s.features]
+    features = [_features(s) for s in sources]
+    features = [f for f in features if f]
     if not features:
         return {}
     if len(features) == 1:
         return features[0]
     union: dict = {"exceptions": [], "thresholds": []}
-    for name in ("objects", "actions", "parties", "bound_parties", "territories", "model_classes"):
+    for name in ("objects", "actions", "objects_all", "actions_all", "qualifiers", "parties", "bound_parties",
+                 "territories", "model_classes"):
         union[name] = sorted({v for f in features for v in f.get(name, [])})
     union["scope"] = "competing" if all(f.get("scope") == "competing" for f in features) else "any"
     for f in features:
@@ -361,9 +472,38 @@ def _reworded_reason(before: Clause, after: Clause, relation: str) -> str:
         return "merged into another clause that keeps the same rule"
     if relation == "split":
         return "split out of a longer clause; same rule"
-    changed = [text.strip() for op, text in word_diff(before.text, after.text) if op != 0 and text.strip()]
-    summary = ", ".join(f"'{t}'" for t in changed[:4])
-    return f"reworded, same rule ({summary})" if summary else "reworded, same rule"
+    edits = wording_edits(word_diff(before.text, after.text))
+    if not edits:
+        return "reworded, same rule (punctuation or spacing)"
+    more = f" and {len(edits) - 3} more" if len(edits) > 3 else ""
+    return f"reworded, same rule: {'; '.join(edits[:3])}{more}"
+
+
+def wording_edits(diff: Diff) -> list[str]:
+    """A diff as edits a person reads: "'Llama 2' became 'Meta Llama 3'", "'shall' removed", "'or' added"."""
+    edits, deleted, inserted = [], "", ""
+    for op, text in diff + [(0, "")]:
+        if op < 0:
+            deleted += text
+        elif op > 0:
+            inserted += text
+        else:
+            old, new = _quote(deleted), _quote(inserted)
+            if old and new:
+                edits.append(f"{old} became {new}")
+            elif old:
+                edits.append(f"{old} removed")
+            elif new:
+                edits.append(f"{new} added")
+            deleted = inserted = ""
+    return edits
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    if not text:
+        return ""
+    return f"'{_short(text, 60)}'"
 
 
 def _short(text: str, limit: int = 160) -> str:

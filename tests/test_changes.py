@@ -120,3 +120,96 @@ def test_llama_3_2_use_policy_withholds_eu_rights(corpus: Path) -> None:
     _, changes = compare_clauses(previous, current)
     geographic = [c for c in changes if "geographic_restriction" in c.categories]
     assert geographic and geographic[0].direction == "tightened" and "European Union" in geographic[0].after
+
+
+def test_renamed_defined_terms_are_reworded() -> None:
+    # Llama API/Terms of Service 2026-07-08 and Le Chat/Commercial Terms 2026-05-28.
+    for before, after in [
+        ("you may not create a new Managed Account to bypass the termination or prohibition.",
+         "you may not create a new Account to bypass the termination or prohibition."),
+        ("(i) access or use the Services on behalf of any third party, or grant access to the Services (including any "
+         "related Llama API key) to any third party other than allowing End Users to interface with the Meta AI "
+         "Materials through use of your Integrated Products;",
+         "(i) access or use the Services on behalf of any third party, or grant access to the Services (including any "
+         "related Meta Model API key) to any third party other than allowing End Users to interface with the Meta "
+         "Materials through use of your Integrated Products;"),
+        ("(i) integrate or combine Le Chat or Mistral Code with your own products you offer to third-parties "
+         "including any other software, hardware, or other technology, nor grant any third party access to the "
+         "Mistral AI Products without our prior written authorization or except as provided under these Terms.",
+         "(i) integrate or combine Vibe with your own products you offer to third-parties including any other "
+         "software, hardware, or other technology, nor grant any third party access to the Mistral AI Products "
+         "without our prior written authorization or except as provided under these Terms."),
+    ]:
+        _, change = change_of(before, after)
+        assert change.direction == "reworded" and "renamed" in change.reason, change
+
+
+def test_adding_an_alternative_is_not_a_rename() -> None:
+    _, change = change_of("Using Output to develop models that compete with OpenAI.",
+                          "Using Output or Content to develop models that compete with OpenAI.")
+    assert "renamed" not in change.reason
+
+
+def test_redrafted_list_with_the_same_rule_is_reworded() -> None:
+    # Llama API/Terms of Service 2026-07-08: (iv) redrafted as (xii).
+    _, change = change_of("(iv) exceed or bypass any rate limits, restrictions, or safety measures on the Services;",
+                          "(xii) circumvent, disable, or evade rate limits, usage quotas, content filters, access "
+                          "controls, or other technical safeguards applied to the Services;")
+    assert change.direction == "reworded", change.reason
+
+
+def test_illustrations_do_not_change_the_rule() -> None:
+    # Le Chat/Commercial Terms 2025-12-15 (d): objects moved into an "e.g." list, "including using the Output".
+    before = ("(d) reverse assemble, reverse compile, decompile, translate, engage in model extraction or stealing "
+              "attacks, or otherwise attempt to discover the source code or underlying components of the Mistral AI "
+              "Products, algorithms, and systems of the Mistral AI Products (except to the extent these restrictions "
+              "are prohibited by applicable law);")
+    after = ("(d) attempt to reverse engineer, decompile, or otherwise attempt to discover the source code or underlying "
+             "components (e.g., algorithms, weights, or systems) of the Mistral AI Products, including using the Output "
+             "or any modified version of the Output to do any of the foregoing (except to the extent this restriction "
+             "is prohibited by applicable law);")
+    _, change = change_of(before, after)
+    assert change.direction == "reworded", change.reason
+
+
+def test_carve_out_narrowed_to_boilerplate_is_tightened() -> None:
+    # Le Chat/Commercial Terms 2025-12-15: the carve-out that let Outputs be extracted went away.
+    _, change = change_of("(f) use any method to extract any content from the Mistral AI Products other than Outputs; or",
+                          "(g) use any method to extract any content from the Mistral AI Products other than as "
+                          "permitted through the Mistral AI Products in accordance with these Terms; or")
+    assert change.direction == "tightened" and "other than outputs" in change.reason
+
+
+def test_dropped_qualifier_widens_the_rule() -> None:
+    # Le Chat/Terms of Service 2026-03-12: "your own products you offer" became "any products you may offer".
+    before = ("(h) Integrate or combine the Mistral AI Products with your own products you offer to third-parties "
+              "including any other software, hardware, or other technology, nor grant any third party access to the "
+              "Mistral AI Products without our prior written authorization or except as provided under these Terms;")
+    after = before.replace("your own products you offer", "any products you may offer or make available")
+    _, change = change_of(before, after)
+    assert change.direction == "tightened" and "your own" in change.reason
+
+
+def test_removed_rule_restated_in_another_clause_is_a_merge() -> None:
+    # Le Chat/Terms of Service 2025-12-15: the API-key paragraph folded into the credentials clause.
+    key = ("API Key. We will provide you with a confidential API key (the “API Key”) to enable you to access our APIs. "
+           "You must use your API Key in accordance with our documentation. You may not share your API Key with any "
+           "third party without our prior written permission.")
+    old = ("You may not make account access credentials available to third parties, share individual login credentials "
+           "between multiple users on an account, or resell or lease access to your account or any End User Account.")
+    new = ("You may not make your account credentials (including any API keys) available to third parties, share "
+           "individual login credentials or API keys between multiple users on an account, or resell or lease access "
+           "to your account or API keys.")
+    _, changes = compare_clauses(extract_clauses(f"{key}\n\n{old}"), extract_clauses(new))
+    assert not [c for c in changes if c.kind == "removed"]
+    assert all(c.direction == "tightened" for c in changes if "API Key" in c.before)
+
+
+def test_word_diff_never_splits_a_word_and_reasons_read_as_edits() -> None:
+    from monitor.changes import wording_edits, word_diff
+
+    diff = word_diff("You shall not use Output.", "You will not use Output.")
+    assert (-1, "shall") in diff and (1, "will") in diff
+    assert wording_edits(diff) == ["'shall' became 'will'"]
+    (edit,) = wording_edits(word_diff("compromise the security", "compromise or attempt to compromise the security"))
+    assert edit.endswith(" added") and sorted(edit[1:-7].split()) == ["attempt", "compromise", "or", "to"]

@@ -157,3 +157,58 @@ def test_reworded_clause_is_aligned_by_similarity() -> None:
     previous = [make("(vi) use Connector Requests to develop models that compete with OpenAI;")]
     current = [make("(f) use App Requests to develop models that compete with OpenAI;")]
     assert align_clauses(previous, current).pairs == [(0, 0)]
+
+
+def test_inline_list_running_over_sentences_is_one_list(corpus: Path) -> None:
+    # Llama API/Terms of Service (2026-08-22): "...Meta:(i) access ... Products. For the avoidance of doubt,
+    # ...;(ii) extract ...;(ix) use .... For the avoidance of doubt, ...;(x) reverse engineer ...;(xi) ..."
+    folder = corpus / "genai-eu" / "Llama API" / "Terms of Service"
+    clauses = extract_clauses(sorted(folder.glob("*.md"))[-1].read_text())
+    item = {label: next(c for c in clauses if c.text.startswith(f"{label} {start}"))
+            for label, start in [("(i)", "access or use the Services on behalf"), ("(ix)", "use or facilitate"),
+                                 ("(x)", "reverse engineer"), ("(xi)", "publicly disseminate"), ("(xv)", "use or redistribute")]}
+    assert "For the avoidance of doubt, you may not resell" in item["(i)"].text
+    assert "does not constitute a prohibited use" in item["(ix)"].text
+    assert item["(x)"].categories == ("reverse_engineering",)
+    assert "competing_use" in item["(xi)"].categories
+    assert "Meta:" in item["(x)"].lead
+
+
+def test_model_licence_categories_in_service_terms_only_with_a_core_category() -> None:
+    threshold = ("If the monthly active users of the products or services made available by or for you, or your "
+                 "affiliates, is greater than 700 million monthly active users in the preceding calendar month, you "
+                 "are not authorized to use or access the Services unless or until Meta otherwise expressly grants "
+                 "you such rights.")
+    naming = ("If you use the Llama AI models or any Outputs or results of the Llama AI models to create, train, fine "
+              "tune, or otherwise improve an AI model, which is distributed or made available, you shall also "
+              "include “Llama” at the beginning of any such AI model name.")
+    assert extract_clauses(threshold, kind="terms")[0].categories == ()
+    assert extract_clauses(threshold)[0].categories == ("scale_threshold",)
+    assert extract_clauses(threshold, kind="license")[0].categories == ("scale_threshold",)
+    assert set(extract_clauses(naming, kind="terms")[0].categories) == {"output_training_permission", "attribution_naming"}
+
+
+def test_names_are_not_objects_and_illustrations_do_not_widen() -> None:
+    features = extract_features("You may not share your Meta Model API key with any third party.")
+    assert features["objects"] == ["api keys"]
+    features = extract_features("(d) attempt to reverse engineer, decompile, or otherwise attempt to discover the source "
+                                "code or underlying components (e.g., algorithms, weights, or systems) of the Mistral AI "
+                                "Products")
+    assert "weights" not in features["objects"] and "weights" in features["objects_all"]
+    # An object named only in a carve-out is not what the rule forbids.
+    assert "outputs" not in extract_features("(f) use any method to extract any content from the Mistral AI Products "
+                                             "other than Outputs; or")["objects"]
+
+
+def test_watched_clause_is_not_paired_with_an_indemnity_item() -> None:
+    # Llama API/Terms of Service 2026-07-08: the circumvention item was redrafted as (xii); the indemnity list
+    # reuses its words.
+    previous = [make("circumvent or attempt to avoid any filtering, safety and security measures, or other features "
+                     "designed to protect the Services, including any guardrails and content restrictions;", "(ix)")]
+    current = [make("your disabling, circumventing, or failing to use any filtering, safety and security measures, "
+                    "citations, or other features designed to protect the Services, including any guardrails and "
+                    "content restrictions;", "(vi)"),
+               make("circumvent, disable, or evade rate limits, usage quotas, content filters, access controls, or other "
+                    "technical safeguards applied to the Services;", "(xii)")]
+    alignment = align_clauses(previous, current)
+    assert alignment.pairs == [(0, 1)] or alignment.merged == {1: [0]}

@@ -42,8 +42,15 @@ class Clause:
         return bool(self.categories)
 
 
-def extract_clauses(text: str) -> list[Clause]:
-    """Every clause of a document, classified; keys are provisional (derived from the clause's words)."""
+def extract_clauses(text: str, kind: str | None = None) -> list[Clause]:
+    """Every clause of a document, classified; keys are provisional (derived from the clause's words).
+
+    `kind` is the source's kind (`terms`, `policy`, `license`; None when unknown). In service terms
+    (`terms`) the model-licence categories are kept only on a clause that also carries a core category
+    (the naming condition of an output-training permission): a service's terms are watched for how the
+    service and its outputs may be used, and licence mechanics copied into them (user thresholds,
+    attribution notices for redistributed weights, regional licence carve-outs) are not what they govern.
+    """
     import hashlib
 
     from monitor.clauses.align import content_of
@@ -62,8 +69,11 @@ def extract_clauses(text: str) -> list[Clause]:
             clauses.append(Clause(key, segment.path, segment.heading, segment.text, label=segment.label))
             continue
         result = classify_clause(segment.text, segment.lead)
-        clauses.append(Clause(key, segment.path, segment.heading, segment.text, result.categories, result.rules,
-                              result.features, segment.label, segment.lead))
+        categories, rules, features = result.categories, result.rules, result.features
+        if kind == "terms" and categories and not set(categories) - set(LICENSE_CATEGORIES):
+            categories, rules, features = (), (), {}
+        clauses.append(Clause(key, segment.path, segment.heading, segment.text, categories, rules,
+                              features, segment.label, segment.lead))
     return clauses
 
 

@@ -28,6 +28,11 @@ class Alignment:
     duplicates: list[int] = field(default_factory=list)  # current clauses repeating another current clause
 
 
+def strip_label(text: str) -> str:
+    """The clause text without its leading item label ("(iv) ", "3.3. ", "• ")."""
+    return _LABEL.sub("", text.strip())
+
+
 def content_of(text: str) -> str:
     """The clause's words without its item label, quotes, punctuation or case."""
     text = _LABEL.sub("", text.strip())
@@ -63,18 +68,68 @@ def align_clauses(previous: list[Clause], current: list[Clause]) -> Alignment:
             result.pairs.append((i, j))
             prev_free.discard(i)
             cur_free.discard(j)
-    _match_similar(previous, current, prev_free, cur_free, result, MATCH_THRESHOLD)
+    # Rules continue rules and boilerplate continues boilerplate: a watched clause is paired with an unwatched
+    # one only when nothing better is left (a list item rewritten as an indemnity item is not the same rule).
+    _match_similar(previous, current, prev_free, cur_free, result, MATCH_THRESHOLD, same_status=True)
+    _match_merges(previous, current, prev_free, cur_free, result)
     # After a rewrite, a watched clause most like a vanished watched clause of the same category continues it.
     _match_similar(previous, current, prev_free, cur_free, result, 0.3, same_category=True)
-    _match_merges(previous, current, prev_free, cur_free, result)
+    _match_rule_merges(previous, current, prev_free, result)
+    _match_similar(previous, current, prev_free, cur_free, result, MATCH_THRESHOLD)
     result.removed = sorted(prev_free)
     result.added = sorted(cur_free)
     result.pairs.sort(key=lambda pair: pair[1])
     return result
 
 
+def _rule_classes(clause: Clause) -> set[str]:
+    """The classes of what a watched clause forbids: its actions and objects, without attempt/facilitate."""
+    features = clause.features or {}
+    names = set(features.get("actions", [])) | set(features.get("objects", []))
+    return names - {"attempt", "facilitate"}
+
+
+def _classes_of(names: set[str]) -> set[str]:
+    """Action and object names as their classes (rules.yaml `action_classes`, `object_classes`)."""
+    from monitor.clauses.classify import load_rules
+
+    features = load_rules().features
+    mapping = {**features["object_classes"], **features["action_classes"]}
+    return {mapping.get(name, name) for name in names if mapping.get(name, name) is not None}
+
+
+def _match_rule_merges(previous: list[Clause], current: list[Clause], prev_free: set[int], result: Alignment) -> None:
+    """A vanished watched clause whose rule another watched clause now states (same categories, its actions and
+    objects all named there) was folded into it: "You may not share your API Key with any third party" into
+    "You may not make your account credentials (including any API keys) available to third parties, ...".
+    """
+    watched = [j for j, clause in enumerate(current) if clause.watched]
+    for i in sorted(prev_free):
+        clause = previous[i]
+        needed = _rule_classes(clause)
+        if not clause.watched or not needed:
+            continue
+        best, best_score = None, 0.0
+        words = _words(clause.text)
+        for j in watched:
+            other = current[j]
+            if not set(clause.categories) <= set(other.categories):
+                continue
+            features = other.features or {}
+            covered = set(features.get("actions_all", [])) | set(features.get("objects_all", []))
+            covered |= set(features.get("actions", [])) | set(features.get("objects", []))
+            if not _classes_of(needed) <= _classes_of(covered):
+                continue
+            score = _dice(words, _words(other.text))
+            if score > best_score:
+                best, best_score = j, score
+        if best is not None and best_score >= 0.2:
+            result.merged.setdefault(best, []).append(i)
+            prev_free.discard(i)
+
+
 def _match_similar(previous: list[Clause], current: list[Clause], prev_free: set[int], cur_free: set[int],
-                   result: Alignment, threshold: float, same_category: bool = False) -> None:
+                   result: Alignment, threshold: float, same_category: bool = False, same_status: bool = False) -> None:
     if not prev_free or not cur_free:
         return
     prev_pool = [i for i in prev_free if previous[i].watched or not same_category]
@@ -93,7 +148,14 @@ def _match_similar(previous: list[Clause], current: list[Clause], prev_free: set
         for i in candidates:
             if same_category and not set(previous[i].categories) & set(current[j].categories):
                 continue
+            if same_status and previous[i].watched != current[j].watched:
+                continue
             score = _dice(prev_words[i], words)
+            if same_category:
+                # A redrafted rule keeps what it forbids even when its wording changes.
+                shared = _rule_classes(previous[i]) & _rule_classes(current[j])
+                union = _rule_classes(previous[i]) | _rule_classes(current[j])
+                score = max(score, 0.5 * len(shared) / len(union)) if union else score
             if previous[i].watched != current[j].watched:
                 score -= 0.1  # a rule rarely turns into boilerplate: prefer the watched counterpart
             if score >= threshold:
@@ -115,6 +177,8 @@ def _match_merges(previous: list[Clause], current: list[Clause], prev_free: set[
         words = _words(previous[i].text)
         best, best_score = None, 0.0
         for j in range(len(current)):
+            if previous[i].watched and not current[j].watched:
+                continue  # a rule's words reused in boilerplate (an indemnity list) do not carry the rule
             score = _containment(words, _words(current[j].text))
             if score > best_score and len(_words(current[j].text)) > len(words):
                 best, best_score = j, score

@@ -13,6 +13,8 @@ import yaml
 from monitor.clauses import PERMISSIVE_CATEGORIES, RESTRICTIVE_CATEGORIES
 
 RULES_PATH = Path(__file__).with_name("rules.yaml")
+# Feature tables that map names to classes rather than to patterns.
+_CLASS_TABLES = ("object_classes", "action_classes")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -86,7 +88,9 @@ def load_rules(path: str = str(RULES_PATH)) -> RuleSet:
     raw = data.get("features", {})
     features: dict[str, Any] = {}
     for name, value in raw.items():
-        if isinstance(value, dict):
+        if name in _CLASS_TABLES:
+            features[name] = dict(value)
+        elif isinstance(value, dict):
             features[name] = {key: _compile(p, vocab) for key, p in value.items()}
         elif isinstance(value, str):
             features[name] = _compile(value, vocab)
@@ -141,29 +145,73 @@ def _classify_cached(text: str, lead: str) -> Classification:
     return Classification(categories, tuple(rule.id for rule in fired), features)
 
 
+# A capitalised name before a head noun ("Meta Model API key", "Managed Account", "Mistral AI Products")
+# names the thing; its words are not objects of the rule. Not at the start of a clause, where a capital
+# is a verb ("Develop Models").
+_NAMED_HEAD = re.compile(
+    r"(?<=[a-z,;:(] )(?:(?:[A-Z][\w’'-]*|AI|API|of|the|or|and)\s+){0,5}?(?:[A-Z][\w’'-]*\s+)"
+    r"(?=(?:API keys?|Accounts?|Materials|Services|Products|Models?|Offerings?|Software)\b)")
+# Illustrations ("(e.g., algorithms, weights)", ", including using the Output ...") name examples of what
+# the rule already covers: they can keep a feature covered but never widen the rule.
+_ILLUSTRATION = re.compile(
+    r"\((?:e\.g\.|i\.e\.|such as|for example|including|includes)[^()]*\)"
+    r"|,? (?:including|such as|for example|e\.g\.)(?: (?:but not limited to|without limitation))?,? [^;()]*")
+
+
+def rule_text(text: str) -> str:
+    """The clause with names reduced to their head noun (prepared form)."""
+    return prepare_text(_NAMED_HEAD.sub("", text))
+
+
+def core_text(prepared_rule: str) -> str:
+    """`rule_text` without illustrations: what the rule itself names."""
+    return _ILLUSTRATION.sub(" ", prepared_rule)
+
+
+def core_categories(text: str, lead: str = "") -> tuple[str, ...]:
+    """Categories the clause carries without its illustrations (an example does not add a rule)."""
+    return _classify_cached(core_text(prepare_text(text)), lead).categories
+
+
 def extract_features(text: str, lead: str = "") -> dict[str, Any]:
-    """Objects, actions, scope, exceptions, parties, thresholds and territories named in a clause."""
+    """Objects, actions, scope, exceptions, parties, thresholds and territories named in a clause.
+
+    `objects`/`actions`/`qualifiers` are what the rule itself names (outside exceptions and
+    illustrations); `*_all` also count what illustrations mention.
+    """
     spec = load_rules().features
     prepared = prepare_text(text)
     prepared_lead = prepare_text(lead)
-    found = lambda table: sorted(name for name, pattern in table.items() if pattern.search(prepared))  # noqa: E731
     exceptions = []
+    spans = []
     for name, pattern in spec["exceptions"].items():
         for match in pattern.finditer(prepared):
             exceptions.append({"type": name, "text": match.group(0).strip(" ,;.")})
+    named = rule_text(text)
+    for pattern in spec["exceptions"].values():
+        spans += [m.group(0) for m in pattern.finditer(named)]
+    for span in spans:
+        named = named.replace(span, " ")
+    core = core_text(named)
+    found = lambda table, where: sorted(name for name, pattern in table.items() if pattern.search(where))  # noqa: E731
     bound = sorted({_canonical_party(m.group(1)) for m in spec["bound_parties"].finditer(prepared + " " + prepared_lead)})
     thresholds = [
         {"value": _number(m.group(1), m.group(2)), "unit": m.group(3), "text": m.group(0)}
         for m in spec["thresholds"].finditer(prepared)
     ]
     territories = sorted({_canonical_territory(m.group(0)) for m in spec["territory"].finditer(prepared)})
+    # Qualifiers are written in lower case in a rule; capitalised they are names ("Commercial Terms").
+    original = _NAMED_HEAD.sub("", text)
     return {
-        "objects": found(spec["objects"]),
-        "actions": found(spec["actions"]),
-        "scope": "competing" if spec["scope_competing"].search(prepared) else "any",
-        "model_classes": found(spec["model_classes"]),
+        "objects": found(spec["objects"], core),
+        "actions": found(spec["actions"], core),
+        "objects_all": found(spec["objects"], named),
+        "actions_all": found(spec["actions"], named),
+        "qualifiers": sorted(name for name, pattern in spec["qualifiers"].items() if pattern.search(original)),
+        "scope": "competing" if spec["scope_competing"].search(core) else "any",
+        "model_classes": found(spec["model_classes"], core),
         "exceptions": exceptions,
-        "parties": found(spec["parties"]),
+        "parties": found(spec["parties"], prepared),
         "bound_parties": bound,
         "thresholds": thresholds,
         "territories": territories,

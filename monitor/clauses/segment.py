@@ -211,7 +211,7 @@ def group_sentences(sentences: list[str]) -> list[str]:
 
 # ---------------------------------------------------------------- inline lists
 
-_INLINE = re.compile(r"(?:(?<=^)|(?<=[\s:;,—–\-]))\((?P<label>[a-z]{1,2}|[ivx]{1,6}|\d{1,2}|[A-Z])\)(?=\s)")
+_INLINE = re.compile(r"(?:(?<=^)|(?<=[\s:;,—–\-])|(?<=\bor)|(?<=\band))\((?P<label>[a-z]{1,2}|[ivx]{1,6}|\d{1,2}|[A-Z])\)(?=\s)")
 _ROMAN = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii", "xiii", "xiv", "xv",
           "xvi", "xvii", "xviii", "xix", "xx"]
 
@@ -226,40 +226,93 @@ def _sequence(kind: str) -> list[str]:
     return [chr(c) for c in range(ord("a"), ord("z") + 1)]
 
 
-def split_inline_items(text: str) -> tuple[str, list[tuple[str, str]]]:
-    """(lead-in, [(label, item text)]) of a sentence holding an inline list "(a) ...; (b) ..."; no list: ("", [])."""
+def _label_kind(first: str) -> str | None:
+    if first.isdigit():
+        return "number"
+    if first.isupper():
+        return "upper"
+    if first in _ROMAN and first not in ("v", "x"):
+        return "roman"
+    if len(first) == 1:
+        return "letter"
+    return None
+
+
+def _list_positions(text: str, kind: str | None = None, first: str | None = None) -> tuple[str | None, list[tuple[int, str]]]:
+    """(kind, [(offset, label)]) of the inline list markers of `text` that follow one sequence.
+
+    Without `kind`, the sequence starts at the first marker; with it, at the marker labelled `first`
+    (a list continuing from the previous sentence).
+    """
     markers = list(_INLINE.finditer(text))
     if not markers:
-        return "", []
-    first = markers[0].group("label")
-    # A list may continue from the previous sentence ("...products. For the avoidance of doubt, ...; (ii) ...").
-    if first.isdigit():
-        kind = "number"
-    elif first.isupper():
-        kind = "upper"
-    elif first in _ROMAN and first not in ("v", "x"):
-        kind = "roman"
-    elif len(first) == 1:
-        kind = "letter"
-    else:
-        return "", []
+        return None, []
+    if kind is None:
+        first = markers[0].group("label")
+        kind = _label_kind(first)
+        if kind is None:
+            return None, []
     expected = _sequence(kind)
     if first not in expected:
-        return "", []
+        return None, []
     expected = expected[expected.index(first):]
     positions: list[tuple[int, str]] = []
     for marker in markers:
         label = marker.group("label")
         if len(positions) < len(expected) and label == expected[len(positions)]:
             positions.append((marker.start(), label))
-    if len(positions) < 2:
-        return "", []
+    return kind, positions
+
+
+def _cut(text: str, positions: list[tuple[int, str]]) -> tuple[str, list[tuple[str, str]]]:
     lead = text[:positions[0][0]].strip()
     items = []
     for number, (start, label) in enumerate(positions):
         end = positions[number + 1][0] if number + 1 < len(positions) else len(text)
         items.append((f"({label})", text[start:end].strip()))
     return lead, items
+
+
+def split_inline_items(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """(lead-in, [(label, item text)]) of a sentence holding an inline list "(a) ...; (b) ..."; no list: ("", [])."""
+    _, positions = _list_positions(text)
+    if len(positions) < 2:
+        return "", []
+    return _cut(text, positions)
+
+
+def join_continued_lists(groups: list[str]) -> list[tuple[str, bool]]:
+    """Sentence groups with an inline list that runs on into the following sentences joined into one.
+
+    "...Meta:(i) access .... For the avoidance of doubt, ...;(ii) extract ...;(ix) use .... For the
+    avoidance of doubt, ...;(x) reverse engineer ..." is one list of items (i)-(xv) whose items hold
+    several sentences. Returns (text, is_list) per run.
+    """
+    out: list[tuple[str, bool]] = []
+    index = 0
+    while index < len(groups):
+        text = groups[index]
+        kind, positions = _list_positions(text)
+        following = index + 1
+        if positions and (len(positions) >= 2 or _INLINE.search(text).start() > 0 or len(groups) > 1):
+            while following < len(groups):
+                sequence = _sequence(kind)
+                last = sequence.index(positions[-1][1])
+                if last + 1 >= len(sequence):
+                    break
+                _, more = _list_positions(groups[following], kind, sequence[last + 1])
+                if not more:
+                    break
+                text = f"{text} {groups[following]}"
+                _, positions = _list_positions(text, kind, positions[0][1])
+                following += 1
+        if following > index + 1:
+            out.append((text, True))
+            index = following
+        else:
+            out.append((groups[index], False))
+            index += 1
+    return out
 
 
 # ---------------------------------------------------------------- paths
@@ -367,11 +420,37 @@ def _segment_block(block: _Block, path: str, heading: str, context: str) -> list
     if count_words(full) <= SHORT_WORDS:
         return [Segment(full, path, heading, label, context, kind)]
     out: list[Segment] = []
-    groups = group_sentences(split_sentences(body))
-    for number, group in enumerate(groups):
+    runs = join_continued_lists(group_sentences(split_sentences(body)))
+    for number, (group, is_list) in enumerate(runs):
         text = f"{label} {group}".strip() if (label and number == 0) else group
-        sentence_kind = kind if len(groups) == 1 else "sentence"
-        out.extend(_split_long(text, path, heading, label if number == 0 else "", context, sentence_kind))
+        group_label = label if number == 0 else ""
+        if is_list:
+            out.extend(_split_list(text, path, heading, group_label, context))
+            continue
+        sentence_kind = kind if len(runs) == 1 else "sentence"
+        out.extend(_split_long(text, path, heading, group_label, context, sentence_kind))
+    return out
+
+
+def _split_list(text: str, path: str, heading: str, label: str, context: str) -> list[Segment]:
+    """An inline list running over several sentences: its lead-in, then one clause per item (sentences kept)."""
+    body = text[len(label):].strip() if label and text.startswith(label) else text
+    _, positions = _list_positions(body)
+    lead, items = _cut(body, positions)
+    out: list[Segment] = []
+    if lead:
+        lead_text = f"{label} {lead}".strip() if label else lead
+        for sentence in group_sentences(split_sentences(lead_text)):
+            out.extend(_split_long(sentence, path, heading, label, context, "sentence"))
+    item_context = split_sentences(lead)[-1] if lead else context
+    for item_label, item_text in items:
+        item_path = _join_path(path, item_label)
+        if count_words(item_text) <= 2 * LONG_WORDS:
+            out.append(Segment(item_text, item_path, heading, item_label, item_context, "inline"))
+            continue
+        for number, sentence in enumerate(group_sentences(split_sentences(item_text))):
+            out.extend(_split_long(sentence, item_path, heading, item_label if number == 0 else "", item_context,
+                                   "inline"))
     return out
 
 
