@@ -159,7 +159,7 @@ class Recorder:
                      result: FetchResult, snapshot: Snapshot, document: Document, text_sha256: str,
                      latest: _Latest | None, technical: bool) -> CaptureOutcome:
         revert_of = self._revert_of(session, source.id, text_sha256) if latest else None
-        clauses = extract_clauses(document.text)
+        clauses = extract_clauses(document.text, kind=source.kind)
         changes: list[ClauseChange] = []
         if latest is not None:
             clauses, changes = compare_clauses(latest.clauses, clauses)
@@ -496,4 +496,4 @@ def check_capture(source: Source, result: FetchResult) -> SourceCheck:
         check_document(document, expect=source.expect)
     except ExtractionError as error:
         problems.append(f"{error.kind}: {error.reason}")
-    return SourceCheck(result, document, problems, extract_clauses(document.text))
+    return SourceCheck(result, document, problems, extract_clauses(document.text, kind=source.kind))

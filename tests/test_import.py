@@ -97,3 +97,39 @@ def test_source_ids_are_slugs_of_service_and_type() -> None:
     source = source_for("Claude.ai", "Commercial Terms", "file:///x")
     assert source.id == "claude-ai-commercial-terms"
     assert (source.provider, source.title) == ("Claude.ai", "Commercial Terms")
+
+
+def test_meta_llama_licence_lineage(corpus: Path, tmp_path: Path) -> None:
+    """Llama 3 -> 3.1: the ban on using outputs to improve other models becomes a naming duty (loosened);
+    Llama 3.2's use policy withholds multimodal rights in the EU (tightened); the 700 million user
+    threshold is in every version and never changes."""
+    dataset = tmp_path / "lineage"
+    shutil.copytree(corpus / "licenses-lineage" / "Meta Llama", dataset / "Meta Llama")
+    db = f"sqlite:///{tmp_path / 'cw.db'}"
+    assert clausewatch("--db", db, "import", str(dataset), cwd=tmp_path).returncode == 0
+    changes = json.loads(clausewatch("--db", db, "changes", "--json", cwd=tmp_path).stdout)
+
+    def events(day: str, category: str) -> list[dict]:
+        return [e for e in changes if e["observed_at"].startswith(day) and category in e["categories"]]
+
+    llama31 = "2024-07-08"
+    assert any(e["direction"] == "loosened" and e["kind"] == "removed" and "improve any other large language model"
+               in e["before"] for e in events(llama31, "output_training"))
+    naming = events(llama31, "attribution_naming")
+    assert any(e["direction"] == "loosened" and "output_training_permission" in e["categories"] for e in naming)
+    eu = events("2024-09-25", "geographic_restriction")
+    assert [e["direction"] for e in eu] == ["tightened"] and "European Union" in eu[0]["after"]
+    assert all(e["direction"] == "reworded" for e in changes if "scale_threshold" in e["categories"])
+    clauses = json.loads(clausewatch("--db", db, "clauses", "meta-llama-community-license", "--category",
+                                     "scale_threshold", "--json", cwd=tmp_path).stdout)
+    assert clauses and all("700 million monthly active users" in c["text"] for c in clauses)
+    for seq in range(1, 7):
+        at_version = json.loads(clausewatch("--db", db, "clauses", "meta-llama-community-license", "--category",
+                                            "scale_threshold", "--at", _stamp_of(corpus, seq), "--json",
+                                            cwd=tmp_path).stdout)
+        assert any("700 million" in c["text"] for c in at_version), f"version {seq} lost the threshold"
+
+
+def _stamp_of(corpus: Path, seq: int) -> str:
+    files = sorted((corpus / "licenses-lineage" / "Meta Llama" / "Community License").glob("*.md"))
+    return files[seq - 1].stem
