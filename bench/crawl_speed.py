@@ -39,10 +39,28 @@ def build_pages(count: int) -> list[bytes]:
         text = texts[index % len(texts)]
         while len(text) < PAGE_BYTES:
             text += "\n\n" + text
-        head = f"<!doctype html><html><head><title>Terms {index}</title></head><body><main><pre>"
-        body = html.escape(text[:PAGE_BYTES - len(head) - 32])
-        pages.append((head + body + "</pre></main></body></html>").encode("utf-8"))
+        head = f"<!doctype html><html><head><title>Terms {index}</title></head><body><main>"
+        body = render_blocks(text[:PAGE_BYTES - len(head) - 32])
+        pages.append((head + body + "</main></body></html>").encode("utf-8"))
     return pages
+
+
+def render_blocks(markdown: str) -> str:
+    """Markdown-ish text as HTML blocks (headings, list items, paragraphs), as a terms page has them."""
+    out = []
+    for block in markdown.split("\n\n"):
+        block = block.strip()
+        if not block:
+            continue
+        if block.startswith("#"):
+            out.append(f"<h2>{html.escape(block.lstrip('#').strip())}</h2>")
+        elif block[:2] in ("- ", "* "):
+            items = "".join(f"<li>{html.escape(line[2:].strip())}</li>" for line in block.splitlines()
+                            if line[:2] in ("- ", "* "))
+            out.append(f"<ul>{items}</ul>")
+        else:
+            out.append(f"<p>{html.escape(' '.join(block.split()))}</p>")
+    return "\n".join(out)
 
 
 # ---------------------------------------------------------------- server (own process)

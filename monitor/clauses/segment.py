@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ class Segment:
     kind: str = "paragraph"  # paragraph | item | sentence | inline | heading
 
 
+@functools.lru_cache(maxsize=65536)
 def count_words(text: str) -> int:
     """Distinct lower-case words of two or more characters (the unit clause size is judged in)."""
     return len({w for w in _WORD.findall(text.lower()) if len(w) > 1})
@@ -46,6 +48,8 @@ _SETEXT = re.compile(r"^\s*(=+|-+)\s*$")
 _GLUED_SENTENCE = re.compile(r"(?<=[a-z)\]][a-z)\]][.;:])(?=(?:\((?:[a-z]{1,4}|\d{1,2})\)|[A-Z][a-z]))")
 
 
+# Consecutive versions of a document share almost every line, so the clean-up is memoised.
+@functools.lru_cache(maxsize=65536)
 def clean_inline(line: str) -> str:
     """Drop link targets, images, emphasis marks, escapes and tags; keep the words."""
     line = _IMAGE.sub("", line)
