@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -33,12 +34,16 @@ def strip_label(text: str) -> str:
     return _LABEL.sub("", text.strip())
 
 
+@functools.lru_cache(maxsize=65536)
 def content_of(text: str) -> str:
     """The clause's words without its item label, quotes, punctuation or case."""
     text = _LABEL.sub("", text.strip())
     return " ".join(_WORD.findall(text.lower().replace("’", "'")))
 
 
+# Alignment compares every vanished clause with every clause of the other version: each text's
+# words are computed once, not once per pair.
+@functools.lru_cache(maxsize=65536)
 def _words(text: str) -> frozenset[str]:
     return frozenset(w for w in content_of(text).split() if len(w) > 1)
 

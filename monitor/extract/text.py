@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -65,6 +66,8 @@ _EMPHASIS_UNDERSCORE = re.compile(r"(?<![\\\w])_(?=[^\s_])(.+?)(?<=[^\s\\_])_(?!
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
+# Captures of one document share almost every line, so the inline clean-ups are memoised.
+@functools.lru_cache(maxsize=65536)
 def clean_inline(text: str) -> str:
     """Collapse whitespace, drop invisible characters, entities and relative dates; keep quotes."""
     if "&" in text:
@@ -79,6 +82,7 @@ def clean_inline(text: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=65536)
 def strip_markdown_inline(text: str) -> str:
     """Markdown inline syntax to plain words: link text without targets, no images or emphasis."""
     if "[" in text:
