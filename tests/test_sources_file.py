@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
+from apscheduler.triggers.cron import CronTrigger
 
 from monitor.errors import ExtractionError
 from monitor.extract import check_document, extract_document
-from monitor.sources import load_sources
+from monitor.sources import load_sources, parse_interval
 
 REPO = Path(__file__).resolve().parent.parent
 SNAPSHOT_MAP = Path(__file__).resolve().parent / "data" / "extract" / "snapshots.yaml"
@@ -30,14 +32,42 @@ CHROME = {
 }
 
 
+# The 19 entries the registry started from (issue 5 appended to them): ids and URLs never change,
+# or a source's history would be cut in two.
+ORIGINAL = {
+    "openai-usage-policies": "https://openai.com/policies/usage-policies/",
+    "openai-services-agreement": "https://openai.com/policies/services-agreement/",
+    "openai-app-developer-terms": "https://openai.com/policies/connectors-actions-terms/",
+    "openai-eu-terms-of-use": "https://openai.com/policies/eu-terms-of-use/",
+    "openai-service-terms": "https://openai.com/policies/service-terms/",
+    "anthropic-usage-policy": "https://www.anthropic.com/legal/aup",
+    "anthropic-commercial-terms": "https://www.anthropic.com/legal/commercial-terms",
+    "anthropic-consumer-terms": "https://www.anthropic.com/legal/consumer-terms",
+    "google-generative-ai-terms": "https://policies.google.com/terms/generative-ai?hl=en-GB&gl=IE",
+    "mistral-commercial-terms": "https://legal.mistral.ai/terms/commercial-terms-of-service",
+    "mistral-eu-consumer-terms": "https://legal.mistral.ai/terms/eu-consumers-terms-of-service",
+    "meta-llama-api-acceptable-use-policy": "https://llama.developer.meta.com/legal/acceptable-use-policy",
+    "meta-llama-api-terms-of-service": "https://llama.developer.meta.com/legal/terms-of-service",
+    "microsoft-copilot-terms-of-use": "https://www.microsoft.com/en-us/microsoft-copilot/for-individuals/termsofuse",
+    "qwen-chat-terms-of-service": "https://chat.qwen.ai/legal-agreement/terms-of-service",
+    "meta-llama-2-community-license": "https://raw.githubusercontent.com/meta-llama/llama/main/LICENSE",
+    "meta-llama-3-community-license": "https://raw.githubusercontent.com/meta-llama/llama3/main/LICENSE",
+    "meta-llama-3-1-community-license":
+        "https://raw.githubusercontent.com/meta-llama/llama-models/main/models/llama3_1/LICENSE",
+    "meta-llama-3-2-acceptable-use-policy":
+        "https://raw.githubusercontent.com/meta-llama/llama-models/main/models/llama3_2/USE_POLICY.md",
+}
+
+
 def test_sources_file_loads() -> None:
     sources = load_sources(REPO / "sources.yaml")
-    assert len(sources) == 19
+    assert len(sources) >= 40
     assert {source.kind for source in sources} == {"terms", "policy", "license"}
+    assert {source.id: source.url for source in sources if source.id in ORIGINAL} == ORIGINAL
+    assert [source.id for source in sources[:len(ORIGINAL)]] == list(ORIGINAL)  # new entries are appended
     licences = [source for source in sources if source.kind == "license"]
-    assert len(licences) == 4
-    assert all(source.url.startswith("https://raw.githubusercontent.com/meta-llama/") for source in licences)
-    assert all(not source.select and not source.remove for source in licences)
+    assert len(licences) >= 20
+    assert all(not source.select and not source.remove for source in licences if source.format != "html")
 
 
 def test_every_snapshot_document_has_a_source() -> None:
@@ -91,3 +121,80 @@ def test_llama_api_error_snapshots_are_invalid(manifest: dict, corpus: Path) -> 
             assert "isn’t available" in error.reason or "isn't available" in error.reason
             errors += 1
     assert errors == 5
+
+
+# ---------------------------------------------------------------- the whole file, entry by entry
+
+RAW_ENTRIES = yaml.safe_load((REPO / "sources.yaml").read_text(encoding="utf-8"))["sources"]
+REQUIRED_FIELDS = ("id", "provider", "title", "kind", "url", "format", "schedule", "expect")
+# Hosts of raw licence files: a vendor's repository, Hugging Face /raw/, or a vendor's own Markdown file.
+RAW_LICENCE_URL = re.compile(
+    r"^https://(raw\.githubusercontent\.com/[^/]+/[^/]+/[^/]+/"
+    r"|huggingface\.co/[^/]+/[^/]+/raw/[^/]+/"
+    r"|mistral\.ai/licenses/[^/]+\.md$)"
+)
+# Licences published only as a web page (no raw file from the vendor), with the reason.
+WEB_LICENCES = {
+    "google-gemma-terms-of-use": "Gemma's terms exist only at ai.google.dev (the model repositories are gated)",
+}
+UNVERIFIED_NOTE = "not verified against a snapshot"
+
+
+def _comment_above(source_id: str) -> str:
+    """The comment lines directly above a source's `- id:` line in sources.yaml."""
+    lines = (REPO / "sources.yaml").read_text(encoding="utf-8").splitlines()
+    index = next(i for i, line in enumerate(lines) if line.strip() == f"- id: {source_id}")
+    comment: list[str] = []
+    for line in reversed(lines[:index]):
+        if not line.strip().startswith("#"):
+            break
+        comment.insert(0, line.strip().lstrip("#").strip())
+    return " ".join(comment)
+
+
+def test_every_entry_is_complete_and_valid() -> None:
+    ids = [entry["id"] for entry in RAW_ENTRIES]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+    for entry in RAW_ENTRIES:
+        missing = [name for name in REQUIRED_FIELDS if not entry.get(name)]
+        assert not missing, f"{entry['id']}: missing {missing}"
+        assert re.fullmatch(r"[a-z0-9][a-z0-9.-]*", entry["id"]), entry["id"]
+        assert entry["url"].startswith("https://"), f"{entry['id']}: {entry['url']} is not https"
+        assert parse_interval(entry["schedule"]) or CronTrigger.from_crontab(entry["schedule"])
+        assert parse_interval(entry["schedule"]) is None or parse_interval(entry["schedule"]).total_seconds() >= 3600, (
+            f"{entry['id']}: fetched more often than hourly")
+    urls = [entry["url"] for entry in RAW_ENTRIES]
+    assert len(urls) == len(set(urls)), "two entries watch the same URL"
+
+
+def test_licences_are_raw_files() -> None:
+    for source in SOURCES.values():
+        if source.kind != "license":
+            continue
+        if source.id in WEB_LICENCES:
+            assert source.format == "html" and source.select
+            continue
+        assert source.format in ("text", "markdown"), f"{source.id}: format {source.format}"
+        assert RAW_LICENCE_URL.match(source.url), f"{source.id}: {source.url} is not a raw file URL"
+        assert not source.select and not source.remove
+
+
+def test_web_pages_have_selectors_and_unverified_ones_say_so() -> None:
+    verified = {row["source"] for row in ROWS}
+    for source in SOURCES.values():
+        if source.format != "html":
+            continue
+        assert source.select, f"{source.id}: an html source needs `select`"
+        if source.id not in verified:
+            comment = _comment_above(source.id)
+            assert UNVERIFIED_NOTE in comment and f"check-source {source.id}" in comment, (
+                f"{source.id}: say '{UNVERIFIED_NOTE}; run `clausewatch check-source {source.id}`' above the entry")
+
+
+def test_the_registry_covers_the_providers_of_issue_5() -> None:
+    providers = {source.provider for source in SOURCES.values()}
+    assert {"OpenAI", "Anthropic", "Mistral AI", "xAI", "Google", "Meta", "DeepSeek", "Qwen", "Moonshot AI",
+            "MiniMax", "Cohere", "Perplexity", "Microsoft", "Amazon Web Services"} <= providers
+    llama = {source.id for source in SOURCES.values() if source.id.startswith("meta-llama-")}
+    for version in ("2", "3", "3-1", "3-2", "3-3", "4"):
+        assert {f"meta-llama-{version}-community-license", f"meta-llama-{version}-acceptable-use-policy"} <= llama
