@@ -108,9 +108,9 @@ def rule_by_id(rule_id: str) -> Rule:
 
 
 def is_vetoed(prepared: str, prepared_lead: str, ruleset: RuleSet | None = None) -> bool:
-    """A provider describing its own conduct, or a pure grant with no negation, is not a restriction."""
+    """A provider describing its own conduct, a definition, or a pure grant with no negation is not a restriction."""
     ruleset = ruleset or load_rules()
-    if ruleset.vetoes["provider_side"].search(prepared):
+    if ruleset.vetoes["provider_side"].search(prepared) or ruleset.vetoes["definition"].search(prepared):
         return True
     permission = ruleset.vetoes["permission"].search(prepared)
     negated = ruleset.negation.search(prepared) or ruleset.negation.search(prepared_lead)
