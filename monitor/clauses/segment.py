@@ -6,6 +6,8 @@ import functools
 import re
 from dataclasses import dataclass
 
+from monitor.extract.text import strip_markdown_inline
+
 # Token counting the way the clause is judged: lower-case words of 2+ characters, unique.
 _WORD = re.compile(r"[a-z0-9]+")
 # A block up to this many distinct words stays one clause; beyond it, it is split into sentences.
@@ -34,14 +36,6 @@ def count_words(text: str) -> int:
 
 # ---------------------------------------------------------------- Markdown clean-up
 
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)")
-_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_EMPH_STAR = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
-_EMPH_UNDER = re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])")
-_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$")
 _SETEXT = re.compile(r"^\s*(=+|-+)\s*$")
 # Text captured without separators ("permission.You agree", "Meta:(i) access", ";(ii) extract").
@@ -51,18 +45,10 @@ _GLUED_SENTENCE = re.compile(r"(?<=[a-z)\]][a-z)\]][.;:])(?=(?:\((?:[a-z]{1,4}|\
 # Consecutive versions of a document share almost every line, so the clean-up is memoised.
 @functools.lru_cache(maxsize=65536)
 def clean_inline(line: str) -> str:
-    """Drop link targets, images, emphasis marks, escapes and tags; keep the words."""
-    line = _IMAGE.sub("", line)
-    line = _LINK.sub(r"\1", line)
-    line = _REF_LINK.sub(r"\1", line)
-    line = _TAG.sub(" ", line)
-    line = _ESCAPE.sub(r"\1", line)
-    line = _STRONG.sub(r"\2", line)
-    line = _EMPH_STAR.sub(r"\1", line)
-    line = _EMPH_UNDER.sub(r"\1", line)
-    line = line.replace("\u00a0", " ").replace("\u200b", "")
-    line = _GLUED_SENTENCE.sub(" ", line)
-    return line
+    """Markdown inline syntax to words (the extract stage's clean-up, for raw Markdown given directly),
+    then separate sentences and items that were captured glued together."""
+    line = strip_markdown_inline(line).replace("\u00a0", " ").replace("\u200b", "")
+    return _GLUED_SENTENCE.sub(" ", line)
 
 
 # ---------------------------------------------------------------- blocks
