@@ -1,0 +1,196 @@
+"""Web app: an engine in, a read-only Starlette app out (HTML pages, their JSON mirrors under /api, Atom feeds,
+raw snapshot downloads). Every page renders from the plain dict its query function returns."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from monitor.errors import UsageError
+from monitor.store import history, session_scope
+from monitor.web import diffs, queries
+from monitor.web.queries import NotFound
+from monitor.web.render import STATIC, Renderer, snapshot_suffix
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+                               "base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _diff_span(span: str) -> tuple[str, str]:
+    before, sep, after = span.partition("..")
+    if not sep or not before or not after:
+        raise NotFound(f"{span!r} is not a version range (write FROM..TO, e.g. 2..5 or 2026-01-01..2026-03-01)")
+    return before, after
+
+
+@dataclass(frozen=True)
+class Page:
+    """One kind of page: its route, template, and how its data is built from path and query parameters."""
+
+    path: str
+    template: str
+    build: Callable[[Session, dict[str, Any], dict[str, str]], dict[str, Any]]
+
+
+PAGES: dict[str, Page] = {
+    "home": Page("/", "home.html", lambda s, p, q: queries.home_page(s)),
+    "source": Page("/sources/{source_id}", "source.html", lambda s, p, q: queries.source_page(s, p["source_id"])),
+    "version": Page("/sources/{source_id}/versions/{seq:int}", "version.html",
+                    lambda s, p, q: queries.version_page(s, p["source_id"], p["seq"])),
+    "as_of": Page("/sources/{source_id}/as-of/{date}", "version.html",
+                  lambda s, p, q: queries.as_of_page(s, p["source_id"], p["date"])),
+    "clause": Page("/sources/{source_id}/clauses/{key}", "clause.html",
+                   lambda s, p, q: queries.clause_page(s, p["source_id"], p["key"])),
+    "diff": Page("/sources/{source_id}/diff/{span}", "diff.html",
+                 lambda s, p, q: queries.diff_page(s, p["source_id"], *_diff_span(p["span"]))),
+    "search": Page("/search", "search.html",
+                   lambda s, p, q: queries.search_page(s, q.get("q", ""), q.get("provider", ""),
+                                                       q.get("category", ""), q.get("direction", ""),
+                                                       bool(q.get("history")))),
+    "matrix": Page("/matrix", "matrix.html", lambda s, p, q: queries.matrix_page(s, q.get("at") or None)),
+    "trends": Page("/trends", "trends.html",
+                   lambda s, p, q: queries.trends_page(s, q.get("by") if q.get("by") in ("category", "provider")
+                                                       else None)),
+}
+
+
+def build_page(engine: Engine, name: str, params: dict[str, Any], query: dict[str, str] | None = None
+               ) -> dict[str, Any]:
+    """The data of one page (what its template renders and its /api mirror returns)."""
+    with session_scope(engine) as session:
+        return PAGES[name].build(session, params, query or {})
+
+
+def render_feed(renderer: Renderer, data: dict[str, Any], page_path: str, absolute: Callable[[str], str]) -> str:
+    return renderer.render("feed.atom", data, page_path, absolute=absolute)
+
+
+def create_app(engine: Engine, *, base_path: str = "/") -> Starlette:
+    """The read-only site over `engine`."""
+    renderer = Renderer(base_path=base_path)
+
+    def error_response(request: Request, status: int, message: str, as_json: bool) -> Response:
+        if as_json:
+            return JSONResponse({"error": message}, status_code=status, headers=SECURITY_HEADERS)
+        title = "Not found" if status == 404 else "Bad request"
+        html = renderer.render("error.html", {"title": title, "error": message}, request.url.path)
+        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+    def endpoint(page: Page, as_json: bool) -> Callable[[Request], Response]:
+        def handle(request: Request) -> Response:
+            try:
+                with session_scope(engine) as session:
+                    data = page.build(session, dict(request.path_params), dict(request.query_params))
+            except NotFound as error:
+                return error_response(request, 404, str(error), as_json)
+            except UsageError as error:
+                return error_response(request, 400, str(error), as_json)
+            if as_json:
+                return JSONResponse(data, headers=SECURITY_HEADERS)
+            path = request.url.path
+            api_path = "/api" + (path if path != "/" else "")
+            if request.url.query:
+                api_path += "?" + request.url.query
+            return HTMLResponse(renderer.render(page.template, data, path, api_path=api_path),
+                                headers=SECURITY_HEADERS)
+        return handle
+
+    def snapshot(request: Request) -> Response:
+        source_id, seq = request.path_params["source_id"], request.path_params["seq"]
+        try:
+            with session_scope(engine) as session:
+                raw = history.snapshot_of_version(session, source_id, seq)
+        except NotFound as error:
+            return error_response(request, 404, str(error), False)
+        filename = f"{source_id}-v{seq}-{raw['sha256'][:12]}{snapshot_suffix(raw['content_type'])}"
+        return Response(raw["body"], media_type=raw["content_type"] or "application/octet-stream", headers={
+            **SECURITY_HEADERS, "Content-Disposition": f"attachment; filename=\"{filename}\"",
+            "ETag": f"\"{raw['sha256']}\"", "X-Content-SHA256": raw["sha256"]})
+
+    def feed(request: Request) -> Response:
+        name = request.path_params["name"]
+        if not name.endswith(".atom"):
+            return error_response(request, 404, f"no feed {name!r} (feeds end in .atom)", False)
+        source_id = name[: -len(".atom")]
+        try:
+            with session_scope(engine) as session:
+                data = queries.feed_page(session, None if source_id == "all" else source_id)
+        except NotFound as error:
+            return error_response(request, 404, str(error), False)
+        base = str(request.base_url).rstrip("/")
+        body = render_feed(renderer, data, request.url.path, lambda path: base + renderer.link_for("/")(path))
+        return Response(body, media_type="application/atom+xml; charset=utf-8", headers=SECURITY_HEADERS)
+
+    def as_of_form(request: Request) -> Response:
+        date = request.query_params.get("date", "").strip()
+        if not date:
+            return error_response(request, 400, "choose a date (YYYY-MM-DD)", False)
+        target = f"/sources/{quote(request.path_params['source_id'])}/as-of/{quote(date)}"
+        return RedirectResponse(renderer.link_for(target)(target), status_code=303)
+
+    def diff_form(request: Request) -> Response:
+        before, after = request.query_params.get("from", ""), request.query_params.get("to", "")
+        if not before or not after:
+            return error_response(request, 400, "choose two versions to compare", False)
+        target = f"/sources/{quote(request.path_params['source_id'])}/diff/{quote(before)}..{quote(after)}"
+        return RedirectResponse(renderer.link_for(target)(target), status_code=303)
+
+    def favicon(request: Request) -> Response:
+        return Response(status_code=204)
+
+    routes: list[Any] = [
+        Route("/sources/{source_id}/versions/{seq:int}/snapshot", snapshot),
+        Route("/sources/{source_id}/as-of", as_of_form),
+        Route("/sources/{source_id}/diff", diff_form),
+        Route("/feeds/{name}", feed),
+        Route("/favicon.ico", favicon),
+        Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+        Route("/api", endpoint(PAGES["home"], True)),
+    ]
+    for page in PAGES.values():
+        routes.append(Route(page.path, endpoint(page, False)))
+        routes.append(Route("/api" + page.path if page.path != "/" else "/api/", endpoint(page, True)))
+    return Starlette(routes=routes, lifespan=_lifespan(engine, renderer))
+
+
+def warm_up(engine: Engine, renderer: Renderer) -> None:
+    """Compile every template, fill the whole-history caches, and start the linked diffs in the background,
+    so that the first visitor of each page gets it as fast as the next."""
+    for template in renderer.env.list_templates():
+        renderer.env.get_template(template)
+    with session_scope(engine) as session:
+        queries.home_page(session)
+        queries.matrix_page(session)
+        queries.trends_page(session)
+        queries.search_page(session)
+        pairs = queries.consecutive_diffs(session)
+    diffs.start()
+    diffs.prewarm(pairs)
+
+
+def _lifespan(engine: Engine, renderer: Renderer):  # type: ignore[no-untyped-def]
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(warm_up, engine, renderer)
+        try:
+            yield
+        finally:
+            diffs.shutdown()
+    return lifespan
