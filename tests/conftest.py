@@ -16,6 +16,28 @@ CORPUS = REPO.parent / "shared" / "corpus"
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
+def require(message: str) -> None:
+    """A missing tool or service fails the test in CI (CI=true) and skips it, with the reason, elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The system Chromium for Playwright (Debian package `chromium`; nothing is downloaded)."""
+    from monitor.fetch.browser import chromium_path
+
+    path = chromium_path()
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        path = None
+    if path is None:
+        require("Chromium or playwright is missing (apt-get install chromium; pip install playwright)")
+    return path  # type: ignore[return-value]
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     """The real corpus beside the repository (../shared/corpus); skip clearly when absent."""
@@ -119,10 +141,7 @@ def _postgres_database() -> Iterator[str]:
         with psycopg.connect(admin, autocommit=True, connect_timeout=5) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as error:
-        message = f"PostgreSQL at {admin} is not reachable: {error}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        require(f"PostgreSQL at {admin} is not reachable: {error}")
     base = admin.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
-from monitor.fetch.browser import chromium_path
 
 PAGE = """<!doctype html><html><head><title>Terms</title></head><body>
 <div id="app">Loading…</div>
@@ -25,21 +22,6 @@ document.getElementById("app").innerHTML = "<main><h1>Terms of Use</h1><h2>3. Re
   "<h2>4. Changes</h2><p>" + "We may update these Terms from time to time and will tell you. ".repeat(6) +
   "</p></main>";
 </script></body></html>"""
-
-
-@pytest.fixture
-def chromium() -> str:
-    path = chromium_path()
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        path = None
-    if path is None:
-        message = "Chromium or playwright is missing (apt-get install chromium; pip install playwright)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def test_script_built_page_http_is_invalid_browser_extracts(chromium: str, local_server, tmp_path: Path) -> None:

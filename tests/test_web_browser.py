@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import socket
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.fetch.browser import chromium_path
+from conftest import require
 from test_web import EXAMPLE, build_dataset, import_dataset
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web"
@@ -27,30 +26,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _missing(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    path = chromium_path()
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        path = None
-    if path is None:
-        _missing("Chromium or playwright is missing (apt-get install chromium; pip install playwright)")
-    return path  # type: ignore[return-value]
-
-
 @pytest.fixture(scope="module")
 def axe():  # type: ignore[no-untyped-def]
     try:
         from axe_playwright_python.sync_playwright import Axe
     except ImportError:
-        _missing("axe-playwright-python is missing (pip install axe-playwright-python)")
+        require("axe-playwright-python is missing (pip install axe-playwright-python)")
     return Axe()
 
 
