@@ -39,10 +39,12 @@ class _Group(click.Group):
 class Context:
     """What the global options chose; engines and sources are made on first use."""
 
-    def __init__(self, db: str | None, sources: str | None) -> None:
+    def __init__(self, db: str | None, sources: str | None, config: str | None = None) -> None:
         self.db_url = db
         self.sources_file = sources
+        self.config_file = config
         self._engine = None
+        self._alerts: Any = False  # not loaded yet
 
     def engine(self, *, ensure: bool = True):  # type: ignore[no-untyped-def]
         from monitor.store import connect
@@ -59,6 +61,14 @@ class Context:
 
         return load_sources(self.sources_file)
 
+    def alerts_config(self):  # type: ignore[no-untyped-def]
+        """The validated clausewatch.yaml (channels, routes, outbox), or None when there is none."""
+        from monitor.alerts.config import load_alerts_config
+
+        if self._alerts is False:
+            self._alerts = load_alerts_config(self.config_file)
+        return self._alerts
+
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -69,10 +79,12 @@ pass_context = click.make_pass_decorator(Context)
                    "PostgreSQL: postgresql://user@host/dbname")
 @click.option("--sources", envvar="CLAUSEWATCH_SOURCES", metavar="PATH",
               help="Sources file [env CLAUSEWATCH_SOURCES; default ./sources.yaml].")
+@click.option("--config", envvar="CLAUSEWATCH_CONFIG", metavar="PATH",
+              help="Alert channels and routes [env CLAUSEWATCH_CONFIG; default ./clausewatch.yaml if present].")
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens, to stderr.")
 @click.version_option(__version__, prog_name="clausewatch")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, sources: str | None, verbose: bool) -> None:
+def cli(ctx: click.Context, db: str | None, sources: str | None, config: str | None, verbose: bool) -> None:
     """ClauseWatch: watch AI terms and model licences for the clauses that forbid
     distillation and competing use, keep every version, alert when one tightens.
 
@@ -84,7 +96,7 @@ def cli(ctx: click.Context, db: str | None, sources: str | None, verbose: bool) 
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    ctx.obj = Context(db, sources)
+    ctx.obj = Context(db, sources, config)
 
 
 # ---------------------------------------------------------------------------- setup
@@ -168,11 +180,16 @@ def _check_live(sources: list) -> None:
 # ---------------------------------------------------------------------------- crawling
 
 
-def _notifiers(alerts_file: str | None, quiet: bool) -> list:
+def _notifiers(alerts_file: str | None, quiet: bool, config: Any = None) -> list:
+    """The local notifiers of a command: the terminal (unless --quiet) and the JSON-lines file.
+
+    Without clausewatch.yaml the file is alerts.jsonl unless '-'; with one, the configured channels
+    (through the outbox) carry the alerts and the file is written only when --alerts-file names it.
+    """
     from monitor.alerts import ConsoleNotifier, JsonLinesNotifier
 
     notifiers: list = [] if quiet else [ConsoleNotifier()]
-    if alerts_file != "-":
+    if alerts_file != "-" and (config is None or alerts_file):
         notifiers.append(JsonLinesNotifier(alerts_file or "alerts.jsonl"))
     return notifiers
 
@@ -194,7 +211,8 @@ def _selected(obj: Context, source_ids: tuple[str, ...]) -> list:
 
 alerts_file_option = click.option(
     "--alerts-file", metavar="PATH", envvar="CLAUSEWATCH_ALERTS_FILE",
-    help="JSON-lines file alerts are appended to [default alerts.jsonl; '-' for none].")
+    help="JSON-lines file alerts are appended to [default alerts.jsonl, or none when clausewatch.yaml "
+         "configures the channels; '-' for none].")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No console alerts (the JSON-lines file still gets them).")
 
 
@@ -220,9 +238,10 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
     from monitor.pipeline import Recorder, run_cycle
 
     sources = _selected(obj, source_ids)
-    recorder = Recorder(obj.engine())
+    recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
     with _progress("fetching", len(sources)) as advance:
-        summary = run_cycle(recorder, sources, _fetch_settings(concurrency), _notifiers(alerts_file, quiet),
+        summary = run_cycle(recorder, sources, _fetch_settings(concurrency),
+                            _notifiers(alerts_file, quiet, recorder.alerts),
                             on_progress=lambda source, outcome: advance())
     for outcome in summary.outcomes:
         if outcome.outcome == "failed":
@@ -274,12 +293,14 @@ def daemon(obj: Context, concurrency: int | None, alerts_file: str | None, quiet
     from monitor.schedule import run_daemon
 
     sources = _selected(obj, ())
-    recorder = Recorder(obj.engine())
-    settings, notifiers = _fetch_settings(concurrency), _notifiers(alerts_file, quiet)
+    recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
+    settings, notifiers = _fetch_settings(concurrency), _notifiers(alerts_file, quiet, recorder.alerts)
 
     def run_source(source: Any) -> None:
         summary = run_cycle(recorder, [source], settings, notifiers)
         logging.getLogger("monitor.daemon").warning("%s: %s", source.id, summary.line())
+        for failure in summary.alert_failures:
+            logging.getLogger("monitor.daemon").warning("alert channel failed: %s", failure)
 
     console.print(f"daemon: watching {len(sources)} sources; SIGTERM or Ctrl-C to stop")
     run_daemon(sources, run_source)
@@ -305,10 +326,10 @@ def ingest(obj: Context, source_id: str, file: Path, at: str | None, alerts_file
     from monitor.sources import find_source
 
     source = find_source(obj.sources(), source_id)
-    recorder = Recorder(obj.engine())
+    recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
     recorder.sync_sources([source])
     outcome = ingest_file(recorder, source, str(file), parse_time(at) if at else None,
-                          _notifiers(alerts_file, quiet))
+                          _notifiers(alerts_file, quiet, recorder.alerts))
     detail = f" (version {outcome.version_seq})" if outcome.version_seq else ""
     error = f": {outcome.attempt_outcome}: {outcome.error}" if outcome.outcome == "failed" else ""
     console.print(f"{source_id}: {outcome.outcome}{detail}{error}", soft_wrap=True)

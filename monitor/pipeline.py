@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import threading
 import zlib
 from collections.abc import Callable, Sequence
@@ -67,8 +68,10 @@ class Recorder:
     """
 
     def __init__(self, engine: Engine, *, revert_window: int = REVERT_WINDOW,
-                 failing_after: int = FAILING_AFTER) -> None:
+                 failing_after: int = FAILING_AFTER, alerts: Any = None) -> None:
         self.engine = engine
+        # clausewatch.yaml (an AlertsConfig): with it, notifications go through the outbox
+        self.alerts = alerts
         self.revert_window = revert_window
         self.failing_after = failing_after
         self._latest: dict[str, _Latest | None] = {}
@@ -98,7 +101,16 @@ class Recorder:
         with self._lock(source.id):
             with session_scope(self.engine) as session:
                 source_row = session.get(SourceRow, source.id) or upsert_source(session, source)
-                return self._record(session, source, source_row, result, technical)
+                outcome = self._record(session, source, source_row, result, technical)
+                self._queue_notifications(session, outcome)
+                return outcome
+
+    def _queue_notifications(self, session: Session, outcome: CaptureOutcome) -> None:
+        """Outbox rows for the events and notices of this capture, committed with them (sent later)."""
+        if self.alerts is not None:
+            from monitor.alerts.outbox import queue_notifications
+
+            queue_notifications(session, self.alerts, outcome)
 
     def _record(self, session: Session, source: Source, source_row: SourceRow, result: FetchResult,
                 technical: bool) -> CaptureOutcome:
@@ -377,7 +389,17 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
         asyncio.run(_fetch_all(requests, fetch_settings, record))
         for future in futures:
             future.result()
+    summary.alert_failures += deliver_notifications(recorder)
     return summary
+
+
+def deliver_notifications(recorder: Recorder) -> list[str]:
+    """Send what the outbox holds that is due (after the commit); one line per channel failure."""
+    if recorder.alerts is None:
+        return []
+    from monitor.alerts.outbox import deliver_outbox
+
+    return deliver_outbox(recorder.engine, recorder.alerts).errors
 
 
 async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[Any, FetchResult], None]) -> None:
@@ -448,6 +470,8 @@ def ingest_file(recorder: Recorder, source: Source, path: str, at: dt.datetime |
         result = replace(result, url=source.url)
     outcome = recorder.record(source, result)
     send_alerts(notifiers, outcome.events + outcome.notices)
+    for failure in deliver_notifications(recorder):
+        logging.getLogger(__name__).warning("alert channel failed: %s", failure)
     return outcome
 
 

@@ -169,3 +169,35 @@ class ChangeEvent(Base):
     diff: Mapped[list[Any]] = mapped_column(JSON, default=list)
     alert: Mapped[bool] = mapped_column(Boolean, default=False)
     detected_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Notification(Base):
+    """The outbox: one message to one alert channel, written with the event it announces, sent after the commit.
+
+    `key` is stable per event (or notice) and channel: it goes out as the idempotency header, the email
+    Message-ID or the Atom entry id, so a retry after a crash can be recognised by the receiver.
+    """
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        Index("ix_notification_status_channel", "status", "channel"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))
+    channel: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(30))  # clause_change | source_failing | source_recovered
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("change_event.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[str | None] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    delivery: Mapped[str] = mapped_column(String(10), default="immediate")  # immediate | run | day
+    batch: Mapped[str | None] = mapped_column(String(80))  # the digest message this row went out in
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+

@@ -1,0 +1,160 @@
+"""Atom channel: messages in, Atom feed files out: `all.xml` with everything and `<source id>.xml` per source.
+
+Each event or notice is one entry whose id is derived from the event (not the run, not the channel),
+so re-sending it replaces the entry in place and a feed reader never shows it twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+from pydantic import Field, field_validator
+
+from monitor.alerts.base import NAMESPACE, ChannelSettings, Message, Notifier, item_identity
+from monitor.alerts.render import item_html, item_text, item_title
+
+ATOM = "http://www.w3.org/2005/Atom"
+ElementTree.register_namespace("", ATOM)
+_lock = threading.Lock()  # feeds are rewritten whole; one writer at a time in this process
+ALL_FEED = "all"
+
+
+class AtomSettings(ChannelSettings):
+    directory: str
+    title: str = "ClauseWatch"
+    max_entries: int = Field(200, ge=1)
+    # the public URL the feed files are served from, for their rel="self" links
+    feed_url: str | None = None
+
+    @field_validator("feed_url")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+
+def entry_id(item: dict) -> str:
+    """The Atom id of an event or notice: the same in every feed and every run."""
+    return f"urn:uuid:{uuid.uuid5(NAMESPACE, item_identity(item))}"
+
+
+def _tag(name: str) -> str:
+    return f"{{{ATOM}}}{name}"
+
+
+def _sub(parent: ElementTree.Element, name: str, text: str | None = None, **attributes: str) -> ElementTree.Element:
+    element = ElementTree.SubElement(parent, _tag(name), attributes)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_entry(item: dict) -> ElementTree.Element:
+    entry = ElementTree.Element(_tag("entry"))
+    _sub(entry, "id", entry_id(item))
+    _sub(entry, "title", item_title(item))
+    moment = item.get("observed_at") or item.get("at") or _now()
+    _sub(entry, "published", moment)
+    _sub(entry, "updated", moment)
+    link = item.get("history_url") or item["url"]
+    _sub(entry, "link", href=link, rel="alternate", type="text/html")
+    if link != item["url"]:
+        _sub(entry, "link", href=item["url"], rel="related")
+    author = _sub(entry, "author")
+    _sub(author, "name", item.get("provider") or "ClauseWatch")
+    for category in item.get("categories", []):
+        _sub(entry, "category", term=category)
+    if "direction" in item:
+        _sub(entry, "category", term=item["direction"], scheme="urn:clausewatch:direction")
+    _sub(entry, "summary", item_text(item).split("\n\nBefore:")[0], type="text")
+    _sub(entry, "content", str(item_html(item)), type="html")  # ElementTree escapes it once more, as Atom wants
+    return entry
+
+
+def _read_entries(path: Path) -> list[ElementTree.Element]:
+    if not path.exists():
+        return []
+    try:
+        return ElementTree.parse(path).getroot().findall(_tag("entry"))
+    except ElementTree.ParseError:  # a damaged file is rebuilt from the entries sent from now on
+        return []
+
+
+def write_feed(path: Path, feed_key: str, title: str, new_entries: list[ElementTree.Element], max_entries: int,
+               feed_url: str | None = None) -> None:
+    """Merge entries into the feed file at `path` (same id: replaced), newest first, atomically."""
+    by_id: dict[str, ElementTree.Element] = {}
+    for entry in _read_entries(path) + new_entries:
+        by_id[entry.findtext(_tag("id")) or ""] = entry
+    entries = sorted(by_id.values(), key=lambda e: (e.findtext(_tag("updated")) or "", e.findtext(_tag("id")) or ""),
+                     reverse=True)[:max_entries]
+    feed = ElementTree.Element(_tag("feed"))
+    _sub(feed, "id", f"urn:uuid:{uuid.uuid5(NAMESPACE, 'feed/' + feed_key)}")
+    _sub(feed, "title", title)
+    _sub(feed, "updated", max((e.findtext(_tag("updated")) or "" for e in entries), default=_now()))
+    author = _sub(feed, "author")
+    _sub(author, "name", "ClauseWatch")
+    _sub(feed, "generator", "ClauseWatch")
+    if feed_url:
+        _sub(feed, "link", href=f"{feed_url}/{path.name}", rel="self", type="application/atom+xml")
+    feed.extend(entries)
+    ElementTree.indent(feed)
+    data = ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class AtomNotifier(Notifier):
+    """Writes every event and notice as an entry of `all.xml` and of its source's feed."""
+
+    kind = "atom"
+    Settings = AtomSettings
+
+    def __init__(self, settings: AtomSettings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, name: str, settings: Any, options: Any = None) -> Notifier:
+        notifier = cls(settings)
+        notifier.name = name
+        return notifier
+
+    def deliver(self, message: Message) -> None:
+        directory = Path(self.settings.directory)
+        by_source: dict[str, list[dict]] = {}
+        for item in message.items:
+            by_source.setdefault(item["source"], []).append(item)
+        with _lock:
+            write_feed(directory / f"{ALL_FEED}.xml", ALL_FEED, self.settings.title,
+                       [build_entry(item) for item in message.items], self.settings.max_entries,
+                       self.settings.feed_url)
+            for source, items in by_source.items():
+                write_feed(directory / f"{_safe(source)}.xml", f"source/{source}",
+                           f"{self.settings.title}: {items[0].get('provider', '')} · {items[0].get('title', source)}",
+                           [build_entry(item) for item in items], self.settings.max_entries, self.settings.feed_url)
+
+    def describe(self) -> str:
+        return f"Atom feeds in {self.settings.directory}/ (all.xml and one per source)"
+
+
+def _safe(source: str) -> str:
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in source).lstrip(".")
+    return name if name != ALL_FEED else f"source-{name}"

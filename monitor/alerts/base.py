@@ -1,0 +1,202 @@
+"""Alert channels: a message (change events or operators' notices) in, a delivery out.
+
+A notifier is a small class registered by its `kind` (what users write in clausewatch.yaml), with a
+pydantic `Settings` model for its fields.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TextIO
+
+from pydantic import BaseModel, ConfigDict
+from rich.console import Console
+from rich.text import Text
+
+DEFAULT_ALERTS_FILE = "alerts.jsonl"
+# uuid5 namespace of ClauseWatch ids: message ids, Atom entry ids
+NAMESPACE = uuid.UUID("0b6c5e3a-3f7e-5d7c-9a64-6c6175736577")
+
+
+class ChannelError(Exception):
+    """A delivery failed; the message says why (secrets are masked before it is stored or shown)."""
+
+
+class ChannelSettings(BaseModel):
+    """The fields of one channel in clausewatch.yaml; each notifier narrows it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    kind: str
+    # Names of the fields that hold secrets: they must come from ${ENV} and are never printed.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+
+@dataclass(frozen=True)
+class Message:
+    """What one delivery carries: one item (immediate) or several (a digest).
+
+    `id` is stable for the same items and channel: receivers use it to drop a repeat after a retry.
+    Items are change-event payloads (see `event_payload`, with `history_url` and `snapshot_sha256`
+    added) or notices (which have a `type`).
+    """
+
+    id: str
+    items: tuple[dict, ...]
+    digest: bool = False
+    channel: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def events(self) -> list[dict]:
+        return [item for item in self.items if "type" not in item]
+
+    @property
+    def notices(self) -> list[dict]:
+        return [item for item in self.items if "type" in item]
+
+    @classmethod
+    def single(cls, item: dict, channel: str = "") -> Message:
+        return cls(id=message_id(channel, item_identity(item)), items=(item,), channel=channel)
+
+
+def item_identity(item: dict) -> str:
+    """What makes an event or notice the same one across runs, retries and channels."""
+    if "type" in item:
+        return f"notice/{item['type']}/{item['source']}/{item.get('at', '')}"
+    return f"event/{item['source']}/{item['version']}/{item['id']}"
+
+
+def message_id(channel: str, identity: str) -> str:
+    """A stable id for one thing sent to one channel: `cw-` and a UUID derived from both."""
+    return f"cw-{uuid.uuid5(NAMESPACE, f'{channel}|{identity}')}"
+
+
+class Notifier:
+    """Base of every alert channel; subclasses set `kind` and implement `deliver` (or `send`)."""
+
+    kind: ClassVar[str] = ""
+    registry: ClassVar[dict[str, type[Notifier]]] = {}
+    Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
+    name: str = ""  # the channel's name in clausewatch.yaml
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            Notifier.registry[cls.kind] = cls
+
+    @classmethod
+    def from_settings(cls, name: str, settings: ChannelSettings, options: Any = None) -> Notifier:
+        """The notifier for one configured channel; `options` are the config-wide settings (base_url)."""
+        notifier = cls(**settings.model_dump(exclude={"kind"}))  # type: ignore[call-arg]
+        notifier.name = name
+        return notifier
+
+    def send(self, event: dict) -> None:
+        """Send one event or notice now (no outbox)."""
+        if type(self).deliver is Notifier.deliver:
+            raise NotImplementedError
+        self.deliver(Message.single(event, self.name))
+
+    def deliver(self, message: Message) -> None:
+        """Send one message; raise on failure (the outbox records the error and retries later)."""
+        for item in message.items:
+            self.send(item)
+
+    def describe(self) -> str:
+        """Where this channel sends, with every secret masked, for `clausewatch alerts channels`."""
+        return ""
+
+
+class ConsoleNotifier(Notifier):
+    """Prints each alert to the terminal: provider, document, clause, direction, reason, word diff."""
+
+    kind = "console"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
+
+    @classmethod
+    def from_settings(cls, name: str, settings: ChannelSettings, options: Any = None) -> Notifier:
+        notifier = cls()
+        notifier.name = name
+        return notifier
+
+    def send(self, event: dict) -> None:
+        if "type" in event:
+            self._send_notice(event)
+            return
+        colour = {"tightened": "red", "loosened": "green", "unclear": "yellow"}.get(event["direction"], "blue")
+        header = Text()
+        header.append(f"{event['direction'].upper()} ", style=f"bold {colour}")
+        header.append(f"{event['provider']} · {event['title']}")
+        header.append(f" · {event['path'] or event['key']} [{', '.join(event['categories'])}]")
+        header.append(f" · {event['observed_at']}", style="dim")
+        self.console.print(header)
+        self.console.print(f"  {event['reason']}", markup=False)
+        self.console.print(Text("  ").append_text(diff_as_rich_text(event["diff"])))
+
+    def _send_notice(self, notice: dict) -> None:
+        if notice["type"] == "source_failing":
+            self.console.print(Text.assemble(("SOURCE FAILING ", "bold yellow"),
+                                             f"{notice['source']}: {notice['failures_in_a_row']} failed captures "
+                                             f"in a row, last {notice['failure']}: {notice['error']}"))
+        else:
+            self.console.print(Text.assemble(("SOURCE RECOVERED ", "bold green"), notice["source"]))
+
+    def describe(self) -> str:
+        return "the terminal"
+
+
+def diff_as_rich_text(diff: Iterable[Iterable[Any]]) -> Text:
+    """A word diff with symbols as well as colour: [-deleted-] {+inserted+}."""
+    text = Text()
+    for op, chunk in diff:
+        if op == 0:
+            text.append(chunk)
+        elif op < 0:
+            text.append(f"[-{chunk}-]", style="red strike")
+        else:
+            text.append(f"{{+{chunk}+}}", style="green")
+    return text
+
+
+class JsonLinesSettings(ChannelSettings):
+    path: str = DEFAULT_ALERTS_FILE
+
+
+class JsonLinesNotifier(Notifier):
+    """Appends one JSON object per alert to a file (`alerts.jsonl` by default)."""
+
+    kind = "jsonl"
+    Settings = JsonLinesSettings
+
+    def __init__(self, path: str | Path = DEFAULT_ALERTS_FILE) -> None:
+        self.path = Path(path)
+
+    def send(self, event: dict) -> None:
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write(json.dumps(event, ensure_ascii=False) + "\n")
+
+    def describe(self) -> str:
+        return str(self.path)
+
+
+def send_alerts(notifiers: Iterable[Notifier], events: Iterable[dict]) -> list[str]:
+    """Send every event through every notifier; a failing channel never stops the others.
+
+    Returns one line per failure, for the caller to report.
+    """
+    failures = []
+    for event in events:
+        for notifier in notifiers:
+            try:
+                notifier.send(event)
+            except Exception as error:  # a channel's failure must not lose the other channels' alerts
+                failures.append(f"{notifier.kind}: {error}")
+    return failures

@@ -1,0 +1,262 @@
+"""The outbox: recorded events and notices in, notification rows out; then due rows in, deliveries out.
+
+Rows are written in the transaction that stores the events (so an event is never without its
+notifications), and sent after the commit. Each row has a key that is stable per event (or notice) and
+channel; it travels as the webhook's `X-ClauseWatch-Id`, the email's Message-ID and the Atom entry id.
+A row is claimed (`sending`) before its message goes out and marked `sent` after, so two processes never
+send it both; a failed delivery is retried on later runs with exponential backoff until
+`outbox.max_attempts`, then left `failed` for `clausewatch alerts --retry`. A process that dies between
+sending and marking leaves the row `sending`: after `outbox.lease` it is sent again with the same id,
+which the receiver can recognise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from monitor.alerts.base import Message, item_identity, message_id
+from monitor.alerts.config import AlertsConfig
+from monitor.store import ChangeEvent, Notification, Snapshot, SourceRow, Version, session_scope
+
+log = logging.getLogger(__name__)
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+IMMEDIATE, RUN, DAY = "immediate", "run", "day"
+CLAUSE_CHANGE = "clause_change"
+_ERROR_LIMIT = 1000
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+
+def event_item(config: AlertsConfig | None, event: ChangeEvent, source: SourceRow, version: Version,
+               snapshot_sha256: str | None) -> dict:
+    """What a notification carries about an event: its JSON form plus the history link and the evidence."""
+    from monitor.pipeline import event_payload
+
+    item = event_payload(event, source, version)
+    item["history_url"] = config.history_url(source.id, event.key) if config else None
+    item["snapshot_sha256"] = snapshot_sha256
+    return item
+
+
+def queue_notifications(session: Session, config: AlertsConfig, outcome: Any) -> list[Notification]:
+    """Add the notification rows for one recorded capture (a `CaptureOutcome`) to the caller's transaction.
+
+    Events come from the new version, unless it is a revert or a technical version; every direction a
+    route subscribes to counts, not only the alerting ones. Notices go to the operators route.
+    """
+    rows: list[Notification] = []
+    now = _now()
+    if outcome.outcome == "new_version" and outcome.revert_of_seq is None and config.routes:
+        version = session.execute(
+            select(Version).where(Version.source_id == outcome.source_id, Version.seq == outcome.version_seq)
+        ).scalar_one()
+        if not version.technical:
+            source = session.get(SourceRow, outcome.source_id)
+            snapshot = session.get(Snapshot, version.snapshot_id) if version.snapshot_id else None
+            events = session.execute(
+                select(ChangeEvent).where(ChangeEvent.version_id == version.id).order_by(ChangeEvent.id)
+            ).scalars()
+            for event in events:
+                item = event_item(config, event, source, version, snapshot.sha256 if snapshot else None)
+                for channel, delivery in config.routes_for_event(item).items():
+                    rows.append(_row(channel, CLAUSE_CHANGE, item, delivery, now, event_id=event.id))
+    for notice in outcome.notices:
+        for channel, delivery in config.routes_for_notice(notice).items():
+            rows.append(_row(channel, notice["type"], notice, delivery, now))
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def _row(channel: str, kind: str, item: dict, delivery: str, now: dt.datetime,
+         event_id: int | None = None) -> Notification:
+    return Notification(key=message_id(channel, item_identity(item)), channel=channel, type=kind,
+                        event_id=event_id, source_id=item["source"], payload=item, delivery=delivery,
+                        status=PENDING, attempts=0, created_at=now, next_attempt_at=now)
+
+
+# ------------------------------------------------------------------------------------------ sending
+
+
+@dataclass
+class DeliveryReport:
+    """What one pass over the outbox did."""
+
+    sent: int = 0  # notification rows delivered
+    failed: int = 0  # notification rows whose delivery failed this time
+    messages: int = 0  # messages sent (a digest carries several rows)
+    errors: list[str] = field(default_factory=list)  # "channel: error", secrets masked
+
+    def line(self) -> str:
+        return f"sent {self.sent}, failed {self.failed}"
+
+
+def deliver_outbox(engine: Engine, config: AlertsConfig, *, now: dt.datetime | None = None,
+                   retry: bool = False, channels: Iterable[str] | None = None) -> DeliveryReport:
+    """Send every notification that is due; record what came of each.
+
+    Due: pending rows; failed rows whose backoff has passed (`retry`: every failed row, even those that
+    reached `max_attempts`); rows left `sending` by a process that died. A digest per run goes out at
+    every pass, a digest per day once the (UTC) day is over. After a channel fails, its other messages
+    wait for the next pass, so a channel that is down costs one timeout per run, not one per alert.
+    """
+    now = now or _now()
+    report = DeliveryReport()
+    wanted = set(channels) if channels is not None else None
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(Notification).where(_due(now, config, retry)).order_by(Notification.id)
+        ).scalars().all()
+    down: set[str] = set()
+    unknown: set[str] = set()
+    for channel, batch, group in _messages(rows, now):
+        if wanted is not None and channel not in wanted:
+            continue
+        if channel not in config.channels:
+            if channel not in unknown:
+                unknown.add(channel)
+                report.errors.append(f"{channel}: no such channel in {config.path} "
+                                     f"({sum(1 for row in rows if row.channel == channel)} notifications wait)")
+            continue
+        if channel in down:
+            continue
+        if not _claim(engine, config, group, batch, now, retry):
+            continue  # another process is sending it
+        message = Message(id=batch or group[0].key, items=tuple(row.payload for row in group),
+                          digest=batch is not None, channel=channel)
+        try:
+            config.notifier(channel).deliver(message)
+        except Exception as error:  # any channel failure is recorded, never raised: the others still go out
+            text = config.mask(f"{type(error).__name__}: {error}" if not str(error) else str(error))
+            _mark_failed(engine, config, group, text, now)
+            report.failed += len(group)
+            report.errors.append(f"{channel}: {text}")
+            down.add(channel)
+            log.info("alert channel %s failed: %s", channel, text)
+            continue
+        _mark_sent(engine, group)
+        report.sent += len(group)
+        report.messages += 1
+    return report
+
+
+def _due(now: dt.datetime, config: AlertsConfig, retry: bool) -> Any:
+    stale = and_(Notification.status == SENDING, Notification.claimed_at < now - config.outbox.lease)
+    if retry:
+        return or_(Notification.status.in_((PENDING, FAILED)), stale)
+    return or_(Notification.status == PENDING,
+               and_(Notification.status == FAILED, Notification.next_attempt_at.is_not(None),
+                    Notification.next_attempt_at <= now),
+               stale)
+
+
+def _messages(rows: list[Notification], now: dt.datetime) -> list[tuple[str, str | None, list[Notification]]]:
+    """Rows into messages: (channel, digest id or None, rows), oldest first."""
+    immediate: list[tuple[str, str | None, list[Notification]]] = []
+    groups: dict[tuple[str, str], list[Notification]] = {}
+    for row in rows:
+        if row.delivery == IMMEDIATE:
+            immediate.append((row.channel, None, [row]))
+            continue
+        if row.batch:  # already went out (or tried to) in this digest: keep its id
+            group = f"batch/{row.batch}"
+        elif row.delivery == DAY:
+            day = row.created_at.astimezone(dt.timezone.utc).date()
+            if day >= now.astimezone(dt.timezone.utc).date():
+                continue  # the day is not over
+            group = f"day/{day.isoformat()}"
+        else:
+            group = "run"
+        groups.setdefault((row.channel, group), []).append(row)
+    messages = list(immediate)
+    for (channel, group), members in groups.items():
+        batch = members[0].batch or message_id(channel, f"digest/{group}/" + ",".join(row.key for row in members))
+        messages.append((channel, batch, members))
+    messages.sort(key=lambda message: min(row.id for row in message[2]))
+    return messages
+
+
+def _claim(engine: Engine, config: AlertsConfig, rows: list[Notification], batch: str | None, now: dt.datetime,
+           retry: bool) -> bool:
+    """Mark the rows `sending` if nobody else has; all or none."""
+    ids = [row.id for row in rows]
+    with session_scope(engine) as session:
+        values: dict[str, Any] = {"status": SENDING, "claimed_at": now}
+        if batch is not None:
+            values["batch"] = batch
+        claimed = session.execute(
+            update(Notification).where(Notification.id.in_(ids), _due(now, config, retry)).values(**values)
+        ).rowcount
+        if claimed != len(ids):
+            session.rollback()
+            return False
+    return True
+
+
+def _mark_sent(engine: Engine, rows: list[Notification]) -> None:
+    with session_scope(engine) as session:
+        session.execute(update(Notification).where(Notification.id.in_([row.id for row in rows])).values(
+            status=SENT, sent_at=_now(), attempts=Notification.attempts + 1, last_error=None, claimed_at=None,
+            next_attempt_at=None))
+
+
+def _mark_failed(engine: Engine, config: AlertsConfig, rows: list[Notification], error: str,
+                 now: dt.datetime) -> None:
+    with session_scope(engine) as session:
+        for row in rows:
+            stored = session.get(Notification, row.id)
+            stored.attempts += 1
+            stored.status = FAILED
+            stored.last_error = error[:_ERROR_LIMIT]
+            stored.claimed_at = None
+            stored.next_attempt_at = (None if stored.attempts >= config.outbox.max_attempts
+                                      else now + backoff(config, stored.attempts))
+
+
+def backoff(config: AlertsConfig, attempts: int) -> dt.timedelta:
+    """The wait before the next try after `attempts` failures: doubled each time, capped."""
+    settings = config.outbox
+    return min(settings.backoff * (2 ** (attempts - 1)), settings.backoff_max)
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+def list_notifications(session: Session, *, pending: bool = False, channel: str | None = None,
+                       limit: int = 100) -> list[dict]:
+    """Notifications newest first, as `clausewatch alerts` shows them (`pending`: not yet sent)."""
+    query = select(Notification).order_by(Notification.id.desc()).limit(limit)
+    if pending:
+        query = query.where(Notification.status != SENT)
+    if channel:
+        query = query.where(Notification.channel == channel)
+    return [notification_row(row) for row in session.execute(query).scalars()]
+
+
+def notification_row(row: Notification) -> dict:
+    item = row.payload or {}
+    return {
+        "id": row.id, "key": row.key, "channel": row.channel, "type": row.type, "source": row.source_id,
+        "clause": item.get("path") or item.get("key") or "", "direction": item.get("direction", ""),
+        "delivery": row.delivery, "status": row.status, "attempts": row.attempts,
+        "last_error": row.last_error, "created_at": _iso(row.created_at),
+        "next_attempt_at": _iso(row.next_attempt_at) if row.status == FAILED else None,
+        "sent_at": _iso(row.sent_at),
+    }
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
