@@ -227,7 +227,8 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
         alerts_file: str | None, quiet: bool) -> None:
     """Fetch every enabled source once: extract, compare, store, alert.
 
-    Prints one summary line. Exit code 0 when every fetch succeeded, 1 when some failed.
+    Prints one summary line. Exit code 0 when every fetch succeeded, 1 when some failed, 4 when another
+    `run --once` is still running on this database (this one exits at once and does nothing).
 
     \b
     Examples:
@@ -238,6 +239,9 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
     from monitor.pipeline import Recorder, run_cycle
 
     sources = _selected(obj, source_ids)
+    # Cron lock: a slow cycle and the next tick never overlap; the later one exits 4 (monitor/store/leases.py).
+    from monitor.store.leases import run_lock
+    click.get_current_context().with_resource(run_lock(obj.engine()))
     recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
     with _progress("fetching", len(sources)) as advance:
         summary = run_cycle(recorder, sources, _fetch_settings(concurrency),
@@ -511,6 +515,8 @@ def changes(obj: Context, since: str | None, direction: str | None, source_id: s
       clausewatch changes --direction tightened --since 2026-01-01
       clausewatch changes --json > changes.json
     """
+    from rich.text import Text
+
     from monitor.alerts import diff_as_rich_text
     from monitor.store import session_scope
     from monitor.store.queries import list_changes
@@ -523,8 +529,7 @@ def changes(obj: Context, since: str | None, direction: str | None, source_id: s
     table = Table("seen", "source", "path", "direction", "reason / diff", title=f"{len(rows)} clause changes",
                   show_lines=True)
     for row in rows:
-        detail = diff_as_rich_text(row["diff"])
-        detail = detail if not row["reason"] else detail.__class__(row["reason"] + "\n").append_text(detail)
+        detail = Text(row["reason"] + "\n" if row["reason"] else "").append_text(diff_as_rich_text(row["diff"]))
         table.add_row(row["observed_at"], row["source"], row["path"],
                       f"{row['direction']}\n{', '.join(row['categories'])}", detail)
     console.print(table)
@@ -582,7 +587,6 @@ def diff(obj: Context, source_id: str, from_seq: int | None, to_seq: int | None,
       clausewatch diff le-chat-commercial-terms
       clausewatch diff le-chat-commercial-terms --from 1 --to 3 --format json
     """
-    from monitor.alerts import diff_as_rich_text
     from monitor.changes import word_diff
     from monitor.store import session_scope
     from monitor.store.queries import get_version, require_source, version_as_of

@@ -126,7 +126,7 @@ class Recorder:
             return self._failed(source_row, result.outcome, result.error)
 
         latest = self._load_latest(session, source.id)
-        snapshot, known_text = self._store_snapshot(session, source.id, result, latest)
+        snapshot, known_text = self._store_snapshot(session, source.id, result)
         attempt.snapshot_id = snapshot.id
         if technical:  # re-extraction: the stored text of this body is what may be out of date
             known_text = None
@@ -216,8 +216,7 @@ class Recorder:
         ).all()
         return next((seq for seq, sha in recent if sha == text_sha256), None)
 
-    def _store_snapshot(self, session: Session, source_id: str, result: FetchResult,
-                        latest: _Latest | None) -> tuple[Snapshot, str | None]:
+    def _store_snapshot(self, session: Session, source_id: str, result: FetchResult) -> tuple[Snapshot, str | None]:
         """The snapshot row for this body (new or seen before) and, if seen before, the text it gave."""
         sha256 = _sha256(result.body)
         snapshot = session.execute(
@@ -276,8 +275,8 @@ def _sha256(data: bytes) -> str:
 
 def _clause_values(version_id: int, position: int, clause: Clause) -> dict:
     return {"version_id": version_id, "position": position, "key": clause.key, "path": clause.path,
-            "label": clause.label, "heading": clause.heading, "lead": clause.lead, "text": clause.text, "categories": list(clause.categories),
-            "rules": list(clause.rules), "features": clause.features}
+            "label": clause.label, "heading": clause.heading, "lead": clause.lead, "text": clause.text,
+            "categories": list(clause.categories), "rules": list(clause.rules), "features": clause.features}
 
 
 def clause_from_row(row: ClauseRow) -> Clause:
