@@ -104,3 +104,20 @@ def test_every_command_is_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for path, _ in _commands():
         assert f"clausewatch {' '.join(path)}" in readme, f"README does not mention `clausewatch {' '.join(path)}`"
+
+
+def test_sources_check_live_fetches_each_source_once_and_says_what_failed(local_server, tmp_path: Path) -> None:
+    local_server.serve("/terms", TERMS.format(filler=FILLER))
+    sources = [{"id": "good-terms", "provider": "Example", "title": "Terms of Use", "url": local_server.url("/terms"),
+                "select": ["main"], "expect": "Terms of Use", "allow_private": True, "respect_robots": False},
+               {"id": "gone-terms", "provider": "Example", "title": "Old Terms", "url": local_server.url("/gone"),
+                "select": ["main"], "allow_private": True, "respect_robots": False}]
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}))
+    done = clausewatch("sources", "--check", "--live", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "1 ok, 1 failed" in done.stdout
+    good_row = next(line for line in done.stdout.splitlines() if "good-terms" in line)
+    assert "ok" in good_row and "output_training" in good_row
+    assert "http_error" in done.stdout and "404" in done.stdout
+    assert not list(tmp_path.glob("*.db"))
+    assert sum(1 for method, path, _ in local_server.requests if path in ("/terms", "/gone")) == 2
