@@ -81,10 +81,15 @@ pass_context = click.make_pass_decorator(Context)
               help="Sources file [env CLAUSEWATCH_SOURCES; default ./sources.yaml].")
 @click.option("--config", envvar="CLAUSEWATCH_CONFIG", metavar="PATH",
               help="Alert channels and routes [env CLAUSEWATCH_CONFIG; default ./clausewatch.yaml if present].")
-@click.option("-v", "--verbose", is_flag=True, help="Log what happens, to stderr.")
+@click.option("--log-format", type=click.Choice(["human", "json"]), default="human", envvar="CLAUSEWATCH_LOG_FORMAT",
+              help="Log lines for people, or JSON lines for log shippers [env CLAUSEWATCH_LOG_FORMAT; "
+                   "default human].")
+@click.option("-v", "--verbose", is_flag=True, envvar="CLAUSEWATCH_VERBOSE",
+              help="Log what happens, to stderr [env CLAUSEWATCH_VERBOSE].")
 @click.version_option(__version__, prog_name="clausewatch")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, sources: str | None, config: str | None, verbose: bool) -> None:
+def cli(ctx: click.Context, db: str | None, sources: str | None, config: str | None, log_format: str,
+        verbose: bool) -> None:
     """ClauseWatch: watch AI terms and model licences for the clauses that forbid
     distillation and competing use, keep every version, alert when one tightens.
 
@@ -94,8 +99,9 @@ def cli(ctx: click.Context, db: str | None, sources: str | None, config: str | N
       clausewatch run --once        # fetch every source once, record, alert
       clausewatch changes           # what changed, clause by clause
     """
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from monitor.logs import configure_logging
+
+    configure_logging(log_format, verbose)
     ctx.obj = Context(db, sources, config)
 
 
@@ -628,7 +634,7 @@ def _changed_paragraphs(ops: list) -> Any:
 
 
 # The commands of other areas live in their own modules and register themselves on `cli`.
-from monitor import cli_alerts, cli_web  # noqa: E402, F401
+from monitor import cli_alerts, cli_ops, cli_web  # noqa: E402, F401
 
 
 def main() -> None:

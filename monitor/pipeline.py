@@ -9,9 +9,10 @@ import datetime as dt
 import hashlib
 import logging
 import threading
+import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine, insert, select
@@ -22,6 +23,7 @@ from monitor.clauses import Clause, extract_clauses
 from monitor.errors import ExtractionError
 from monitor.extract import Document, check_document, extract_document
 from monitor.fetch import NOT_MODIFIED, FetchResult
+from monitor.logs import log_capture
 from monitor.sources import Source
 from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version, session_scope
 
@@ -46,6 +48,7 @@ class CaptureOutcome:
     version_seq: int | None = None
     revert_of_seq: int | None = None
     error: str | None = None
+    attempt_id: int | None = None
     events: list[dict] = field(default_factory=list)  # change events that should alert
     notices: list[dict] = field(default_factory=list)  # "source failing" / "source recovered", for operators
 
@@ -98,12 +101,27 @@ class Recorder:
 
     def record(self, source: Source, result: FetchResult, *, technical: bool = False) -> CaptureOutcome:
         """Store one fetch result of `source` and everything that follows from it, in one transaction."""
+        started = time.monotonic()
         with self._lock(source.id):
             with session_scope(self.engine) as session:
                 source_row = session.get(SourceRow, source.id) or upsert_source(session, source)
-                outcome = self._record(session, source, source_row, result, technical)
+                attempt = FetchAttempt(
+                    source_id=source.id, started_at=result.started_at, outcome=result.outcome,
+                    http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
+                    error=result.error,
+                )
+                session.add(attempt)
+                outcome = self._record(session, source, source_row, attempt, result, technical)
+                session.flush()
+                outcome = replace(outcome, attempt_id=attempt.id)
                 self._queue_notifications(session, outcome)
-                return outcome
+        # logged after the commit, so a log line always stands for a recorded capture
+        log_capture(source.id, outcome.outcome, attempt_outcome=outcome.attempt_outcome,
+                    attempt_id=outcome.attempt_id, http_status=result.http_status, body_bytes=len(result.body),
+                    fetch_ms=result.elapsed_ms,
+                    record_ms=int((time.monotonic() - started) * 1000), version_seq=outcome.version_seq,
+                    revert_of_seq=outcome.revert_of_seq, events=len(outcome.events), error=outcome.error)
+        return outcome
 
     def _queue_notifications(self, session: Session, outcome: CaptureOutcome) -> None:
         """Outbox rows for the events and notices of this capture, committed with them (sent later)."""
@@ -112,14 +130,8 @@ class Recorder:
 
             queue_notifications(session, self.alerts, outcome)
 
-    def _record(self, session: Session, source: Source, source_row: SourceRow, result: FetchResult,
-                technical: bool) -> CaptureOutcome:
-        attempt = FetchAttempt(
-            source_id=source.id, started_at=result.started_at, outcome=result.outcome,
-            http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
-            error=result.error,
-        )
-        session.add(attempt)
+    def _record(self, session: Session, source: Source, source_row: SourceRow, attempt: FetchAttempt,
+                result: FetchResult, technical: bool) -> CaptureOutcome:
         if result.outcome == NOT_MODIFIED:
             return CaptureOutcome(source.id, NOT_MODIFIED, result.outcome, notices=self._succeeded(source_row))
         if not result.ok:
@@ -457,8 +469,6 @@ def _record_and_alert(recorder: Recorder, source: Source, result: FetchResult, n
 def ingest_file(recorder: Recorder, source: Source, path: str, at: dt.datetime | None = None,
                 notifiers: Sequence[Any] = ()) -> CaptureOutcome:
     """Record a local file as a fetch of `source` at time `at` (now by default): the same path as `run`."""
-    from dataclasses import replace
-
     from monitor.alerts import send_alerts
     from monitor.fetch import read_file
 

@@ -1,0 +1,52 @@
+# ClauseWatch: the daemon, the history site and every other command, in one image.
+#
+#   docker build -t clausewatch .                       # add --build-arg WITH_CHROMIUM=1 for `fetcher: browser`
+#   docker run --rm -v clausewatch-data:/data clausewatch run --once
+#   docker compose up -d                                # PostgreSQL + daemon + site (compose.yaml)
+#
+# Layout: the repository is copied to /app and installed in editable mode, so `clausewatch init` finds
+# migrations/ and alembic.ini next to the package (monitor/store/db.py MIGRATIONS_DIR = /app/migrations).
+# Every setting comes from the environment (`clausewatch config` shows them); state lives in /data.
+FROM python:3.11-slim-bookworm
+
+ARG WITH_CHROMIUM=0
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    CLAUSEWATCH_DB=sqlite:////data/clausewatch.db \
+    CLAUSEWATCH_SOURCES=/app/sources.yaml \
+    CLAUSEWATCH_ALERTS_FILE=/data/alerts.jsonl \
+    CLAUSEWATCH_CHROMIUM=/usr/bin/chromium
+
+# Chromium only for sources with `fetcher: browser`; Debian's package tracks security updates, so unpinned.
+# hadolint ignore=DL3008
+RUN if [ "$WITH_CHROMIUM" = "1" ]; then \
+        apt-get update \
+        && apt-get install -y --no-install-recommends chromium \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi
+
+WORKDIR /app
+COPY pyproject.toml README.md alembic.ini sources.yaml ./
+COPY migrations/ migrations/
+COPY monitor/ monitor/
+RUN pip install --no-cache-dir -e . \
+    && if [ "$WITH_CHROMIUM" = "1" ]; then pip install --no-cache-dir -e ".[browser]"; fi \
+    && useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin clausewatch \
+    && mkdir -p /data \
+    && chown clausewatch:clausewatch /data
+
+USER 10001:10001
+WORKDIR /data
+VOLUME ["/data"]
+EXPOSE 8000
+
+# `clausewatch health`: 0 ok, 1 degraded (some sources failing: an alert, not a broken container), 2 unhealthy
+# (database unreachable or schema out of date, or no successful fetch for a day).
+HEALTHCHECK --interval=60s --timeout=15s --start-period=60s --retries=3 \
+    CMD ["sh", "-c", "clausewatch health || [ \"$?\" -eq 1 ]"]
+
+ENTRYPOINT ["clausewatch"]
+CMD ["daemon", "--quiet"]

