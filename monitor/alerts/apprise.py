@@ -5,11 +5,11 @@ Needs the optional extra: `pip install 'clausewatch[apprise]'`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from monitor.alerts.base import ChannelError, ChannelSettings, Message, Notifier
+from monitor.alerts.base import ChannelError, ChannelNotifier, ChannelSettings, Message
 from monitor.alerts.render import message_html, message_text, subject
 
 
@@ -21,20 +21,11 @@ class AppriseSettings(ChannelSettings):
     secret_fields = ("urls",)
 
 
-class AppriseNotifier(Notifier):
+class AppriseNotifier(ChannelNotifier):
     """Sends each message to every Apprise URL of the channel."""
 
     kind = "apprise"
     Settings = AppriseSettings
-
-    def __init__(self, settings: AppriseSettings) -> None:
-        self.settings = settings
-
-    @classmethod
-    def from_settings(cls, name: str, settings: Any, options: Any = None) -> Notifier:
-        notifier = cls(settings)
-        notifier.name = name
-        return notifier
 
     def deliver(self, message: Message) -> None:
         try:

@@ -12,12 +12,11 @@ import tempfile
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
 from xml.etree import ElementTree
 
 from pydantic import Field, field_validator
 
-from monitor.alerts.base import NAMESPACE, ChannelSettings, Message, Notifier, item_identity
+from monitor.alerts.base import NAMESPACE, ChannelNotifier, ChannelSettings, Message, item_identity
 from monitor.alerts.render import item_html, item_text, item_title
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -122,20 +121,11 @@ def write_feed(path: Path, feed_key: str, title: str, new_entries: list[ElementT
         raise
 
 
-class AtomNotifier(Notifier):
+class AtomNotifier(ChannelNotifier):
     """Writes every event and notice as an entry of `all.xml` and of its source's feed."""
 
     kind = "atom"
     Settings = AtomSettings
-
-    def __init__(self, settings: AtomSettings) -> None:
-        self.settings = settings
-
-    @classmethod
-    def from_settings(cls, name: str, settings: Any, options: Any = None) -> Notifier:
-        notifier = cls(settings)
-        notifier.name = name
-        return notifier
 
     def deliver(self, message: Message) -> None:
         directory = Path(self.settings.directory)

@@ -113,6 +113,23 @@ class Notifier:
         return ""
 
 
+class ChannelNotifier(Notifier):
+    """A channel configured by its validated settings (webhook, slack, email, atom, apprise).
+
+    `transport` lets tests and callers hand HTTP channels an httpx transport; the others ignore it.
+    """
+
+    def __init__(self, settings: ChannelSettings, transport: Any = None) -> None:
+        self.settings = settings
+        self.transport = transport
+
+    @classmethod
+    def from_settings(cls, name: str, settings: ChannelSettings, options: Any = None) -> Notifier:
+        notifier = cls(settings)
+        notifier.name = name
+        return notifier
+
+
 class ConsoleNotifier(Notifier):
     """Prints each alert to the terminal: provider, document, clause, direction, reason, word diff."""
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from monitor.alerts.base import ChannelError, ChannelSettings, Message, Notifier
+from monitor.alerts.base import ChannelError, ChannelNotifier, ChannelSettings, Message
 from monitor.alerts.render import message_html, message_text, subject
 
 log = logging.getLogger(__name__)
@@ -65,20 +65,11 @@ def build_email(message: Message, sender: str, recipients: list[str], prefix: st
     return email
 
 
-class EmailNotifier(Notifier):
+class EmailNotifier(ChannelNotifier):
     """Sends each message as an email through an SMTP server."""
 
     kind = "email"
     Settings = EmailSettings
-
-    def __init__(self, settings: EmailSettings) -> None:
-        self.settings = settings
-
-    @classmethod
-    def from_settings(cls, name: str, settings: Any, options: Any = None) -> Notifier:
-        notifier = cls(settings)
-        notifier.name = name
-        return notifier
 
     def _tls(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.settings.ca_file)

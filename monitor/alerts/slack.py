@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 
-from monitor.alerts.base import Message, Notifier
+from monitor.alerts.base import ChannelNotifier, Message
 from monitor.alerts.render import badge, clause_name, diff_as_text, notice_summary, notice_title, subject
 from monitor.alerts.webhook import HttpChannelSettings, mask_url, post_with_retries
 
@@ -95,21 +94,11 @@ def slack_payload(message: Message, username: str | None = None, icon_emoji: str
     return payload
 
 
-class SlackNotifier(Notifier):
+class SlackNotifier(ChannelNotifier):
     """Posts each message to a Slack-compatible incoming webhook."""
 
     kind = "slack"
     Settings = SlackSettings
-
-    def __init__(self, settings: SlackSettings, transport: httpx.BaseTransport | None = None) -> None:
-        self.settings = settings
-        self.transport = transport
-
-    @classmethod
-    def from_settings(cls, name: str, settings: Any, options: Any = None) -> Notifier:
-        notifier = cls(settings)
-        notifier.name = name
-        return notifier
 
     def deliver(self, message: Message) -> None:
         content = json.dumps(slack_payload(message, self.settings.username, self.settings.icon_emoji),

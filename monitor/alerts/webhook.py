@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from pydantic import Field, field_validator
 
-from monitor.alerts.base import ChannelError, ChannelSettings, Message, Notifier
+from monitor.alerts.base import ChannelError, ChannelNotifier, ChannelSettings, Message
 
 ID_HEADER = "X-ClauseWatch-Id"
 TIMESTAMP_HEADER = "X-ClauseWatch-Timestamp"
@@ -93,21 +93,11 @@ def post_with_retries(url: str, *, content: bytes, headers: dict[str, str], time
     raise last
 
 
-class WebhookNotifier(Notifier):
+class WebhookNotifier(ChannelNotifier):
     """POSTs each message as JSON to a URL, signed with HMAC-SHA256 when a secret is set."""
 
     kind = "webhook"
     Settings = WebhookSettings
-
-    def __init__(self, settings: WebhookSettings, transport: httpx.BaseTransport | None = None) -> None:
-        self.settings = settings
-        self.transport = transport
-
-    @classmethod
-    def from_settings(cls, name: str, settings: Any, options: Any = None) -> Notifier:
-        notifier = cls(settings)
-        notifier.name = name
-        return notifier
 
     def body(self, message: Message) -> dict:
         return {
