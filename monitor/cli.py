@@ -233,7 +233,8 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
         alerts_file: str | None, quiet: bool) -> None:
     """Fetch every enabled source once: extract, compare, store, alert.
 
-    Prints one summary line. Exit code 0 when every fetch succeeded, 1 when some failed.
+    Prints one summary line. Exit code 0 when every fetch succeeded, 1 when some failed, 4 when another
+    `run --once` is still running on this database (this one exits at once and does nothing).
 
     \b
     Examples:
@@ -244,6 +245,9 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
     from monitor.pipeline import Recorder, run_cycle
 
     sources = _selected(obj, source_ids)
+    # Cron lock: a slow cycle and the next tick never overlap; the later one exits 4 (monitor/store/leases.py).
+    from monitor.store.leases import run_lock
+    click.get_current_context().with_resource(run_lock(obj.engine()))
     recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
     with _progress("fetching", len(sources)) as advance:
         summary = run_cycle(recorder, sources, _fetch_settings(concurrency),
@@ -634,7 +638,7 @@ def _changed_paragraphs(ops: list) -> Any:
 
 
 # The commands of other areas live in their own modules and register themselves on `cli`.
-from monitor import cli_alerts, cli_ops, cli_web  # noqa: E402, F401
+from monitor import cli_alerts, cli_ops, cli_web, cli_worker  # noqa: E402, F401
 
 
 def main() -> None:

@@ -201,3 +201,22 @@ class Notification(Base):
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
+
+class SourceSchedule(Base):
+    """When a source is next due, and which worker holds it (a lease with an expiry) while fetching it.
+
+    Written only by `clausewatch worker` (PostgreSQL). A lease whose `lease_expires_at` has passed belongs to a
+    worker that died or hung: another worker may claim the source again.
+    """
+
+    __tablename__ = "source_schedule"
+
+    source_id: Mapped[str] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"), primary_key=True)
+    next_due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # the newest fetch_attempt id when the lease was taken: an attempt of this source above it means the
+    # lease's work was recorded, even if its worker died before marking the source done
+    claim_attempt_id: Mapped[int | None] = mapped_column(Integer)
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

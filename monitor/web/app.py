@@ -154,6 +154,7 @@ def create_app(engine: Engine, *, base_path: str = "/") -> Starlette:
         return Response(status_code=204)
 
     routes: list[Any] = [
+        *health_routes(engine),
         Route("/sources/{source_id}/versions/{seq:int}/snapshot", snapshot),
         Route("/sources/{source_id}/as-of", as_of_form),
         Route("/sources/{source_id}/diff", diff_form),
@@ -166,6 +167,22 @@ def create_app(engine: Engine, *, base_path: str = "/") -> Starlette:
         routes.append(Route(page.path, endpoint(page, False)))
         routes.append(Route("/api" + page.path if page.path != "/" else "/api/", endpoint(page, True)))
     return Starlette(routes=routes, lifespan=_lifespan(engine, renderer))
+
+
+def health_routes(engine: Engine) -> list[Route]:
+    """/healthz (JSON; 200 when ok or degraded, 503 when unhealthy) and /metrics (Prometheus text format)."""
+    from monitor.store.health import PROMETHEUS_CONTENT_TYPE, UNHEALTHY, check_health, collect_metrics, prometheus_text
+
+    def healthz(request: Request) -> Response:
+        report = check_health(engine)
+        return JSONResponse(report.as_dict(), status_code=503 if report.status == UNHEALTHY else 200,
+                            headers={**SECURITY_HEADERS, "Cache-Control": "no-store"})
+
+    def metrics(request: Request) -> Response:
+        return Response(prometheus_text(collect_metrics(engine)), media_type=PROMETHEUS_CONTENT_TYPE,
+                        headers={**SECURITY_HEADERS, "Cache-Control": "no-store"})
+
+    return [Route("/healthz", healthz), Route("/metrics", metrics)]
 
 
 def warm_up(engine: Engine, renderer: Renderer) -> None:
