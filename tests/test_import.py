@@ -28,9 +28,9 @@ def copy_documents(corpus: Path, tmp_path: Path, *documents: str) -> Path:
     return dataset
 
 
-def test_dataset_folder_becomes_sources_named_after_the_folders(corpus: Path, tmp_path: Path) -> None:
+def test_dataset_folder_becomes_sources_named_after_the_folders(corpus: Path, tmp_path: Path, db_url: str) -> None:
     dataset = copy_documents(corpus, tmp_path, "Le Chat/Commercial Terms")
-    db = f"sqlite:///{tmp_path / 'cw.db'}"
+    db = db_url
     done = clausewatch("--db", db, "import", str(dataset), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     files = len(list((dataset / "Le Chat" / "Commercial Terms").glob("*.md")))
@@ -49,10 +49,10 @@ def test_dataset_folder_becomes_sources_named_after_the_folders(corpus: Path, tm
     assert api_keys[0]["observed_at"].startswith("2025-12-15")
 
 
-def test_error_page_versions_make_no_events(corpus: Path, tmp_path: Path) -> None:
+def test_error_page_versions_make_no_events(corpus: Path, tmp_path: Path, db_url: str) -> None:
     """The Llama API terms alternate with a 'This page isn't available' page (43 of 96 versions)."""
     dataset = copy_documents(corpus, tmp_path, "Llama API/Terms of Service")
-    db = f"sqlite:///{tmp_path / 'cw.db'}"
+    db = db_url
     assert clausewatch("--db", db, "import", str(dataset), cwd=tmp_path).returncode == 0
     history = json.loads(clausewatch("--db", db, "history", "llama-api-terms-of-service", "--json",
                                      cwd=tmp_path).stdout)
@@ -99,13 +99,13 @@ def test_source_ids_are_slugs_of_service_and_type() -> None:
     assert (source.provider, source.title) == ("Claude.ai", "Commercial Terms")
 
 
-def test_meta_llama_licence_lineage(corpus: Path, tmp_path: Path) -> None:
+def test_meta_llama_licence_lineage(corpus: Path, tmp_path: Path, db_url: str) -> None:
     """Llama 3 -> 3.1: the ban on using outputs to improve other models becomes a naming duty (loosened);
     Llama 3.2's use policy withholds multimodal rights in the EU (tightened); the 700 million user
     threshold is in every version and never changes."""
     dataset = tmp_path / "lineage"
     shutil.copytree(corpus / "licenses-lineage" / "Meta Llama", dataset / "Meta Llama")
-    db = f"sqlite:///{tmp_path / 'cw.db'}"
+    db = db_url
     assert clausewatch("--db", db, "import", str(dataset), cwd=tmp_path).returncode == 0
     changes = json.loads(clausewatch("--db", db, "changes", "--json", cwd=tmp_path).stdout)
 
