@@ -24,7 +24,6 @@ TERMS = """<html><body><main><h1>Terms of Use</h1><h2>3. Restrictions</h2><p>You
 <li>reverse engineer, decompile or disassemble the Services.</li></ol>
 <h2>4. Changes</h2><p>{filler}</p></main></body></html>"""
 FILLER = "We may update these Terms from time to time and will tell you when we do so. " * 5
-NOW = dt.datetime.now(dt.timezone.utc)
 
 
 def _source(source_id: str) -> Source:
@@ -48,6 +47,7 @@ def _health(db: str, *args: str) -> tuple[int, str]:
 
 
 def test_health_exit_codes(db_url: str, tmp_path: Path) -> None:
+    now = dt.datetime.now(dt.timezone.utc)  # ages are measured from the real clock: take it at the test's start
     engine = connect(db_url)
     code, out = _health(db_url)
     assert code == 2 and "clausewatch init" in out  # no schema yet
@@ -60,13 +60,13 @@ def test_health_exit_codes(db_url: str, tmp_path: Path) -> None:
     code, out = _health(db_url)
     assert code == 2 and "no successful fetch yet" in out
 
-    recorder.record(good, _ok(TERMS.format(extra="", filler=FILLER), NOW - dt.timedelta(hours=3)))
+    recorder.record(good, _ok(TERMS.format(extra="", filler=FILLER), now - dt.timedelta(hours=3)))
     assert _health(db_url)[0] == 0
     code, out = _health(db_url, "--max-age", "2h")
     assert code == 2 and "over the limit of 2h" in out
 
     for minutes in (30, 20, 10):
-        recorder.record(bad, _failed(NOW - dt.timedelta(minutes=minutes)))
+        recorder.record(bad, _failed(now - dt.timedelta(minutes=minutes)))
     code, out = _health(db_url, "--json")
     report = json.loads(out)
     assert code == 1 and report["status"] == "degraded"
@@ -81,6 +81,7 @@ def test_health_of_an_unreachable_database_is_unhealthy() -> None:
 
 
 def test_healthz_and_metrics(db_url: str) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
     engine = connect(db_url)
     init_database(engine)
     client = TestClient(create_app(engine))  # no `with`: the warm-up of the history pages is not needed here
@@ -93,11 +94,11 @@ def test_healthz_and_metrics(db_url: str) -> None:
     response = client.get("/healthz")
     assert response.status_code == 503 and response.json()["status"] == "unhealthy"
 
-    recorder.record(source, _ok(TERMS.format(extra="", filler=FILLER), NOW - dt.timedelta(minutes=5)))
+    recorder.record(source, _ok(TERMS.format(extra="", filler=FILLER), now - dt.timedelta(minutes=5)))
     recorder.record(source, _ok(TERMS.format(extra=" or any other AI provider, or to train any model", filler=FILLER),
-                                NOW - dt.timedelta(minutes=1)))
+                                now - dt.timedelta(minutes=1)))
     for _ in range(3):
-        recorder.record(failing, _failed(NOW))
+        recorder.record(failing, _failed(now))
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json()["status"] == "degraded"  # degraded still serves
 
