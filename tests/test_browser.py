@@ -24,19 +24,21 @@ document.getElementById("app").innerHTML = "<main><h1>Terms of Use</h1><h2>3. Re
 </script></body></html>"""
 
 
-def test_script_built_page_http_is_invalid_browser_extracts(chromium: str, local_server, tmp_path: Path) -> None:
+def test_script_built_page_http_is_invalid_browser_extracts(chromium: str, local_server, tmp_path: Path,
+                                                             db_url: str) -> None:
     url = local_server.serve("/terms", PAGE)
     common = {"provider": "Example", "title": "Terms of Use", "url": url, "select": ["main"],
               "expect": "Terms of Use", "allow_private": True, "respect_robots": False}
     sources = [{"id": "by-http", **common}, {"id": "by-browser", "fetcher": "browser", **common}]
     (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}))
-    run = subprocess.run([sys.executable, "-m", "monitor", "run", "--once"], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=180)
+    run = subprocess.run([sys.executable, "-m", "monitor", "--db", db_url, "run", "--once"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=180)
     assert "Traceback" not in run.stderr
     assert run.returncode == 1  # the http source failed
     assert "by-http: invalid" in run.stderr and "matched nothing" in run.stderr
     assert "new versions 1" in run.stdout
-    clauses = json.loads(subprocess.run([sys.executable, "-m", "monitor", "clauses", "by-browser", "--json"],
-                                        cwd=tmp_path, capture_output=True, text=True, timeout=60).stdout)
+    listed = subprocess.run([sys.executable, "-m", "monitor", "--db", db_url, "clauses", "by-browser", "--json"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    clauses = json.loads(listed.stdout)
     categories = {category for clause in clauses for category in clause["categories"]}
     assert {"output_training", "reverse_engineering", "automated_extraction"} <= categories

@@ -42,19 +42,21 @@ def write_sources(tmp_path: Path, url: str, **fields: object) -> None:
     (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": [entry]}))
 
 
-def test_reextract_after_a_selector_change_makes_a_technical_version_without_alerts(local_server,
-                                                                                     tmp_path: Path) -> None:
+def test_reextract_after_a_selector_change_makes_a_technical_version_without_alerts(local_server, tmp_path: Path,
+                                                                                     db_url: str) -> None:
     local_server.serve("/terms", TERMS.format(filler=FILLER))
     write_sources(tmp_path, local_server.url("/terms"), select=["body"])  # the nav and footer leak in
-    assert clausewatch("run", "--once", cwd=tmp_path).returncode == 0
+    assert clausewatch("--db", db_url, "run", "--once", cwd=tmp_path).returncode == 0
     write_sources(tmp_path, local_server.url("/terms"), select=["main"])
-    done = clausewatch("reextract", cwd=tmp_path)
+    done = clausewatch("--db", db_url, "reextract", cwd=tmp_path)
     assert done.returncode == 0 and "example-terms: technical version 2" in done.stdout
-    history = json.loads(clausewatch("history", "example-terms", "--json", cwd=tmp_path).stdout)
+    history = json.loads(clausewatch("--db", db_url, "history", "example-terms", "--json",
+                                     cwd=tmp_path).stdout)
     assert [v["technical"] for v in history["versions"]] == [False, True]
     assert all(not e["alert"] for e in history["events"])
     assert not (tmp_path / "alerts.jsonl").exists()
-    assert "technical version" not in clausewatch("reextract", cwd=tmp_path).stdout  # nothing new the second time
+    again = clausewatch("--db", db_url, "reextract", cwd=tmp_path)
+    assert "technical version" not in again.stdout  # nothing new the second time
 
 
 def test_check_source_shows_what_would_be_extracted(local_server, tmp_path: Path) -> None:

@@ -19,11 +19,10 @@ from test_web import EXAMPLE, LE_CHAT, build_dataset, import_dataset
 
 
 @pytest.fixture(scope="module")
-def db(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+def db(corpus: Path, tmp_path_factory: pytest.TempPathFactory, module_db_url: str) -> str:
     folder = tmp_path_factory.mktemp("cliweb")
-    url = f"sqlite:///{folder / 'web.db'}"
-    import_dataset(url, build_dataset(corpus, folder))
-    return url
+    import_dataset(module_db_url, build_dataset(corpus, folder))
+    return module_db_url
 
 
 def run(db: str, *args: str) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from monitor.store import FetchAttempt, connect
 
 
-def test_daemon_fetches_then_stops_cleanly_on_sigterm(local_server, tmp_path: Path) -> None:
+def test_daemon_fetches_then_stops_cleanly_on_sigterm(local_server, tmp_path: Path, db_url: str) -> None:
     body = "<html><body><main><h1>Terms</h1><p>" + "You may not use Output to develop models. " * 20 + \
            "</p></main></body></html>"
     local_server.serve("/terms", body)
@@ -23,7 +23,6 @@ def test_daemon_fetches_then_stops_cleanly_on_sigterm(local_server, tmp_path: Pa
                             "url": local_server.url("/terms"), "select": ["main"], "schedule": "1h",
                             "allow_private": True, "respect_robots": False}]}
     (tmp_path / "sources.yaml").write_text(yaml.safe_dump(sources))
-    db_url = f"sqlite:///{tmp_path / 'cw.db'}"
     daemon = subprocess.Popen([sys.executable, "-m", "monitor", "--db", db_url, "daemon", "--quiet"],
                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -44,8 +43,9 @@ def test_daemon_fetches_then_stops_cleanly_on_sigterm(local_server, tmp_path: Pa
 
 
 def _attempts(db_url: str) -> int:
-    if not os.path.exists(db_url.removeprefix("sqlite:///")):
-        return 0
+    """Fetch attempts so far; 0 while the daemon has not created the schema yet."""
+    if db_url.startswith("sqlite:///") and not os.path.exists(db_url.removeprefix("sqlite:///")):
+        return 0  # connecting would create the file under the daemon's feet
     engine = connect(db_url)
     try:
         with engine.connect() as connection:

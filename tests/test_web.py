@@ -65,12 +65,16 @@ def import_dataset(db_url: str, dataset: Path) -> None:
     assert done.exit_code == 0, done.output
 
 
+# The folder each imported database was built from: imported sources cite it in their URL.
+DATASET_FOLDERS: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="module")
-def site_db(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+def site_db(corpus: Path, tmp_path_factory: pytest.TempPathFactory, module_db_url: str) -> str:
     folder = tmp_path_factory.mktemp("web")
-    url = f"sqlite:///{folder / 'web.db'}"
-    import_dataset(url, build_dataset(corpus, folder))
-    return url
+    import_dataset(module_db_url, build_dataset(corpus, folder))
+    DATASET_FOLDERS[module_db_url] = folder
+    return module_db_url
 
 
 @pytest.fixture(scope="module")
@@ -271,7 +275,7 @@ def test_permalinks_and_clause_keys_survive_restarts_and_reimports(corpus: Path,
     keys, seqs and therefore the same URLs."""
     from monitor.web import create_app
 
-    site_folder = Path(site_db.removeprefix("sqlite:///")).parent
+    site_folder = DATASET_FOLDERS[site_db]
 
     other = f"sqlite:///{tmp_path / 'again.db'}"
     import_dataset(other, build_dataset(corpus, tmp_path))

@@ -36,10 +36,10 @@ def axe():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def site(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def site(corpus: Path, tmp_path_factory: pytest.TempPathFactory, module_db_url: str) -> Iterator[str]:
     """`clausewatch serve` on an ephemeral port over the imported slice; yields its base URL."""
     folder = tmp_path_factory.mktemp("browser")
-    db = f"sqlite:///{folder / 'web.db'}"
+    db = module_db_url
     import_dataset(db, build_dataset(corpus, folder))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
