@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import html
 import multiprocessing
@@ -17,6 +18,7 @@ import resource
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from monitor.fetch import FetchRequest, FetchResult, FetchSettings, fetch_sources
@@ -67,6 +69,19 @@ def render_blocks(markdown: str) -> str:
 
 def serve(port_queue: multiprocessing.Queue, count: int, delay: float) -> None:
     asyncio.run(_serve(port_queue, build_pages(count), delay))
+
+
+@contextlib.contextmanager
+def page_server(count: int, delay: float, target: Callable[..., None] = serve) -> Iterator[int]:
+    """A benchmark server (`target(port_queue, count, delay)`) in its own process; yields its port."""
+    ports: multiprocessing.Queue = multiprocessing.Queue()
+    server = multiprocessing.Process(target=target, args=(ports, count, delay), daemon=True)
+    server.start()
+    try:
+        yield ports.get(timeout=60)
+    finally:
+        server.terminate()
+        server.join()
 
 
 async def _serve(port_queue: multiprocessing.Queue, pages: list[bytes], delay: float) -> None:
@@ -144,15 +159,8 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=5, help="cycles of each kind")
     args = parser.parse_args()
 
-    ports: multiprocessing.Queue = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(ports, args.pages, args.delay), daemon=True)
-    server.start()
-    try:
-        port = ports.get(timeout=30)
+    with page_server(args.pages, args.delay) as port:
         measure(port, args)
-    finally:
-        server.terminate()
-        server.join()
 
 
 def measure(port: int, args: argparse.Namespace) -> None:

@@ -12,7 +12,6 @@ First cycle: everything is new. Later cycles: nothing changed.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import resource
 import shutil
 import subprocess
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crawl_speed import serve  # noqa: E402  (the same server as the fetch benchmark)
+from crawl_speed import page_server  # noqa: E402  (the same server as the fetch benchmark)
 
 from monitor.fetch import FetchSettings  # noqa: E402
 from monitor.pipeline import Recorder, run_cycle  # noqa: E402
@@ -69,18 +68,11 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=3, help="cycles per tool: the first, then unchanged ones")
     parser.add_argument("--concurrency", type=int, default=50)
     args = parser.parse_args()
-    ports: multiprocessing.Queue = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(ports, args.pages, args.delay), daemon=True)
-    server.start()
-    try:
-        port = ports.get(timeout=30)
-        with tempfile.TemporaryDirectory() as ours, tempfile.TemporaryDirectory() as theirs:
-            cw = clausewatch_cycles(port, args.pages, args.cycles, args.concurrency, Path(ours))
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            uw = urlwatch_cycles(port, args.pages, args.cycles, Path(theirs))
-    finally:
-        server.terminate()
-        server.join()
+    with page_server(args.pages, args.delay) as port, tempfile.TemporaryDirectory() as ours, \
+            tempfile.TemporaryDirectory() as theirs:
+        cw = clausewatch_cycles(port, args.pages, args.cycles, args.concurrency, Path(ours))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        uw = urlwatch_cycles(port, args.pages, args.cycles, Path(theirs))
     print(f"{args.pages} pages, {args.delay * 1000:g} ms per response, ClauseWatch concurrency {args.concurrency}")
     for index, (seconds, line) in enumerate(cw):
         print(f"clausewatch cycle {index + 1} ({'first' if index == 0 else 'unchanged'}): {seconds:.2f} s  {line}")

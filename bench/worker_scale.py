@@ -29,7 +29,7 @@ import yaml
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crawl_speed import _serve  # noqa: E402 (the benchmark server: asyncio, keep-alive, ETag / 304)
+from crawl_speed import _serve, page_server  # noqa: E402 (the benchmark server: asyncio, keep-alive, ETag / 304)
 
 from monitor.store import connect, init_database  # noqa: E402
 from monitor.store.leases import make_due, pending_sources  # noqa: E402
@@ -189,20 +189,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20, help="requests in flight per worker")
     args = parser.parse_args()
 
-    port_queue: multiprocessing.Queue = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(port_queue, args.sources, args.delay), daemon=True)
-    server.start()
-    port = port_queue.get(timeout=60)
     print(f"{args.sources} sources, {args.delay * 1000:.0f} ms latency, batch {args.batch}, "
           f"{args.concurrency} requests in flight per worker, {os.cpu_count()} cores", flush=True)
     results = []
-    try:
-        with tempfile.TemporaryDirectory() as workdir:
-            for workers in [int(n) for n in args.workers.split(",")]:
-                results.append(bench(workers, port, args.sources, args.cycles, args.batch, args.concurrency,
-                                     Path(workdir)))
-    finally:
-        server.terminate()
+    with page_server(args.sources, args.delay, target=serve) as port, tempfile.TemporaryDirectory() as workdir:
+        for workers in [int(n) for n in args.workers.split(",")]:
+            results.append(bench(workers, port, args.sources, args.cycles, args.batch, args.concurrency,
+                                 Path(workdir)))
     report(results, args.sources)
 
 
