@@ -242,9 +242,11 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
       clausewatch run --once --source openai-services-agreement
       */30 * * * *  cd /srv/clausewatch && clausewatch run --once --quiet   # crontab
     """
+    from monitor.analysis import analysis_processes
     from monitor.pipeline import Recorder, run_cycle
 
     sources = _selected(obj, source_ids)
+    processes = analysis_processes()
     # Cron lock: a slow cycle and the next tick never overlap; the later one exits 4 (monitor/store/leases.py).
     from monitor.store.leases import run_lock
     click.get_current_context().with_resource(run_lock(obj.engine()))
@@ -252,7 +254,7 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
     with _progress("fetching", len(sources)) as advance:
         summary = run_cycle(recorder, sources, _fetch_settings(concurrency),
                             _notifiers(alerts_file, quiet, recorder.alerts),
-                            on_progress=lambda source, outcome: advance())
+                            on_progress=lambda source, outcome: advance(), analysis_processes=processes)
     for outcome in summary.outcomes:
         if outcome.outcome == "failed":
             err_console.print(f"[yellow]failed[/] {outcome.source_id}: {outcome.attempt_outcome}: "
@@ -299,15 +301,17 @@ def daemon(obj: Context, concurrency: int | None, alerts_file: str | None, quiet
     Example:
       clausewatch --db postgresql://postgres@db/clausewatch daemon --quiet
     """
+    from monitor.analysis import analysis_processes
     from monitor.pipeline import Recorder, run_cycle
     from monitor.schedule import run_daemon
 
     sources = _selected(obj, ())
+    processes = analysis_processes()
     recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
     settings, notifiers = _fetch_settings(concurrency), _notifiers(alerts_file, quiet, recorder.alerts)
 
     def run_source(source: Any) -> None:
-        summary = run_cycle(recorder, [source], settings, notifiers)
+        summary = run_cycle(recorder, [source], settings, notifiers, analysis_processes=processes)
         logging.getLogger("monitor.daemon").warning("%s: %s", source.id, summary.line())
         for failure in summary.alert_failures:
             logging.getLogger("monitor.daemon").warning("alert channel failed: %s", failure)

@@ -64,6 +64,7 @@ def worker(obj: Context, batch: int, lease: str, poll: str, until_idle: bool, na
     Example:
       clausewatch --db postgresql://clausewatch@db.internal/clausewatch worker --batch 100
     """
+    from monitor.analysis import analysis_processes
     from monitor.pipeline import Recorder
     from monitor.store import connect
     from monitor.store.leases import require_postgresql
@@ -75,6 +76,7 @@ def worker(obj: Context, batch: int, lease: str, poll: str, until_idle: bool, na
     if settings.lease < dt.timedelta(seconds=1):
         raise UsageError("--lease must be at least 1s (it is renewed every third of itself)")
     sources = _selected(obj, ())
+    analysis_processes()  # a bad CLAUSEWATCH_ANALYSIS_PROCESSES is an error now, not in every batch
     recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
     console.print(f"worker: {len(sources)} sources; SIGTERM or Ctrl-C to stop")
     stats = run_worker(obj.engine(), sources, _fetch_settings(concurrency),

@@ -12,12 +12,15 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from monitor.analysis import Analysis, AnalysisPool, compress_body, discard_pool
 from monitor.changes import ALERTING_DIRECTIONS, ClauseChange, compare_clauses
 from monitor.clauses import Clause, extract_clauses
 from monitor.errors import ExtractionError
@@ -91,6 +94,15 @@ class Recorder:
             for source in sources:
                 upsert_source(session, source)
 
+    def known_bodies(self, source_ids: Sequence[str]) -> dict[str, set[str]]:
+        """SHA-256 of every body stored for each source: a body among them is never analysed again."""
+        known: dict[str, set[str]] = {}
+        with session_scope(self.engine) as session:
+            rows = session.execute(select(Snapshot.source_id, Snapshot.sha256).where(Snapshot.source_id.in_(source_ids)))
+            for source_id, sha256 in rows:
+                known.setdefault(source_id, set()).add(sha256)
+        return known
+
     def conditional_headers(self, source_ids: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
         """ETag and Last-Modified last seen for each source, for conditional GETs."""
         with session_scope(self.engine) as session:
@@ -99,8 +111,12 @@ class Recorder:
             )
             return {row.id: (row.etag, row.last_modified) for row in rows}
 
-    def record(self, source: Source, result: FetchResult, *, technical: bool = False) -> CaptureOutcome:
-        """Store one fetch result of `source` and everything that follows from it, in one transaction."""
+    def record(self, source: Source, result: FetchResult, *, technical: bool = False,
+               analysis: Analysis | None = None) -> CaptureOutcome:
+        """Store one fetch result of `source` and everything that follows from it, in one transaction.
+
+        `analysis` is `analyse_body` of this result's body, when a worker process has already made it.
+        """
         started = time.monotonic()
         with self._lock(source.id):
             with session_scope(self.engine) as session:
@@ -111,7 +127,7 @@ class Recorder:
                     error=result.error,
                 )
                 session.add(attempt)
-                outcome = self._record(session, source, source_row, attempt, result, technical)
+                outcome = self._record(session, source, source_row, attempt, result, technical, analysis)
                 session.flush()
                 outcome = replace(outcome, attempt_id=attempt.id)
                 self._queue_notifications(session, outcome)
@@ -131,22 +147,24 @@ class Recorder:
             queue_notifications(session, self.alerts, outcome)
 
     def _record(self, session: Session, source: Source, source_row: SourceRow, attempt: FetchAttempt,
-                result: FetchResult, technical: bool) -> CaptureOutcome:
+                result: FetchResult, technical: bool, analysis: Analysis | None) -> CaptureOutcome:
         if result.outcome == NOT_MODIFIED:
             return CaptureOutcome(source.id, NOT_MODIFIED, result.outcome, notices=self._succeeded(source_row))
         if not result.ok:
             return self._failed(source_row, result.outcome, result.error)
 
         latest = self._load_latest(session, source.id)
-        snapshot, known_text = self._store_snapshot(session, source.id, result)
+        snapshot, known_text = self._store_snapshot(session, source.id, result, analysis)
         attempt.snapshot_id = snapshot.id
         if technical:  # re-extraction: the stored text of this body is what may be out of date
             known_text = None
         if known_text is not None and latest is not None and known_text == latest.text:
             return self._unchanged(source_row, attempt, result, latest)
 
+        if known_text is not None:
+            analysis = Analysis(Document(title="", text=known_text))
         try:
-            document = (Document(title="", text=known_text) if known_text is not None
+            document = (analysis.document_or_raise() if analysis is not None
                         else extract_document(result.body, format=source.format, content_type=result.content_type,
                                               select=source.select, remove=source.remove))
             check_document(document, expect=source.expect, previous_text=latest.text if latest else None)
@@ -157,8 +175,9 @@ class Recorder:
         text_sha256 = _sha256(document.text.encode("utf-8"))
         if latest is not None and text_sha256 == latest.text_sha256:
             return self._unchanged(source_row, attempt, result, latest)
+        clauses = analysis.clauses if analysis is not None else None
         return self._new_version(session, source, source_row, attempt, result, snapshot, document,
-                                 text_sha256, latest, technical)
+                                 text_sha256, latest, technical, clauses)
 
     def _failed(self, source_row: SourceRow, kind: str, error: str | None) -> CaptureOutcome:
         source_row.failures_in_a_row += 1
@@ -181,9 +200,10 @@ class Recorder:
 
     def _new_version(self, session: Session, source: Source, source_row: SourceRow, attempt: FetchAttempt,
                      result: FetchResult, snapshot: Snapshot, document: Document, text_sha256: str,
-                     latest: _Latest | None, technical: bool) -> CaptureOutcome:
+                     latest: _Latest | None, technical: bool, clauses: list[Clause] | None) -> CaptureOutcome:
         revert_of = self._revert_of(session, source.id, text_sha256) if latest else None
-        clauses = extract_clauses(document.text, kind=source.kind)
+        if clauses is None:
+            clauses = extract_clauses(document.text, kind=source.kind)
         changes: list[ClauseChange] = []
         if latest is not None:
             clauses, changes = compare_clauses(latest.clauses, clauses)
@@ -194,8 +214,9 @@ class Recorder:
         )
         session.add(version)
         session.flush()
-        # Core insert: a version has hundreds of clauses and ORM objects would dominate an import.
-        session.execute(insert(ClauseRow), [_clause_values(version.id, position, clause)
+        # Core insert into the table: a version has hundreds of clauses, and ORM objects (or the ORM's
+        # bulk insert) would dominate a first cycle or an import.
+        session.execute(ClauseRow.__table__.insert(), [_clause_values(version.id, position, clause)
                                             for position, clause in enumerate(clauses)])
         attempt.version_id = version.id
         alerting = revert_of is None and not technical
@@ -228,7 +249,8 @@ class Recorder:
         ).all()
         return next((seq for seq, sha in recent if sha == text_sha256), None)
 
-    def _store_snapshot(self, session: Session, source_id: str, result: FetchResult) -> tuple[Snapshot, str | None]:
+    def _store_snapshot(self, session: Session, source_id: str, result: FetchResult,
+                        analysis: Analysis | None) -> tuple[Snapshot, str | None]:
         """The snapshot row for this body (new or seen before) and, if seen before, the text it gave."""
         sha256 = _sha256(result.body)
         snapshot = session.execute(
@@ -239,7 +261,7 @@ class Recorder:
             return snapshot, _text_of_snapshot(session, snapshot.id)
         snapshot = Snapshot(
             source_id=source_id, sha256=sha256, content_type=result.content_type, size=len(result.body),
-            body=zlib.compress(result.body, 6), first_seen=result.started_at, last_seen=result.started_at,
+            body=(analysis and analysis.compressed_body) or compress_body(result.body), first_seen=result.started_at, last_seen=result.started_at,
         )
         session.add(snapshot)
         session.flush()
@@ -378,24 +400,38 @@ class CycleSummary:
 
 
 def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any,
-              notifiers: Sequence[Any] = (), on_progress: ProgressCallback | None = None) -> CycleSummary:
-    """Fetch every source once (concurrently), record each result as it arrives, send the alerts."""
+              notifiers: Sequence[Any] = (), on_progress: ProgressCallback | None = None,
+              analysis_processes: int | None = None) -> CycleSummary:
+    """Fetch every source once (concurrently), record each result as it arrives, send the alerts.
+
+    A body not seen before is analysed (extracted, its clauses classified) in a worker process as soon
+    as it arrives; one recording thread stores the captures in the order their fetches finished, so
+    the event loop keeps fetching meanwhile. `analysis_processes` (default: $CLAUSEWATCH_ANALYSIS_PROCESSES,
+    else one per core) sets the workers; 0 analyses in the recording thread.
+    """
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
+    from monitor.analysis import analysis_processes as default_processes
+    from monitor.analysis import shared_pool
     from monitor.fetch import FetchRequest
 
     recorder.sync_sources(sources)
-    validators = recorder.conditional_headers([source.id for source in sources])
+    source_ids = [source.id for source in sources]
+    validators = recorder.conditional_headers(source_ids)
+    pool = shared_pool(default_processes() if analysis_processes is None else analysis_processes)
+    known_bodies = recorder.known_bodies(source_ids) if pool is not None else {}
     requests = [FetchRequest(source, *validators.get(source.id, (None, None))) for source in sources]
     summary = CycleSummary()
-    # Parsing and storing run on one worker thread so the event loop keeps fetching meanwhile.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as worker:
         futures = []
 
         def record(request: Any, result: FetchResult) -> None:
+            analysis = None
+            if pool is not None and result.ok and _sha256(result.body) not in known_bodies.get(request.source.id, ()):
+                analysis = pool.submit(result.body, result.content_type, request.source)
             futures.append(worker.submit(_record_and_alert, recorder, request.source, result, notifiers,
-                                         summary, on_progress))
+                                         summary, on_progress, pool, analysis))
 
         asyncio.run(_fetch_all(requests, fetch_settings, record))
         for future in futures:
@@ -456,14 +492,31 @@ def fetch_once(source: Source, settings: Any) -> FetchResult:
 
 
 def _record_and_alert(recorder: Recorder, source: Source, result: FetchResult, notifiers: Sequence[Any],
-                      summary: CycleSummary, on_progress: ProgressCallback | None) -> None:
+                      summary: CycleSummary, on_progress: ProgressCallback | None,
+                      pool: AnalysisPool | None = None, analysis: Future[Analysis] | None = None) -> None:
     from monitor.alerts import send_alerts
 
-    outcome = recorder.record(source, result)
+    outcome = recorder.record(source, result, analysis=_finished_analysis(source, pool, analysis))
     summary.add(outcome)
     summary.alert_failures += send_alerts(notifiers, outcome.events + outcome.notices)
     if on_progress:
         on_progress(source, outcome)
+
+
+def _finished_analysis(source: Source, pool: AnalysisPool | None,
+                       analysis: Future[Analysis] | None) -> Analysis | None:
+    """The worker's analysis, or None (the recorder then analyses in this process) if there is none or it failed."""
+    if analysis is None:
+        return None
+    try:
+        return analysis.result()
+    except BrokenProcessPool:
+        if pool is not None:
+            discard_pool(pool)
+    except Exception as error:  # noqa: BLE001 - a bug met in a worker is met again, and reported, here
+        logging.getLogger(__name__).warning("analysis of %s in a worker process failed (%s: %s); analysing it "
+                                            "in the main process", source.id, type(error).__name__, error)
+    return None
 
 
 def ingest_file(recorder: Recorder, source: Source, path: str, at: dt.datetime | None = None,

@@ -64,6 +64,8 @@ GENERAL_SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("verbose", "CLAUSEWATCH_VERBOSE", "-v/--verbose", False, "log INFO records, not only warnings"),
     SettingSpec("chromium", "CLAUSEWATCH_CHROMIUM", None, "chromium on PATH",
                 "the Chromium binary of `fetcher: browser` sources"),
+    SettingSpec("analysis_processes", "CLAUSEWATCH_ANALYSIS_PROCESSES", None, "one per core",
+                "worker processes that extract and classify new pages in run, daemon and worker (0: none)"),
 )
 
 # Names the test suite reads; listed so `config` does not call them unknown.
@@ -150,6 +152,10 @@ def _describe(name: str, value: Any, origin: str, environ: Mapping[str, str], op
         config = options.get("config_file") or environ.get("CLAUSEWATCH_CONFIG") or "clausewatch.yaml"
         if Path(config).is_file():
             return "none (the channels of the config file carry the alerts)"
+    if name == "analysis_processes" and origin == DEFAULT:
+        import os
+
+        return f"{os.cpu_count() or 1} (one per core)"
     if name == "chromium" and origin == DEFAULT:
         import shutil
 

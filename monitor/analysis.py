@@ -1,0 +1,150 @@
+"""Analysis of a new body: its bytes and the source's extraction settings in, its compressed form, its
+`Document` and classified clauses (or the extraction failure) out.
+
+Compression, extraction and clause analysis are most of the CPU a first capture costs, and they need
+nothing from the database, so a crawl cycle runs them in worker processes (`AnalysisPool`) while the main process fetches
+and stores. The recorder still decides everything that depends on history (unchanged text, revert,
+previous length); a missing or failed analysis only means the recorder does the work itself.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import zlib
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from monitor.clauses import Clause, extract_clauses
+from monitor.errors import ConfigError, ExtractionError
+from monitor.extract import Document, check_document, extract_document
+from monitor.sources import Source
+
+PROCESSES_ENV = "CLAUSEWATCH_ANALYSIS_PROCESSES"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What extraction made of one body: a document and its clauses, or why it is not a valid capture.
+
+    `clauses` is None when the document fails the checks that need no history (the recorder then
+    fails the capture without classifying anything); `compressed_body` is the body as a snapshot
+    stores it, None when the recorder is to compress it.
+    """
+
+    document: Document | None
+    clauses: list[Clause] | None = None
+    error_kind: str | None = None
+    error_reason: str | None = None
+    compressed_body: bytes | None = None
+
+    def document_or_raise(self) -> Document:
+        if self.document is None:
+            raise ExtractionError(self.error_kind or "invalid", self.error_reason or "extraction failed")
+        return self.document
+
+
+def analyse_body(body: bytes, content_type: str | None, source: Source) -> Analysis:
+    """Compress `body`, extract it with the source's settings and, if it is a plausible capture, classify
+    its clauses."""
+    compressed = compress_body(body)
+    try:
+        document = extract_document(body, format=source.format, content_type=content_type,
+                                    select=source.select, remove=source.remove)
+    except ExtractionError as error:
+        return Analysis(None, error_kind=error.kind, error_reason=error.reason, compressed_body=compressed)
+    try:
+        check_document(document, expect=source.expect)
+    except ExtractionError:
+        return Analysis(document, compressed_body=compressed)
+    return Analysis(document, extract_clauses(document.text, kind=source.kind), compressed_body=compressed)
+
+
+def compress_body(body: bytes) -> bytes:
+    """A body as a snapshot stores it."""
+    return zlib.compress(body, 6)
+
+
+def analysis_processes(environ: dict[str, str] | None = None) -> int:
+    """How many worker processes analyse new bodies: $CLAUSEWATCH_ANALYSIS_PROCESSES, else one per core.
+
+    0 analyses in the recording thread of the main process (no workers).
+    """
+    environ = os.environ if environ is None else environ
+    value = environ.get(PROCESSES_ENV, "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit():
+        raise ConfigError(f"{PROCESSES_ENV}: expected a whole number of processes (0 for none), got {value!r}")
+    return int(value)
+
+
+class AnalysisPool:
+    """Worker processes for `analyse_body`, started once per process and kept for later cycles.
+
+    Workers fork from a fork server that has already imported the extraction and clause code and
+    compiled the rules, so a worker starts in milliseconds and no worker inherits the threads (or
+    their locks) of the process that asked for it.
+    """
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["monitor.analysis"])
+        self._executor = ProcessPoolExecutor(max_workers=processes, mp_context=context,
+                                             initializer=_warm_worker)
+
+    def submit(self, body: bytes, content_type: str | None, source: Source) -> Future[Analysis] | None:
+        """The analysis to come of this body; None when a dead worker has broken the pool."""
+        try:
+            return self._executor.submit(analyse_body, body, content_type, source)
+        except BrokenProcessPool:
+            discard_pool(self)
+            return None
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _warm_worker() -> None:
+    from monitor.clauses.classify import load_rules
+
+    # Ctrl-C reaches the whole process group: the parent stops the cycle; a worker must not print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    load_rules()
+
+
+_pool: AnalysisPool | None = None
+_pool_guard = threading.Lock()
+
+
+def shared_pool(processes: int) -> AnalysisPool | None:
+    """The process's pool of `processes` workers (None for 0), made on first use and reused after."""
+    global _pool
+    if processes <= 0:
+        return None
+    with _pool_guard:
+        if _pool is None or _pool.processes != processes:
+            if _pool is not None:
+                _pool.shutdown()
+            _pool = AnalysisPool(processes)
+            atexit.register(_pool.shutdown)
+        return _pool
+
+
+def discard_pool(pool: AnalysisPool) -> None:
+    """Forget a pool whose worker died (a broken pool refuses all work); the next cycle makes a new one."""
+    global _pool
+    with _pool_guard:
+        if _pool is not pool:
+            return
+        _pool = None
+    log.warning("an analysis worker process died; this cycle's captures are analysed in the main process")
+    pool.shutdown()

@@ -1,0 +1,164 @@
+"""Analysis in worker processes: the same history as analysis in the main process, and no capture lost
+when a worker dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from conftest import REPO, LocalServer
+from monitor.analysis import analysis_processes, analyse_body, shared_pool
+from monitor.errors import ConfigError
+from monitor.fetch import FetchSettings
+from monitor.pipeline import Recorder, run_cycle
+from monitor.sources import Source, find_source, load_sources
+from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, Version, connect, init_database, \
+    session_scope
+
+LE_CHAT = "genai-eu-snapshots/Le Chat/Terms of Service"
+LLAMA_ERROR_PAGE = "genai-eu-snapshots/Llama API/Terms of Service #legal-terms-of-service/2025-11-11T15-33-45Z.html"
+LLAMA_3 = "licenses/meta-llama/llama3-license"
+LLAMA_3_1 = "licenses/meta-llama/llama3_1-license"
+SETTINGS = FetchSettings(respect_robots=False, retries=0, concurrency=8, per_host=8)
+HTML, TEXT = "text/html; charset=utf-8", "text/plain; charset=utf-8"
+
+
+def only_file(folder: Path) -> Path:
+    return sorted(folder.iterdir())[0]
+
+
+def cycles(corpus: Path) -> list[dict[str, tuple[bytes, str]]]:
+    """Path -> (body, content type) served in each cycle: real terms that change, a licence rewritten,
+    an error page, a page without its expected phrase."""
+    le_chat = corpus / LE_CHAT
+    first = {
+        "/le-chat": ((le_chat / "2025-11-11T15-33-06Z.html").read_bytes(), HTML),
+        "/llama": (only_file(corpus / LLAMA_3).read_bytes(), TEXT),
+        "/flaky": ((le_chat / "2025-11-28T11-35-32Z.html").read_bytes(), HTML),
+        "/expects": ((le_chat / "2025-11-11T15-33-06Z.html").read_bytes(), HTML),
+    }
+    second = {
+        "/le-chat": ((le_chat / "2025-12-15T23-34-51Z.html").read_bytes(), HTML),
+        "/llama": (only_file(corpus / LLAMA_3_1).read_bytes(), TEXT),
+        "/flaky": ((corpus / LLAMA_ERROR_PAGE).read_bytes(), HTML),
+        "/expects": ((le_chat / "2025-12-15T23-34-51Z.html").read_bytes(), HTML),
+    }
+    return [first, second]
+
+
+def sources(server: LocalServer) -> list[Source]:
+    """Le Chat's shipped source (its real selectors) three times over, and a licence served as text."""
+    shipped = find_source(load_sources(REPO / "sources.yaml"), "mistral-eu-consumer-terms")
+    local = {"allow_private": True, "respect_robots": False}
+    return [
+        shipped.model_copy(update={"id": "le-chat", "url": server.url("/le-chat"), **local}),
+        Source(id="llama", provider="Meta", title="Llama licence", url=server.url("/llama"), kind="license",
+               format="text", **local),
+        shipped.model_copy(update={"id": "flaky", "url": server.url("/flaky"), **local}),
+        shipped.model_copy(update={"id": "expects", "url": server.url("/expects"),
+                                   "expect": "Effective 27 May 2025", **local}),
+    ]
+
+
+def serve(server: LocalServer, pages: dict[str, tuple[bytes, str]]) -> None:
+    for path, (body, content_type) in pages.items():
+        server.serve(path, body, content_type)
+
+
+def history(db_url: str) -> dict[str, list[tuple]]:
+    """Everything a cycle stores, without row ids and clock times."""
+    engine = connect(db_url)
+    with session_scope(engine) as session:
+        dump = {
+            "attempts": session.execute(select(FetchAttempt.source_id, FetchAttempt.outcome, FetchAttempt.error,
+                                               FetchAttempt.bytes).order_by(FetchAttempt.source_id,
+                                                                            FetchAttempt.id)).all(),
+            "snapshots": session.execute(select(Snapshot.source_id, Snapshot.sha256, Snapshot.body)
+                                         .order_by(Snapshot.source_id, Snapshot.id)).all(),
+            "versions": session.execute(select(Version.source_id, Version.seq, Version.title, Version.text,
+                                               Version.revert_of_seq).order_by(Version.source_id, Version.seq)).all(),
+            "clauses": session.execute(
+                select(Version.source_id, Version.seq, ClauseRow.position, ClauseRow.key, ClauseRow.path,
+                       ClauseRow.label, ClauseRow.heading, ClauseRow.lead, ClauseRow.text, ClauseRow.categories,
+                       ClauseRow.rules, ClauseRow.features)
+                .join(Version, ClauseRow.version_id == Version.id)
+                .order_by(Version.source_id, Version.seq, ClauseRow.position)).all(),
+            "events": session.execute(
+                select(ChangeEvent.source_id, ChangeEvent.key, ChangeEvent.kind, ChangeEvent.categories,
+                       ChangeEvent.direction, ChangeEvent.reason, ChangeEvent.before, ChangeEvent.after,
+                       ChangeEvent.diff, ChangeEvent.alert)
+                .order_by(ChangeEvent.source_id, ChangeEvent.key, ChangeEvent.kind)).all(),
+        }
+    engine.dispose()
+    # Sorted here, not by the database: PostgreSQL and SQLite collate text differently.
+    return {name: sorted((tuple(row) for row in rows), key=repr) for name, rows in dump.items()}
+
+
+def crawl(db_url: str, server: LocalServer, corpus: Path, processes: int, between=None) -> dict[str, list[tuple]]:
+    engine = connect(db_url)
+    init_database(engine)
+    recorder = Recorder(engine)
+    for number, pages in enumerate(cycles(corpus)):
+        serve(server, pages)
+        if between and number:
+            between()
+        summary = run_cycle(recorder, sources(server), SETTINGS, analysis_processes=processes)
+        assert summary.checked == len(pages)
+    engine.dispose()
+    return history(db_url)
+
+
+def test_workers_store_exactly_what_the_main_process_stores(db_url, local_server, corpus, tmp_path) -> None:
+    in_workers = crawl(db_url, local_server, corpus, processes=2)
+    in_main = crawl(f"sqlite:///{tmp_path / 'main.db'}", local_server, corpus, processes=0)
+
+    assert in_workers == in_main
+    versions = {(source, seq) for source, seq, *_ in in_workers["versions"]}
+    assert versions == {("le-chat", 1), ("le-chat", 2), ("llama", 1), ("llama", 2), ("flaky", 1), ("expects", 1)}
+    failed = {(source, outcome) for source, outcome, *_ in in_workers["attempts"] if outcome != "ok"}
+    assert failed == {("flaky", "invalid"), ("expects", "invalid")}  # the real error page; the phrase gone
+    directions = {(source, direction) for source, _, _, _, direction, *_ in in_workers["events"]}
+    assert ("le-chat", "tightened") in directions and ("llama", "loosened") in directions
+
+
+def test_a_page_without_its_expected_phrase_is_not_classified(corpus) -> None:
+    body = (corpus / LE_CHAT / "2025-11-11T15-33-06Z.html").read_bytes()
+    source = Source(id="x", provider="P", title="T", url="https://example.com/t", expect="No such phrase")
+
+    analysis = analyse_body(body, HTML, source)
+
+    assert analysis.document is not None and analysis.clauses is None
+    assert analysis.compressed_body
+
+
+def test_a_dead_worker_loses_no_capture(db_url, local_server, corpus, tmp_path) -> None:
+    pool = shared_pool(2)
+    pool.submit(b"<html><body><p>warm</p></body></html>", HTML, sources(local_server)[0]).result()
+
+    def kill_workers() -> None:
+        for process in list(pool._executor._processes.values()):
+            os.kill(process.pid, signal.SIGKILL)
+            process.join()
+
+    survived = crawl(db_url, local_server, corpus, processes=2, between=kill_workers)
+    reference = crawl(f"sqlite:///{tmp_path / 'main.db'}", local_server, corpus, processes=0)
+
+    assert survived == reference
+    replacement = shared_pool(2)
+    assert replacement is not pool
+    licence, source = only_file(corpus / LLAMA_3).read_bytes(), sources(local_server)[1]
+    assert replacement.submit(licence, TEXT, source).result() == analyse_body(licence, TEXT, source)
+
+
+@pytest.mark.parametrize("value, expected", [("", os.cpu_count() or 1), ("0", 0), ("3", 3)])
+def test_analysis_processes_default_to_one_per_core(value, expected) -> None:
+    assert analysis_processes({"CLAUSEWATCH_ANALYSIS_PROCESSES": value}) == expected
+
+
+def test_a_bad_number_of_processes_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="CLAUSEWATCH_ANALYSIS_PROCESSES.*'two'"):
+        analysis_processes({"CLAUSEWATCH_ANALYSIS_PROCESSES": "two"})
