@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.clauses.segment import Segment
 
 RESTRICTIVE_CATEGORIES = (
     "output_training",
@@ -51,30 +56,44 @@ def extract_clauses(text: str, kind: str | None = None) -> list[Clause]:
     service and its outputs may be used, and licence mechanics copied into them (user thresholds,
     attribution notices for redistributed weights, regional licence carve-outs) are not what they govern.
     """
-    import hashlib
-
-    from monitor.clauses.align import content_of
-    from monitor.clauses.classify import classify_clause
     from monitor.clauses.segment import segment_document
 
     clauses: list[Clause] = []
     seen: dict[str, int] = {}
     for segment in segment_document(text):
-        content = content_of(segment.text)
-        key = "c-" + hashlib.sha1(content.encode("utf-8")).hexdigest()[:12]
+        key = _content_key(segment.text)
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1:
             key = f"{key}-{seen[key]}"
-        if segment.kind == "heading":
-            clauses.append(Clause(key, segment.path, segment.heading, segment.text, label=segment.label))
-            continue
-        result = classify_clause(segment.text, segment.lead)
-        categories, rules, features = result.categories, result.rules, result.features
-        if kind == "terms" and categories and not set(categories) - set(LICENSE_CATEGORIES):
-            categories, rules, features = (), (), {}
-        clauses.append(Clause(key, segment.path, segment.heading, segment.text, categories, rules,
-                              features, segment.label, segment.lead))
+        clauses.append(_clause(key, segment, kind))
     return clauses
+
+
+# Consecutive versions of a document repeat almost every clause in the same place, so clauses are
+# memoised (they are frozen: sharing one between documents is safe).
+@functools.lru_cache(maxsize=65536)
+def _clause(key: str, segment: Segment, kind: str | None) -> Clause:
+    from monitor.clauses.classify import classify_clause, matches_core_rule
+
+    if segment.kind == "heading":
+        return Clause(key, segment.path, segment.heading, segment.text, label=segment.label)
+    if kind == "terms" and not matches_core_rule(segment.text):
+        # Licence categories alone are all it could carry, and service terms drop them: no need to classify.
+        return Clause(key, segment.path, segment.heading, segment.text, label=segment.label, lead=segment.lead)
+    result = classify_clause(segment.text, segment.lead)
+    categories, rules, features = result.categories, result.rules, result.features
+    if kind == "terms" and categories and not set(categories) - set(LICENSE_CATEGORIES):
+        categories, rules, features = (), (), {}
+    return Clause(key, segment.path, segment.heading, segment.text, categories, rules, features, segment.label,
+                  segment.lead)
+
+
+# Consecutive versions of a document repeat almost every clause: the key of a text is memoised.
+@functools.lru_cache(maxsize=65536)
+def _content_key(text: str) -> str:
+    from monitor.clauses.align import content_of
+
+    return "c-" + hashlib.sha1(content_of(text).encode("utf-8")).hexdigest()[:12]
 
 
 __all__ = ["CATEGORIES", "LICENSE_CATEGORIES", "PERMISSIVE_CATEGORIES", "RESTRICTIVE_CATEGORIES", "Clause",

@@ -89,15 +89,35 @@ def _split_marker(stripped: str) -> tuple[bool, str, str]:
 
 
 def split_blocks(text: str) -> list[_Block]:
-    """Group lines into blocks: headings, list items and paragraphs; hard-wrapped lines are joined."""
+    """Group lines into blocks: headings, list items and paragraphs; hard-wrapped lines are joined.
+
+    A blank line ends every block, so each run of non-blank lines is read on its own. Consecutive versions
+    of a document share almost all of them, so their blocks are memoised (and shared: read-only).
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    blocks: list[_Block] = []
+    start = 0
+    for index, line in enumerate(lines):
+        if not line.strip():
+            if index > start:
+                blocks.extend(_paragraph_blocks("\n".join(lines[start:index])))
+            start = index + 1
+    if start < len(lines):
+        blocks.extend(_paragraph_blocks("\n".join(lines[start:])))
+    return blocks
+
+
+@functools.lru_cache(maxsize=65536)
+def _paragraph_blocks(paragraph: str) -> tuple[_Block, ...]:
+    """The blocks of a run of non-blank lines."""
+    lines = paragraph.split("\n")
     blocks: list[_Block] = []
     current: _Block | None = None
 
     def close() -> None:
         nonlocal current
         if current is not None and current.text.strip():
-            current.text = re.sub(r"\s+", " ", current.text).strip()
+            current.text = " ".join(current.text.split())
             blocks.append(current)
         current = None
 
@@ -133,7 +153,7 @@ def split_blocks(text: str) -> list[_Block]:
         else:
             current.text += " " + clean_inline(stripped)
     close()
-    return blocks
+    return tuple(blocks)
 
 
 # ---------------------------------------------------------------- sentences
@@ -144,6 +164,9 @@ _ABBREVIATIONS = {
     "viz", "al", "jr", "sr", "dept", "est", "s.a", "s.a.s", "b.v", "gmbh", "n.a", "a.k.a", "ph.d",
 }
 _BOUNDARY = re.compile(r"([.!?])([\"”’)\]]*)\s+(?=[\"“‘(\[]?[A-Z0-9•])")
+_WORD_BEFORE_DOT = re.compile(r"([A-Za-z.]+)\.$")
+_INITIALS = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]?")
+_REFERENCE_END = re.compile(r"\b(?:section|sections|clause|article|paragraph|§)\s*[\d.]+$", re.I)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -153,12 +176,12 @@ def split_sentences(text: str) -> list[str]:
     for match in _BOUNDARY.finditer(text):
         end = match.end(2)
         candidate = text[start:end]
-        word = re.search(r"([A-Za-z.]+)\.$", text[start:match.start(1) + 1])
-        if word and word.group(1).lower().rstrip(".") in _ABBREVIATIONS:
+        word = _word_before(text, start, match.start(1) + 1)
+        if word and word.lower().rstrip(".") in _ABBREVIATIONS:
             continue
-        if word and re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]?", word.group(1)):
+        if word and _INITIALS.fullmatch(word):
             continue  # initials and U.S.-style abbreviations
-        if re.search(r"\b(?:section|sections|clause|article|paragraph|§)\s*[\d.]+$", candidate, re.I):
+        if candidate.endswith(".") and _REFERENCE_END.search(candidate):
             continue
         if candidate.count("(") > candidate.count(")"):
             continue
@@ -168,6 +191,14 @@ def split_sentences(text: str) -> list[str]:
     if tail:
         sentences.append(tail)
     return [s for s in sentences if s]
+
+
+def _word_before(text: str, start: int, end: int) -> str:
+    """The letters and dots before the full stop that ends `text[start:end]` ("" if it ends otherwise)."""
+    # The word holds no space, so the search starts at the last one: not at `start`, which would make
+    # a paragraph's sentence splitting quadratic in its length.
+    match = _WORD_BEFORE_DOT.search(text, max(start, text.rfind(" ", start, end) + 1), end)
+    return match.group(1) if match else ""
 
 
 _CONTINUATION = re.compile(
@@ -201,7 +232,10 @@ def group_sentences(sentences: list[str]) -> list[str]:
 
 # ---------------------------------------------------------------- inline lists
 
-_INLINE = re.compile(r"(?:(?<=^)|(?<=[\s:;,—–\-])|(?<=\bor)|(?<=\band))\((?P<label>[a-z]{1,2}|[ivx]{1,6}|\d{1,2}|[A-Z])\)(?=\s)")
+# The "(" comes first so that the engine scans for it; the look-behinds (which end with it) then check what
+# precedes a marker: the start, a space or punctuation, "or" or "and".
+_INLINE = re.compile(r"\((?:(?<=^\()|(?<=[\s:;,—–\-]\()|(?<=\bor\()|(?<=\band\())"
+                     r"(?P<label>[a-z]{1,2}|[ivx]{1,6}|\d{1,2}|[A-Z])\)(?=\s)")
 _ROMAN = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii", "xiii", "xiv", "xv",
           "xvi", "xvii", "xviii", "xix", "xx"]
 
@@ -383,7 +417,7 @@ def segment_document(text: str) -> list[Segment]:
             if block.indent == 0:
                 bullet_counts = {}
         context = lead if (is_item and lead) else ""
-        segments.extend(_segment_block(block, path, heading, context))
+        segments.extend(_segment_block(block.label, block.text, block.bullet, path, heading, context))
         if block.text.rstrip().endswith(":"):
             lead, lead_indent = block.text, block.indent
         elif not is_item:
@@ -402,13 +436,13 @@ def _looks_like_heading(block: _Block) -> bool:
     return len(words) <= 8 and (text.isupper() or text.istitle())
 
 
-def _segment_block(block: _Block, path: str, heading: str, context: str) -> list[Segment]:
-    label = block.label
-    body = block.text
+# Consecutive versions of a document share almost every block in the same place: its segments are memoised.
+@functools.lru_cache(maxsize=65536)
+def _segment_block(label: str, body: str, bullet: bool, path: str, heading: str, context: str) -> tuple[Segment, ...]:
     full = f"{label} {body}".strip() if label else body
-    kind = "item" if (block.label or block.bullet) else "paragraph"
+    kind = "item" if (label or bullet) else "paragraph"
     if count_words(full) <= SHORT_WORDS:
-        return [Segment(full, path, heading, label, context, kind)]
+        return (Segment(full, path, heading, label, context, kind),)
     out: list[Segment] = []
     runs = join_continued_lists(group_sentences(split_sentences(body)))
     for number, (group, is_list) in enumerate(runs):
@@ -419,7 +453,7 @@ def _segment_block(block: _Block, path: str, heading: str, context: str) -> list
             continue
         sentence_kind = kind if len(runs) == 1 else "sentence"
         out.extend(_split_long(text, path, heading, group_label, context, sentence_kind))
-    return out
+    return tuple(out)
 
 
 def _split_list(text: str, path: str, heading: str, label: str, context: str) -> list[Segment]:
