@@ -5,8 +5,10 @@
 
 One local server (its own process, 50 ms per response, ETag / 304) serves N pages of about 46 KB
 made from corpus texts. ClauseWatch runs its real cycle (`monitor.pipeline.run_cycle`: fetch,
-extract, clauses, compare, store in SQLite); urlwatch runs as its command line with its own cache.
-First cycle: everything is new. Later cycles: nothing changed.
+extract, clauses, compare, store in SQLite; new pages analysed in worker processes, one per core
+unless CLAUSEWATCH_ANALYSIS_PROCESSES says otherwise); urlwatch runs as its command line with its own
+cache. First cycle: everything is new. Later cycles: nothing changed. Peak memory is given for the
+main process and for each analysis worker.
 """
 
 from __future__ import annotations
@@ -27,6 +29,20 @@ from monitor.fetch import FetchSettings  # noqa: E402
 from monitor.pipeline import Recorder, run_cycle  # noqa: E402
 from monitor.sources import Source  # noqa: E402
 from monitor.store import connect, init_database  # noqa: E402
+
+
+def worker_peaks_mb() -> list[float]:
+    """Peak RSS of each live analysis worker process (VmHWM from /proc; Linux only)."""
+    from monitor.analysis import shared_pool, analysis_processes
+
+    pool = shared_pool(analysis_processes())
+    peaks = []
+    for process in (pool._executor._processes.values() if pool else ()):
+        status = Path(f"/proc/{process.pid}/status")
+        if status.exists():
+            line = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+            peaks.append(int(line.split()[1]) / 1024)
+    return peaks
 
 
 def clausewatch_cycles(port: int, pages: int, cycles: int, concurrency: int, folder: Path) -> list[tuple]:
@@ -72,6 +88,7 @@ def main() -> None:
             tempfile.TemporaryDirectory() as theirs:
         cw = clausewatch_cycles(port, args.pages, args.cycles, args.concurrency, Path(ours))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        workers = worker_peaks_mb()
         uw = urlwatch_cycles(port, args.pages, args.cycles, Path(theirs))
     print(f"{args.pages} pages, {args.delay * 1000:g} ms per response, ClauseWatch concurrency {args.concurrency}")
     for index, (seconds, line) in enumerate(cw):
@@ -80,7 +97,8 @@ def main() -> None:
         print(f"urlwatch    cycle {index + 1} ({'first' if index == 0 else 'unchanged'}): {seconds:.2f} s")
     if not uw:
         print("urlwatch is not installed in this environment (pip install urlwatch): no comparison")
-    print(f"peak RSS of the ClauseWatch process: {peak:.0f} MB")
+    print(f"peak RSS of the ClauseWatch process: {peak:.0f} MB; of its analysis workers: "
+          f"{', '.join(f'{mb:.0f} MB' for mb in workers) or 'none'}; sum {peak + sum(workers):.0f} MB")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from monitor.fetch import NOT_MODIFIED, FetchResult
 from monitor.logs import log_capture
 from monitor.sources import Source
 from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version, session_scope
+from monitor.store.bulk import insert_clauses
 
 # How many recent versions a new text is compared with to call it a revert (flap), not news.
 REVERT_WINDOW = 5
@@ -91,6 +92,8 @@ class Recorder:
     def sync_sources(self, sources: Sequence[Source]) -> None:
         """Insert or update the rows of these sources (sources.yaml is the truth for their settings)."""
         with session_scope(self.engine) as session:
+            # One query loads the existing rows, so each upsert finds its row without a query of its own.
+            session.execute(select(SourceRow).where(SourceRow.id.in_([source.id for source in sources]))).all()
             for source in sources:
                 upsert_source(session, source)
 
@@ -214,10 +217,7 @@ class Recorder:
         )
         session.add(version)
         session.flush()
-        # Core insert into the table: a version has hundreds of clauses, and ORM objects (or the ORM's
-        # bulk insert) would dominate a first cycle or an import.
-        session.execute(ClauseRow.__table__.insert(), [_clause_values(version.id, position, clause)
-                                            for position, clause in enumerate(clauses)])
+        insert_clauses(session, version.id, clauses)
         attempt.version_id = version.id
         alerting = revert_of is None and not technical
         events = [self._event_row(source, version, latest, change, alerting) for change in changes]
@@ -305,12 +305,6 @@ def _remember_validators(source_row: SourceRow, result: FetchResult) -> None:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _clause_values(version_id: int, position: int, clause: Clause) -> dict:
-    return {"version_id": version_id, "position": position, "key": clause.key, "path": clause.path,
-            "label": clause.label, "heading": clause.heading, "lead": clause.lead, "text": clause.text,
-            "categories": list(clause.categories), "rules": list(clause.rules), "features": clause.features}
 
 
 def clause_from_row(row: ClauseRow) -> Clause:
