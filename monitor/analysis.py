@@ -20,10 +20,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from monitor.clauses import Clause, extract_clauses
+from monitor.clauses import extract_clauses
 from monitor.errors import ConfigError, ExtractionError
 from monitor.extract import Document, check_document, extract_document
 from monitor.sources import Source
+from monitor.store.bulk import clause_rows
 
 PROCESSES_ENV = "CLAUSEWATCH_ANALYSIS_PROCESSES"
 
@@ -34,13 +35,13 @@ log = logging.getLogger(__name__)
 class Analysis:
     """What extraction made of one body: a document and its clauses, or why it is not a valid capture.
 
-    `clauses` is None when the document fails the checks that need no history (the recorder then
-    fails the capture without classifying anything); `compressed_body` is the body as a snapshot
-    stores it, None when the recorder is to compress it.
+    `clause_rows` are the document's clauses as the store writes them (`monitor.store.bulk`), None when
+    the document fails the checks that need no history (the recorder then fails the capture without
+    classifying anything); `compressed_body` is the body as a snapshot stores it.
     """
 
     document: Document | None
-    clauses: list[Clause] | None = None
+    clause_rows: list[tuple] | None = None
     error_kind: str | None = None
     error_reason: str | None = None
     compressed_body: bytes | None = None
@@ -64,7 +65,7 @@ def analyse_body(body: bytes, content_type: str | None, source: Source) -> Analy
         check_document(document, expect=source.expect)
     except ExtractionError:
         return Analysis(document, compressed_body=compressed)
-    return Analysis(document, extract_clauses(document.text, kind=source.kind), compressed_body=compressed)
+    return Analysis(document, clause_rows(extract_clauses(document.text, kind=source.kind)), compressed_body=compressed)
 
 
 def compress_body(body: bytes) -> bytes:

@@ -29,7 +29,7 @@ from monitor.fetch import NOT_MODIFIED, FetchResult
 from monitor.logs import log_capture
 from monitor.sources import Source
 from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version, session_scope
-from monitor.store.bulk import insert_clauses
+from monitor.store.bulk import clause_rows, clauses_from_rows, insert_clause_rows
 
 # How many recent versions a new text is compared with to call it a revert (flap), not news.
 REVERT_WINDOW = 5
@@ -65,7 +65,7 @@ class _Latest:
     seq: int
     text: str
     text_sha256: str
-    clauses: list[Clause]
+    clauses: list[Clause] | None  # None until a comparison needs them
 
 
 class Recorder:
@@ -129,8 +129,8 @@ class Recorder:
                     http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
                     error=result.error,
                 )
-                session.add(attempt)
                 outcome = self._record(session, source, source_row, attempt, result, technical, analysis)
+                session.add(attempt)  # added complete, so it is one INSERT and no UPDATE
                 session.flush()
                 outcome = replace(outcome, attempt_id=attempt.id)
                 self._queue_notifications(session, outcome)
@@ -178,9 +178,9 @@ class Recorder:
         text_sha256 = _sha256(document.text.encode("utf-8"))
         if latest is not None and text_sha256 == latest.text_sha256:
             return self._unchanged(source_row, attempt, result, latest)
-        clauses = analysis.clauses if analysis is not None else None
+        rows = analysis.clause_rows if analysis is not None else None
         return self._new_version(session, source, source_row, attempt, result, snapshot, document,
-                                 text_sha256, latest, technical, clauses)
+                                 text_sha256, latest, technical, rows)
 
     def _failed(self, source_row: SourceRow, kind: str, error: str | None) -> CaptureOutcome:
         source_row.failures_in_a_row += 1
@@ -203,13 +203,16 @@ class Recorder:
 
     def _new_version(self, session: Session, source: Source, source_row: SourceRow, attempt: FetchAttempt,
                      result: FetchResult, snapshot: Snapshot, document: Document, text_sha256: str,
-                     latest: _Latest | None, technical: bool, clauses: list[Clause] | None) -> CaptureOutcome:
+                     latest: _Latest | None, technical: bool, rows: list[tuple] | None) -> CaptureOutcome:
         revert_of = self._revert_of(session, source.id, text_sha256) if latest else None
-        if clauses is None:
-            clauses = extract_clauses(document.text, kind=source.kind)
+        clauses: list[Clause] | None = None  # a first version's are loaded when a comparison needs them
         changes: list[ClauseChange] = []
         if latest is not None:
-            clauses, changes = compare_clauses(latest.clauses, clauses)
+            new = clauses_from_rows(rows) if rows is not None else extract_clauses(document.text, kind=source.kind)
+            clauses, changes = compare_clauses(self._clauses_of(session, latest), new)
+            rows = clause_rows(clauses)
+        elif rows is None:
+            rows = clause_rows(extract_clauses(document.text, kind=source.kind))
         version = Version(
             source_id=source.id, seq=(latest.seq + 1) if latest else 1, observed_at=result.started_at,
             title=document.title, text=document.text, text_sha256=text_sha256, snapshot_id=snapshot.id,
@@ -217,7 +220,7 @@ class Recorder:
         )
         session.add(version)
         session.flush()
-        insert_clauses(session, version.id, clauses)
+        insert_clause_rows(session, version.id, rows)
         attempt.version_id = version.id
         alerting = revert_of is None and not technical
         events = [self._event_row(source, version, latest, change, alerting) for change in changes]
@@ -276,14 +279,21 @@ class Recorder:
             if cached is not None and cached.version_id == newest_id:
                 return cached
         version = session.execute(
-            select(Version).where(Version.source_id == source_id).order_by(Version.seq.desc()).limit(1)
-        ).scalar_one_or_none()
-        latest = None
-        if version is not None:
-            latest = _Latest(version.id, version.seq, version.text, version.text_sha256,
-                             [clause_from_row(row) for row in version.clauses])
+            select(Version.id, Version.seq, Version.text, Version.text_sha256).where(Version.source_id == source_id)
+            .order_by(Version.seq.desc()).limit(1)
+        ).one_or_none()
+        latest = _Latest(*version, clauses=None) if version is not None else None
         self._latest[source_id] = latest
         return latest
+
+    @staticmethod
+    def _clauses_of(session: Session, latest: _Latest) -> list[Clause]:
+        """The clauses of the latest version, loaded from the database the first time they are needed."""
+        if latest.clauses is None:
+            rows = session.execute(select(ClauseRow).where(ClauseRow.version_id == latest.version_id)
+                                   .order_by(ClauseRow.position)).scalars()
+            latest.clauses = [clause_from_row(row) for row in rows]
+        return latest.clauses
 
 
 def _text_of_snapshot(session: Session, snapshot_id: int) -> str | None:

@@ -1,8 +1,10 @@
-"""Bulk writes: a new version's clauses in, its clause rows out, through the driver's executemany.
+"""Clause rows: a version's `Clause`s in, the tuples its `clause` rows hold out (and back), written in bulk
+through the driver's executemany.
 
 A version has hundreds of clauses and a first crawl or an import writes tens of thousands of them.
 SQLAlchemy's per-row parameter processing and its JSON type's per-value serialisation cost several
 times what the driver itself does, so these rows go to the driver with their JSON already written.
+The rows are plain tuples of strings, so an analysis worker can make them and hand them over cheaply.
 """
 
 from __future__ import annotations
@@ -11,38 +13,48 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from monitor.clauses import Clause
 from monitor.store.models import ClauseRow
 
-_CLAUSE_COLUMNS = ("version_id", "position", "key", "path", "label", "heading", "lead", "text", "categories",
-                   "rules", "features")
-# Placeholders of the drivers we ship (sqlite3, psycopg); any other driver goes through SQLAlchemy.
+# A row as `clause_rows` makes it: every column but `id` and `version_id`, in this order.
+ROW_COLUMNS = ("position", "key", "path", "label", "heading", "lead", "text", "categories", "rules", "features")
+_INSERTED = ("version_id", *ROW_COLUMNS)
+# Placeholders of the drivers we ship (sqlite3, psycopg); other drivers get named parameters.
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
-def insert_clauses(session: Session, version_id: int, clauses: Sequence[Clause]) -> None:
-    """Insert the clause rows of one version, in document order, in the session's transaction."""
-    if not clauses:
+def clause_rows(clauses: Sequence[Clause]) -> list[tuple]:
+    """The rows of a version's clauses, in document order, with categories, rules and features as JSON."""
+    return [(position, clause.key, clause.path, clause.label, clause.heading, clause.lead, clause.text,
+             _json(list(clause.categories)), _json(list(clause.rules)), _json(clause.features))
+            for position, clause in enumerate(clauses)]
+
+
+def clauses_from_rows(rows: Sequence[tuple]) -> list[Clause]:
+    """The clauses that `clause_rows` made these rows of (as loading them from the database gives them)."""
+    return [Clause(key=key, path=path, heading=heading, text=body, categories=tuple(json.loads(categories)),
+                   rules=tuple(json.loads(rules)), features=json.loads(features), label=label, lead=lead)
+            for _, key, path, label, heading, lead, body, categories, rules, features in rows]
+
+
+def insert_clause_rows(session: Session, version_id: int, rows: Sequence[tuple]) -> None:
+    """Insert the rows of one version's clauses in the session's transaction."""
+    if not rows:
         return
     connection = session.connection()
+    quote = connection.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in _INSERTED)
     placeholder = _PLACEHOLDERS.get(connection.dialect.paramstyle)
     if placeholder is None:
-        connection.execute(ClauseRow.__table__.insert(), [
-            dict(zip(_CLAUSE_COLUMNS, _clause_row(version_id, position, clause), strict=True))
-            for position, clause in enumerate(clauses)])
+        values = ", ".join(f":{name}" for name in _INSERTED)
+        session.execute(text(f"INSERT INTO {quote(ClauseRow.__tablename__)} ({columns}) VALUES ({values})"),
+                        [dict(zip(_INSERTED, (version_id, *row), strict=True)) for row in rows])
         return
-    quote = connection.dialect.identifier_preparer.quote
-    sql = (f"INSERT INTO {quote(ClauseRow.__tablename__)} ({', '.join(quote(name) for name in _CLAUSE_COLUMNS)}) "
-           f"VALUES ({', '.join([placeholder] * len(_CLAUSE_COLUMNS))})")
-    connection.exec_driver_sql(sql, [_clause_row(version_id, position, clause, _json)
-                                     for position, clause in enumerate(clauses)])
-
-
-def _clause_row(version_id: int, position: int, clause: Clause, encode: Any = lambda value: value) -> tuple:
-    return (version_id, position, clause.key, clause.path, clause.label, clause.heading, clause.lead, clause.text,
-            encode(list(clause.categories)), encode(list(clause.rules)), encode(clause.features))
+    sql = f"INSERT INTO {quote(ClauseRow.__tablename__)} ({columns}) VALUES ({', '.join([placeholder] * len(_INSERTED))})"
+    connection.exec_driver_sql(sql, [(version_id, *row) for row in rows])
 
 
 def _json(value: Any) -> str:
