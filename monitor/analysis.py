@@ -27,6 +27,8 @@ from monitor.sources import Source
 from monitor.store.bulk import clause_rows
 
 PROCESSES_ENV = "CLAUSEWATCH_ANALYSIS_PROCESSES"
+# A cycle of fewer sources uses workers only if they are already running (started by an earlier cycle).
+MIN_SOURCES_TO_START_WORKERS = 8
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +128,20 @@ _pool: AnalysisPool | None = None
 _pool_guard = threading.Lock()
 
 
-def shared_pool(processes: int) -> AnalysisPool | None:
-    """The process's pool of `processes` workers (None for 0), made on first use and reused after."""
+def shared_pool(processes: int, start: bool = True) -> AnalysisPool | None:
+    """The process's pool of `processes` workers (None for 0), made on first use and reused after.
+
+    With `start` false, only a pool that is already running is returned: starting one costs more than
+    analysing a page or two here.
+    """
     global _pool
     if processes <= 0:
         return None
     with _pool_guard:
+        if _pool is not None and _pool.processes == processes:
+            return _pool
+        if not start:
+            return None
         if _pool is None or _pool.processes != processes:
             if _pool is not None:
                 _pool.shutdown()

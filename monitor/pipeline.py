@@ -411,19 +411,21 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
     A body not seen before is analysed (extracted, its clauses classified) in a worker process as soon
     as it arrives; one recording thread stores the captures in the order their fetches finished, so
     the event loop keeps fetching meanwhile. `analysis_processes` (default: $CLAUSEWATCH_ANALYSIS_PROCESSES,
-    else one per core) sets the workers; 0 analyses in the recording thread.
+    else one per core) sets the workers; 0 analyses in the recording thread, and so does a cycle of a few
+    sources when no earlier cycle has started the workers.
     """
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
     from monitor.analysis import analysis_processes as default_processes
-    from monitor.analysis import shared_pool
+    from monitor.analysis import MIN_SOURCES_TO_START_WORKERS, shared_pool
     from monitor.fetch import FetchRequest
 
     recorder.sync_sources(sources)
     source_ids = [source.id for source in sources]
     validators = recorder.conditional_headers(source_ids)
-    pool = shared_pool(default_processes() if analysis_processes is None else analysis_processes)
+    pool = shared_pool(default_processes() if analysis_processes is None else analysis_processes,
+                       start=len(sources) >= MIN_SOURCES_TO_START_WORKERS)
     known_bodies = recorder.known_bodies(source_ids) if pool is not None else {}
     requests = [FetchRequest(source, *validators.get(source.id, (None, None))) for source in sources]
     summary = CycleSummary()

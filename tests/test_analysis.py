@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from conftest import REPO, LocalServer
-from monitor.analysis import analysis_processes, analyse_body, shared_pool
+from monitor.analysis import AnalysisPool, analyse_body, analysis_processes, shared_pool
 from monitor.errors import ConfigError
 from monitor.fetch import FetchSettings
 from monitor.pipeline import Recorder, run_cycle
@@ -112,10 +112,18 @@ def crawl(db_url: str, server: LocalServer, corpus: Path, processes: int, betwee
     return history(db_url)
 
 
-def test_workers_store_exactly_what_the_main_process_stores(db_url, local_server, corpus, tmp_path) -> None:
+def test_workers_store_exactly_what_the_main_process_stores(db_url, local_server, corpus, tmp_path,
+                                                           monkeypatch) -> None:
+    assert shared_pool(2) is not None  # started here: a cycle of so few sources would not start it
+    submitted = []
+    submit = AnalysisPool.submit
+    monkeypatch.setattr(AnalysisPool, "submit", lambda pool, body, *rest: submitted.append(body) or
+                        submit(pool, body, *rest))
     in_workers = crawl(db_url, local_server, corpus, processes=2)
+    monkeypatch.undo()
     in_main = crawl(f"sqlite:///{tmp_path / 'main.db'}", local_server, corpus, processes=0)
 
+    assert len(submitted) == 8  # every body of both cycles was new, so every one went to a worker
     assert in_workers == in_main
     versions = {(source, seq) for source, seq, *_ in in_workers["versions"]}
     assert versions == {("le-chat", 1), ("le-chat", 2), ("llama", 1), ("llama", 2), ("flaky", 1), ("expects", 1)}
