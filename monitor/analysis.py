@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 import zlib
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +30,8 @@ from monitor.store.bulk import clause_rows
 PROCESSES_ENV = "CLAUSEWATCH_ANALYSIS_PROCESSES"
 # A cycle of fewer sources uses workers only if they are already running (started by an earlier cycle).
 MIN_SOURCES_TO_START_WORKERS = 8
+# How often a worker checks that the process it works for is still alive.
+OWNER_CHECK_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +105,7 @@ class AnalysisPool:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["monitor.analysis"])
         self._executor = ProcessPoolExecutor(max_workers=processes, mp_context=context,
-                                             initializer=_warm_worker)
+                                             initializer=_start_worker, initargs=(os.getpid(),))
 
     def submit(self, body: bytes, content_type: str | None, source: Source) -> Future[Analysis] | None:
         """The analysis to come of this body; None when a dead worker has broken the pool."""
@@ -116,12 +119,24 @@ class AnalysisPool:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _warm_worker() -> None:
+def _start_worker(owner_pid: int) -> None:
     from monitor.clauses.classify import load_rules
 
     # Ctrl-C reaches the whole process group: the parent stops the cycle; a worker must not print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_owner, args=(owner_pid,), daemon=True).start()
     load_rules()
+
+
+def _exit_with_owner(owner_pid: int) -> None:
+    """End this worker once the process that owns the pool is gone (even SIGKILLed, which no pipe reports
+    here: a worker's parent is the fork server, and every worker holds its call queue open itself)."""
+    while True:
+        time.sleep(OWNER_CHECK_SECONDS)
+        try:
+            os.kill(owner_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
 
 
 _pool: AnalysisPool | None = None

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -160,6 +163,38 @@ def test_a_dead_worker_loses_no_capture(db_url, local_server, corpus, tmp_path) 
     assert replacement is not pool
     licence, source = only_file(corpus / LLAMA_3).read_bytes(), sources(local_server)[1]
     assert replacement.submit(licence, TEXT, source).result() == analyse_body(licence, TEXT, source)
+
+
+WORKERS_THEN_SLEEP = """
+import sys, time
+from monitor.analysis import shared_pool
+from monitor.sources import Source
+pool = shared_pool(2)
+source = Source(id="x", provider="P", title="T", url="https://example.com/t", format="text")
+for future in [pool.submit(b"Terms. " * 100, "text/plain", source) for _ in range(4)]:
+    future.result()
+print(" ".join(str(process.pid) for process in pool._executor._processes.values()), flush=True)
+time.sleep(120)
+"""
+
+
+def running(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(")")[1].split()[0] not in ("Z", "X")
+
+
+def test_workers_end_when_the_process_they_work_for_is_killed() -> None:
+    owner = subprocess.Popen([sys.executable, "-c", WORKERS_THEN_SLEEP], stdout=subprocess.PIPE, text=True)
+    workers = [int(pid) for pid in owner.stdout.readline().split()]
+    assert len(workers) == 2 and all(running(pid) for pid in workers)
+
+    owner.kill()  # SIGKILL: no atexit, no pool shutdown
+    owner.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(running(pid) for pid in workers):
+        time.sleep(0.1)
+
+    assert not any(running(pid) for pid in workers)
 
 
 @pytest.mark.parametrize("value, expected", [("", os.cpu_count() or 1), ("0", 0), ("3", 3)])
