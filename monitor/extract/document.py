@@ -6,14 +6,14 @@ import codecs
 import re
 from collections.abc import Sequence
 
-import lxml.html
+from lxml import etree
 
 from monitor.errors import ExtractionError
 from monitor.extract import Document
 from monitor.extract.html import html_blocks, page_title, parse_html, remove_elements, select_roots
 from monitor.extract.pdf import pdf_text
 from monitor.extract.text import join_blocks, normalise_markdown, normalise_plain_text
-from monitor.extract.validity import SHORT_PAGE_CHARACTERS, blocked_reason, error_page_reason
+from monitor.extract.validity import SHORT_PAGE_CHARACTERS, ascii_lower, error_page_reason, markup_blocked_reason
 
 FORMATS = ("html", "markdown", "text", "pdf")
 _CONTENT_TYPES = {
@@ -37,37 +37,43 @@ def extract_document(body: bytes, *, format: str | None, content_type: str | Non
     if format == "pdf":
         title, text = pdf_text(body)
         return _document(title, normalise_plain_text(text))
-    markup = decode(body, content_type, sniff_meta=format == "html")
+    markup, utf8 = decode(body, content_type, sniff_meta=format == "html")
     if format == "html":
-        return extract_html(markup, select=select, remove=remove)
+        return extract_html(markup, utf8, select=select, remove=remove)
     text = normalise_markdown(markup) if format == "markdown" else normalise_plain_text(markup)
     return _document("", text)
 
 
-def extract_html(markup: str, *, select: Sequence[str] = (), remove: Sequence[str] = ()) -> Document:
-    """Decoded HTML to its Document: selected, cleaned, checked for challenges and login walls."""
-    root = parse_html(markup)
+def extract_html(markup: str, utf8: bytes | None = None, *, select: Sequence[str] = (),
+                 remove: Sequence[str] = ()) -> Document:
+    """Decoded HTML to its Document: selected, cleaned, checked for challenges and login walls.
+
+    `utf8` is `markup` encoded in UTF-8 when the caller has it (the body of a UTF-8 page).
+    """
+    root = parse_html(markup, utf8)
     title = page_title(root)
-    reason = blocked_reason(title, "", markup[:200_000])
+    head = markup[:200_000]
+    reason = markup_blocked_reason(title, "", ascii_lower(head, utf8 if len(head) == len(markup) else None))
     if reason:
         raise ExtractionError("blocked", reason)
     try:
         roots = select_roots(root, select)
     except ExtractionError:
-        _raise_if_blocked(root, title, markup, error_page=True)
+        _raise_if_blocked(root, title, markup, utf8, error_page=True)
         raise
     remove_elements(roots, remove)
     text = join_blocks(html_blocks(roots))
     if len(text) < SHORT_PAGE_CHARACTERS:
-        _raise_if_blocked(root, title, markup)
+        _raise_if_blocked(root, title, markup, utf8)
     return _document(title, text)
 
 
-def _raise_if_blocked(root: lxml.html.HtmlElement, title: str, markup: str, *, error_page: bool = False) -> None:
+def _raise_if_blocked(root: etree._Element, title: str, markup: str, utf8: bytes | None, *,
+                      error_page: bool = False) -> None:
     """Terms missing or short: is the whole page a challenge, a login wall or an error page?"""
     body = root.find("body")
     page_text = join_blocks(html_blocks([body if body is not None else root], keep_hidden=True))
-    reason = blocked_reason(title, page_text, markup)
+    reason = markup_blocked_reason(title, page_text, ascii_lower(markup, utf8))
     if reason:
         raise ExtractionError("blocked", reason)
     reason = error_page_reason(title, page_text) if error_page else None
@@ -100,20 +106,28 @@ def guess_format(body: bytes, content_type: str | None) -> str:
     return "text"
 
 
-def decode(body: bytes, content_type: str | None, *, sniff_meta: bool) -> str:
-    """Bytes to text: BOM, then the Content-Type charset, then <meta charset>, else UTF-8."""
+def decode(body: bytes, content_type: str | None, *, sniff_meta: bool) -> tuple[str, bytes | None]:
+    """Bytes to text: BOM, then the Content-Type charset, then <meta charset>, else UTF-8.
+
+    Also returns the text's UTF-8 encoding when that is `body` itself (UTF-8 without a BOM or
+    a bad byte), so that the text need not be encoded again to be parsed and scanned.
+    """
     for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
                           (codecs.BOM_UTF16_BE, "utf-16")):
         if body.startswith(bom):
-            return body.decode(encoding, "replace")
+            return body.decode(encoding, "replace"), None
     charset = _content_type_charset(content_type)
     if charset is None and sniff_meta:
         found = _CHARSET.search(body[:4096])
         charset = found.group(1).decode("ascii") if found else None
     try:
-        return body.decode(charset or "utf-8", "replace")
+        text = body.decode(charset or "utf-8", "replace")
     except LookupError:
-        return body.decode("utf-8", "replace")
+        charset = None
+        text = body.decode("utf-8", "replace")
+    # A bad byte would have been replaced by U+FFFD.
+    clean_utf8 = codecs.lookup(charset or "utf-8").name == "utf-8" and "\ufffd" not in text
+    return text, body if clean_utf8 else None
 
 
 def _content_type_charset(content_type: str | None) -> str | None:

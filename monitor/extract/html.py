@@ -6,7 +6,6 @@ import functools
 import re
 from collections.abc import Sequence
 
-import lxml.html
 from cssselect import HTMLTranslator, SelectorError
 from lxml import etree
 
@@ -30,7 +29,13 @@ _COOKIE_CONTAINER = re.compile(
     r"\bcc-(?:banner|window)\b|gdpr-(?:banner|consent)|consent-(?:banner|manager)",
     re.IGNORECASE,
 )
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
+# lxml.html's parser without its element classes: they cost a Python call for each element
+# the walk touches, and nothing here needs their methods.
+_PARSER = etree.HTMLParser()
+_UTF8_PARSER = etree.HTMLParser(encoding="utf-8")
+_STRING = etree.XPath("string()", smart_strings=False)
 
 
 @functools.lru_cache(maxsize=512)
@@ -44,29 +49,37 @@ def compile_selectors(selectors: tuple[str, ...]) -> etree.XPath:
     return etree.XPath(" | ".join(paths))
 
 
-def parse_html(markup: str) -> lxml.html.HtmlElement:
-    """Markup (already decoded) to an lxml tree; an empty page gives an empty <html>."""
-    markup = _XML_DECLARATION.sub("", markup, count=1)
+def parse_html(markup: str, utf8: bytes | None = None) -> etree._Element:
+    """Markup (already decoded) to an lxml tree; an empty page gives an empty <html>.
+
+    `utf8` is `markup` encoded in UTF-8, if at hand: libxml2 reads it without converting the text.
+    """
+    declaration = _XML_DECLARATION.match(markup)
+    if declaration:
+        markup, utf8 = markup[declaration.end() :], None
     if not markup.strip():
-        return lxml.html.fromstring("<html><body></body></html>")
-    return lxml.html.document_fromstring(markup)
+        markup, utf8 = "<html><body></body></html>", None
+    root = etree.fromstring(markup, _PARSER) if utf8 is None else etree.fromstring(utf8, _UTF8_PARSER)
+    if root is None:
+        raise etree.ParserError("Document is empty")
+    return root
 
 
-def page_title(root: lxml.html.HtmlElement) -> str:
+def page_title(root: etree._Element) -> str:
     title = root.find(".//title")
-    return " ".join((title.text_content() if title is not None else "").split())
+    return " ".join((_STRING(title) if title is not None else "").split())
 
 
-def select_roots(root: lxml.html.HtmlElement, select: Sequence[str]) -> list[lxml.html.HtmlElement]:
+def select_roots(root: etree._Element, select: Sequence[str]) -> list[etree._Element]:
     """Elements matching any selector, in document order, without those nested in another match."""
     if not select:
         body = root.find("body")
         return [body if body is not None else root]
     matches = compile_selectors(tuple(select))(root)
-    chosen: list[lxml.html.HtmlElement] = []
-    seen: set[lxml.html.HtmlElement] = set()
+    chosen: list[etree._Element] = []
+    seen: set[etree._Element] = set()
     for element in matches:
-        if not isinstance(element, etree.ElementBase) or not isinstance(element.tag, str):
+        if not isinstance(element, etree._Element) or not isinstance(element.tag, str):
             continue
         if any(ancestor in seen for ancestor in element.iterancestors()):
             continue
@@ -78,7 +91,7 @@ def select_roots(root: lxml.html.HtmlElement, select: Sequence[str]) -> list[lxm
     return chosen
 
 
-def remove_elements(roots: list[lxml.html.HtmlElement], remove: Sequence[str]) -> None:
+def remove_elements(roots: list[etree._Element], remove: Sequence[str]) -> None:
     """Drop the elements the `remove` selectors match inside the selected roots (tails kept)."""
     if not remove:
         return
@@ -88,11 +101,23 @@ def remove_elements(roots: list[lxml.html.HtmlElement], remove: Sequence[str]) -
             if element is root:
                 continue
             if element.getparent() is not None:
-                element.drop_tree()
+                _drop_tree(element)
 
 
-def html_blocks(roots: list[lxml.html.HtmlElement], *, keep_hidden: bool = False) -> list[str]:
-    """Selected elements to blocks: 'indent + marker + text' strings, not yet cleaned.
+def _drop_tree(element: etree._Element) -> None:
+    """Remove `element` and its subtree, its tail joined to what precedes it (lxml.html's drop_tree)."""
+    parent = element.getparent()
+    if element.tail:
+        previous = element.getprevious()
+        if previous is None:
+            parent.text = (parent.text or "") + element.tail
+        else:
+            previous.tail = (previous.tail or "") + element.tail
+    parent.remove(element)
+
+
+def html_blocks(roots: list[etree._Element], *, keep_hidden: bool = False) -> list[str]:
+    """Selected elements to blocks: 'indent + marker + text' strings, not yet cleaned (nor collapsed).
 
     `keep_hidden` keeps hidden elements: some apps mark the whole page aria-hidden while a
     dialog is open, and an error message there still tells why the terms are missing.
@@ -104,18 +129,17 @@ def html_blocks(roots: list[lxml.html.HtmlElement], *, keep_hidden: bool = False
     return walker.blocks
 
 
-def _skipped(element: lxml.html.HtmlElement, tag: str, keep_hidden: bool = False) -> bool:
-    if tag in DROPPED_TAGS:
-        return True
-    attributes = element.attrib
-    if not attributes or keep_hidden:
+def _hidden(element: etree._Element) -> bool:
+    """Hidden by its attributes, or a consent manager's container."""
+    if not element.keys():  # most elements have no attributes
         return False
-    if "hidden" in attributes or attributes.get("aria-hidden") == "true":
+    get = element.get
+    if get("hidden") is not None or get("aria-hidden") == "true":
         return True
-    style = attributes.get("style")
-    if style and "none" in style and re.search(r"display\s*:\s*none|visibility\s*:\s*hidden", style):
+    style = get("style")
+    if style and "none" in style and _HIDDEN_STYLE.search(style):
         return True
-    marks = (attributes.get("id") or "") + " " + (attributes.get("class") or "")
+    marks = (get("id") or "") + " " + (get("class") or "")
     return len(marks) > 1 and ("ookie" in marks or "onsent" in marks or "rust" in marks) and bool(
         _COOKIE_CONTAINER.search(marks)
     )
@@ -127,14 +151,17 @@ class _BlockWalker:
     def __init__(self, *, keep_hidden: bool = False) -> None:
         self.keep_hidden = keep_hidden
         self.blocks: list[str] = []
-        self.parts: list[str] = []
+        self.parts: list[str] = []  # text of the open block; cleared, never replaced
         self.prefix = ""
         self.marker = ""
         self.depth = -1  # list nesting level; -1 outside lists
 
     def flush(self) -> None:
-        text = " ".join("".join(self.parts).split())
-        self.parts = []
+        if not self.parts:
+            return
+        # Inner whitespace runs are left to join_blocks, which collapses every block anyway.
+        text = "".join(self.parts).strip()
+        self.parts.clear()
         if not text:
             return
         if self.marker:
@@ -151,14 +178,14 @@ class _BlockWalker:
             return
         self.blocks.append(self.prefix + text)
 
-    def element(self, element: lxml.html.HtmlElement) -> None:
+    def element(self, element: etree._Element) -> None:
         tag = element.tag  # lxml's HTML parser gives lower-case tags
         if not isinstance(tag, str):  # comments and processing instructions
             return
-        if _skipped(element, tag, self.keep_hidden):
+        if tag in DROPPED_TAGS or (not self.keep_hidden and _hidden(element)):
             return
         if tag in INLINE_TAGS:
-            self.inline(element)
+            self.children(element)
         elif tag == "br":
             self.flush()
         elif tag in HEADINGS:
@@ -168,25 +195,22 @@ class _BlockWalker:
         elif tag == "table":
             self.table(element)
         else:
-            self.block(element)
+            self.flush()
+            self.children(element)
+            self.flush()
 
-    def children(self, element: lxml.html.HtmlElement) -> None:
-        if element.text:
-            self.parts.append(element.text)
+    def children(self, element: etree._Element) -> None:
+        parts = self.parts
+        # Whitespace before the first text of a block would be dropped anyway; leaving it out
+        # spares a flush for each line break between block elements.
+        if (text := element.text) and (parts or not text.isspace()):
+            parts.append(text)
         for child in element:
             self.element(child)
-            if child.tail:
-                self.parts.append(child.tail)
+            if (tail := child.tail) and (parts or not tail.isspace()):
+                parts.append(tail)
 
-    def inline(self, element: lxml.html.HtmlElement) -> None:
-        self.children(element)
-
-    def block(self, element: lxml.html.HtmlElement) -> None:
-        self.flush()
-        self.children(element)
-        self.flush()
-
-    def heading(self, element: lxml.html.HtmlElement, level: int) -> None:
+    def heading(self, element: etree._Element, level: int) -> None:
         self.flush()
         saved = self.prefix, self.marker
         self.prefix, self.marker = self.prefix + "#" * level + " ", ""
@@ -194,14 +218,14 @@ class _BlockWalker:
         self.flush()
         self.prefix, self.marker = saved
 
-    def list(self, element: lxml.html.HtmlElement, *, ordered: bool) -> None:
+    def list(self, element: etree._Element, *, ordered: bool) -> None:
         self.flush()
         saved = self.prefix, self.depth
         self.depth += 1
         number = _start(element) if ordered else 0
         style = (element.get("type") or "1") if ordered else ""
         for child in element:
-            if child.tag == "li" and not _skipped(child, "li", self.keep_hidden):
+            if child.tag == "li" and (self.keep_hidden or not _hidden(child)):
                 self.prefix = "  " * self.depth
                 self.marker = f"{_ordinal(number, style)}. " if ordered else "- "
                 self.children(child)
@@ -214,7 +238,7 @@ class _BlockWalker:
         self.prefix, self.depth = saved
         self.marker = ""
 
-    def table(self, element: lxml.html.HtmlElement) -> None:
+    def table(self, element: etree._Element) -> None:
         self.flush()
         for row in element.iter("tr"):
             cells = []
@@ -225,14 +249,14 @@ class _BlockWalker:
                 self.blocks.append(self.prefix + table_row(cells))
 
 
-def _cell_text(cell: lxml.html.HtmlElement) -> str:
+def _cell_text(cell: etree._Element) -> str:
     walker = _BlockWalker()
     walker.children(cell)
     walker.flush()
     return " ".join(walker.blocks)
 
 
-def _start(element: lxml.html.HtmlElement) -> int:
+def _start(element: etree._Element) -> int:
     try:
         return int(element.get("start") or 1)
     except ValueError:

@@ -40,11 +40,18 @@ _COOKIE_BLOCK = re.compile(
     r" cookies?(?: settings| preferences)?\.?$|^cookie (?:settings|preferences|policy)$|^we use cookies\b.{0,300}$",
     re.IGNORECASE,
 )
+# The letters _COOKIE_BLOCK can start with (no other character matches them under IGNORECASE):
+# testing the first one spares a regex call per block.
+_COOKIE_BLOCK_FIRST = frozenset("ARDMCWardmcw")
+
+# A block left with only its marker or heading hashes once noise was removed.
+_LONE_MARKER = re.compile(r"#{1,6}|[-•]")
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 # Sites switch between US and UK date rendering with the visitor's locale ("December 1, 2025"
 # and "1 December 2025"); one canonical form keeps that from looking like a new version.
 _US_DATE = re.compile(rf"\b({_MONTHS})\s+(\d{{1,2}}),\s*(\d{{4}})(?!\d)")
+_MONTH = re.compile(_MONTHS)  # a quick scan (no leading \b) before _US_DATE
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:\s+(.*?))?(?:\s+#+)?\s*$")
 _SETEXT_1 = re.compile(r"^ {0,3}=+\s*$")
@@ -72,14 +79,21 @@ def clean_inline(text: str) -> str:
     """Collapse whitespace, drop invisible characters, entities and relative dates; keep quotes."""
     if "&" in text:
         text = html.unescape(text)
-    if _INVISIBLE.search(text):
+    if not text.isascii() and _INVISIBLE.search(text):
         text = _INVISIBLE.sub("", text)
     text = " ".join(text.split())
-    if " ago" in text or "day" in text or "just now" in text:
+    if (" ago" in text or "day" in text or "just now" in text) and _may_hold_relative_date(text):
         text = " ".join(_RELATIVE_DATE.sub(" ", text).split())
-    if ", " in text:
+    if ", " in text and _MONTH.search(text):
         text = _US_DATE.sub(r"\2 \1 \3", text)
     return text
+
+
+def _may_hold_relative_date(text: str) -> bool:
+    # _RELATIVE_DATE scans slowly and "day" alone is common; every match holds one of these
+    # once lower-cased (no other character matches their letters under IGNORECASE).
+    lowered = text.lower()
+    return " ago" in lowered or " now" in lowered or "today" in lowered or "terday" in lowered
 
 
 @functools.lru_cache(maxsize=65536)
@@ -92,10 +106,12 @@ def strip_markdown_inline(text: str) -> str:
         text = _TAG.sub(" ", _AUTOLINK.sub(r"\1", text))
     if "`" in text:
         text = _CODE.sub(r"\1", text)
-    if "*" in text or "_" in text:
-        for _ in range(2):  # nested emphasis such as ***x*** or **_x_**
+    for _ in range(2):  # nested emphasis such as ***x*** or **_x_**
+        if "**" in text or "__" in text:
             text = _STRONG.sub(r"\2", text)
+        if "*" in text:
             text = _EMPHASIS_STAR.sub(r"\1", text)
+        if "_" in text:
             text = _EMPHASIS_UNDERSCORE.sub(r"\1", text)
     if "\\" in text:
         text = _ESCAPE.sub(r"\1", text)
@@ -116,20 +132,22 @@ def join_blocks(blocks: Iterable[str]) -> str:
     """Blocks (indent + marker + text) to the final text: cleaned, noise and repeats dropped."""
     kept: list[str] = []
     for block in blocks:
-        indent = block[: len(block) - len(block.lstrip(" "))]
         body = clean_inline(block)
         if not body or _is_noise(body):
             continue
+        indent = block[: len(block) - len(block.lstrip(" "))]
         kept.append(indent + body)
-        _drop_repeat(kept)
-    return unicodedata.normalize("NFC", "\n\n".join(kept))
+        if kept[-1] in kept[-4:-1]:  # else no run of 1-3 blocks can repeat the one before it
+            _drop_repeat(kept)
+    # NFC of the whole text, block by block: it never joins characters across the blank
+    # lines, and ASCII blocks (half the text) are NFC already.
+    return "\n\n".join(block if block.isascii() else unicodedata.normalize("NFC", block) for block in kept)
 
 
 def _is_noise(body: str) -> bool:
-    if len(body) < 400 and _COOKIE_BLOCK.match(body):
+    if len(body) < 400 and body[0] in _COOKIE_BLOCK_FIRST and _COOKIE_BLOCK.match(body):
         return True
-    # A block left with only its marker or heading hashes once noise was removed.
-    return bool(re.fullmatch(r"#{1,6}|[-•]", body))
+    return len(body) <= 6 and bool(_LONE_MARKER.fullmatch(body))
 
 
 def _drop_repeat(kept: list[str]) -> None:
