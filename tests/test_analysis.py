@@ -3,6 +3,7 @@ when a worker dies."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -152,7 +153,9 @@ def test_a_dead_worker_loses_no_capture(db_url, local_server, corpus, tmp_path) 
 
     def kill_workers() -> None:
         for process in list(pool._executor._processes.values()):
-            os.kill(process.pid, signal.SIGKILL)
+            # Once one worker is dead the executor ends the others itself: one may be gone already.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
             process.join()
 
     survived = crawl(db_url, local_server, corpus, processes=2, between=kill_workers)
