@@ -2,8 +2,8 @@
 `Document` and classified clauses (or the extraction failure) out.
 
 Compression, extraction and clause analysis are most of the CPU a first capture costs, and they need
-nothing from the database, so a crawl cycle runs them in worker processes (`AnalysisPool`) while the main process fetches
-and stores. The recorder still decides everything that depends on history (unchanged text, revert,
+nothing from the database, so a crawl cycle runs them in worker processes (`AnalysisPool`) while the
+main process fetches and stores. The recorder still decides everything that depends on history (unchanged text, revert,
 previous length); a missing or failed analysis only means the recorder does the work itself.
 """
 
@@ -70,7 +70,8 @@ def analyse_body(body: bytes, content_type: str | None, source: Source) -> Analy
         check_document(document, expect=source.expect)
     except ExtractionError:
         return Analysis(document, compressed_body=compressed)
-    return Analysis(document, clause_rows(extract_clauses(document.text, kind=source.kind)), compressed_body=compressed)
+    rows = clause_rows(extract_clauses(document.text, kind=source.kind))
+    return Analysis(document, rows, compressed_body=compressed)
 
 
 def compress_body(body: bytes) -> bytes:
@@ -157,11 +158,10 @@ def shared_pool(processes: int, start: bool = True) -> AnalysisPool | None:
             return _pool
         if not start:
             return None
-        if _pool is None or _pool.processes != processes:
-            if _pool is not None:
-                _pool.shutdown()
-            _pool = AnalysisPool(processes)
-            atexit.register(_pool.shutdown)
+        if _pool is not None:  # of another size
+            _pool.shutdown()
+        _pool = AnalysisPool(processes)
+        atexit.register(_pool.shutdown)
         return _pool
 
 

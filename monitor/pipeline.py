@@ -101,7 +101,8 @@ class Recorder:
         """SHA-256 of every body stored for each source: a body among them is never analysed again."""
         known: dict[str, set[str]] = {}
         with session_scope(self.engine) as session:
-            rows = session.execute(select(Snapshot.source_id, Snapshot.sha256).where(Snapshot.source_id.in_(source_ids)))
+            rows = session.execute(select(Snapshot.source_id, Snapshot.sha256)
+                                   .where(Snapshot.source_id.in_(source_ids)))
             for source_id, sha256 in rows:
                 known.setdefault(source_id, set()).add(sha256)
         return known
@@ -262,9 +263,11 @@ class Recorder:
         if snapshot is not None:
             snapshot.last_seen = max(snapshot.last_seen, result.started_at)
             return snapshot, _text_of_snapshot(session, snapshot.id)
+        compressed = analysis.compressed_body if analysis is not None else None
         snapshot = Snapshot(
             source_id=source_id, sha256=sha256, content_type=result.content_type, size=len(result.body),
-            body=(analysis and analysis.compressed_body) or compress_body(result.body), first_seen=result.started_at, last_seen=result.started_at,
+            body=compressed or compress_body(result.body), first_seen=result.started_at,
+            last_seen=result.started_at,
         )
         session.add(snapshot)
         session.flush()

@@ -4,6 +4,7 @@ when a worker dies."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -208,3 +209,24 @@ def test_analysis_processes_default_to_one_per_core(value, expected) -> None:
 def test_a_bad_number_of_processes_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="CLAUSEWATCH_ANALYSIS_PROCESSES.*'two'"):
         analysis_processes({"CLAUSEWATCH_ANALYSIS_PROCESSES": "two"})
+
+
+@pytest.mark.parametrize("command", [["run", "--once"], ["daemon"]])
+def test_the_commands_refuse_a_bad_number_of_processes_in_one_line(command, tmp_path) -> None:
+    (tmp_path / "sources.yaml").write_text(
+        "sources:\n  - {id: example, provider: Example, title: Terms, url: 'https://example.com/terms'}\n")
+    done = subprocess.run([sys.executable, "-m", "monitor", "--db", f"sqlite:///{tmp_path / 'cw.db'}", *command],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "CLAUSEWATCH_ANALYSIS_PROCESSES": "two"})
+
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "CLAUSEWATCH_ANALYSIS_PROCESSES" in done.stderr and "'two'" in done.stderr
+
+
+def test_config_shows_the_analysis_processes_and_where_they_come_from(tmp_path) -> None:
+    done = subprocess.run([sys.executable, "-m", "monitor", "config", "--json"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "CLAUSEWATCH_ANALYSIS_PROCESSES": "3"})
+
+    settings = {setting["name"]: setting for setting in json.loads(done.stdout)["settings"]}
+    assert settings["analysis_processes"]["value"] == "3" and settings["analysis_processes"]["origin"] == "env"
