@@ -53,7 +53,8 @@ def extract_html(markup: str, utf8: bytes | None = None, *, select: Sequence[str
     root = parse_html(markup, utf8)
     title = page_title(root)
     head = markup[:200_000]
-    reason = markup_blocked_reason(title, "", ascii_lower(head, utf8 if len(head) == len(markup) else None))
+    head_utf8 = utf8 if len(head) == len(markup) else None  # the bytes of the whole markup only
+    reason = markup_blocked_reason(title, "", ascii_lower(head, head_utf8))
     if reason:
         raise ExtractionError("blocked", reason)
     try:

@@ -65,11 +65,10 @@ def blocked_reason(title: str, text: str, markup: str = "") -> str | None:
     return markup_blocked_reason(title, text, ascii_lower(markup))
 
 
-def markup_blocked_reason(title: str, text: str, lowered_markup: bytes) -> str | None:
+def markup_blocked_reason(title: str, text: str, lowered: bytes) -> str | None:
     """`blocked_reason` for markup already lower-cased by `ascii_lower`."""
     if _CHALLENGE_TITLE.match(title):
         return f"bot challenge or access denied page (title {title!r})"
-    lowered = lowered_markup
     if (b"chl" in lowered or b"challenge" in lowered or b"verification" in lowered) and any(
             marker in lowered for marker in _CHALLENGE_MARKUP):
         return "bot challenge page (challenge markup)"
