@@ -76,7 +76,8 @@ def analyse_body(body: bytes, content_type: str | None, source: Source) -> Analy
 
 def compress_body(body: bytes) -> bytes:
     """A body as a snapshot stores it."""
-    return zlib.compress(body, 6)
+    # Level 1: three times as fast as the default level on terms pages, for bodies about 18% larger.
+    return zlib.compress(body, 1)
 
 
 def analysis_processes(environ: dict[str, str] | None = None) -> int:
@@ -107,6 +108,16 @@ class AnalysisPool:
         context.set_forkserver_preload(["monitor.analysis"])
         self._executor = ProcessPoolExecutor(max_workers=processes, mp_context=context,
                                              initializer=_start_worker, initargs=(os.getpid(),))
+        # The first submit waits for the fork server to start and import the code (about half a second):
+        # a thread pays that wait now, while the caller goes on (syncing sources, starting fetches).
+        threading.Thread(target=self._start_workers, name="analysis-start", daemon=True).start()
+
+    def _start_workers(self) -> None:
+        try:
+            for future in [self._executor.submit(_started) for _ in range(self.processes)]:
+                future.result()
+        except Exception:  # noqa: BLE001 - a pool that cannot start fails the captures' submits, reported there
+            pass
 
     def submit(self, body: bytes, content_type: str | None, source: Source) -> Future[Analysis] | None:
         """The analysis to come of this body; None when a dead worker has broken the pool."""
@@ -118,6 +129,10 @@ class AnalysisPool:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _started() -> None:
+    """The task that makes a worker start (see `AnalysisPool._start_workers`)."""
 
 
 def _start_worker(owner_pid: int) -> None:

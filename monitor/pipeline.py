@@ -5,9 +5,11 @@ The CLI (`run`, `ingest`, `import`), the scheduler and the web app call this mod
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
+import queue
 import threading
 import time
 import zlib
@@ -17,7 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.orm import Session
 
 from monitor.analysis import Analysis, AnalysisPool, compress_body, discard_pool
@@ -35,6 +37,8 @@ from monitor.store.bulk import clause_rows, clauses_from_rows, insert_clause_row
 REVERT_WINDOW = 5
 # After this many failed captures in a row a source raises one "source failing" notice.
 FAILING_AFTER = 3
+# Captures that wait for the recorder are stored together, one transaction (and one commit) for up to this many.
+CAPTURES_PER_TRANSACTION = 50
 
 # Outcomes of recording one capture.
 NEW_VERSION = "new_version"
@@ -55,6 +59,16 @@ class CaptureOutcome:
     attempt_id: int | None = None
     events: list[dict] = field(default_factory=list)  # change events that should alert
     notices: list[dict] = field(default_factory=list)  # "source failing" / "source recovered", for operators
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One fetch result of a source to record; `analysis` is its body's analysis, if a worker made it."""
+
+    source: Source
+    result: FetchResult
+    technical: bool = False
+    analysis: Analysis | None = None
 
 
 @dataclass
@@ -121,27 +135,59 @@ class Recorder:
 
         `analysis` is `analyse_body` of this result's body, when a worker process has already made it.
         """
+        return self.record_many([Capture(source, result, technical, analysis)])[0]
+
+    def record_many(self, captures: Sequence[Capture]) -> list[CaptureOutcome]:
+        """Store several captures in one transaction, in order: the rows and outcomes `record` would give
+        one by one, for one commit and a few queries on their sources however many they are.
+
+        All or nothing: if any capture fails to store, none is stored and the error is raised.
+        """
         started = time.monotonic()
-        with self._lock(source.id):
-            with session_scope(self.engine) as session:
-                source_row = session.get(SourceRow, source.id) or upsert_source(session, source)
+        source_ids = sorted({capture.source.id for capture in captures})
+        with contextlib.ExitStack() as held:
+            for source_id in source_ids:  # always in the same order, so two callers never wait on each other
+                held.enter_context(self._lock(source_id))
+            try:
+                outcomes = self._record_in_one_transaction(captures)
+            except BaseException:
+                for source_id in source_ids:  # the versions this transaction cached were rolled back
+                    self._latest.pop(source_id, None)
+                raise
+        record_ms = int((time.monotonic() - started) * 1000 / len(captures))
+        # logged after the commit, so a log line always stands for a recorded capture
+        for capture, outcome in zip(captures, outcomes, strict=True):
+            result = capture.result
+            log_capture(capture.source.id, outcome.outcome, attempt_outcome=outcome.attempt_outcome,
+                        attempt_id=outcome.attempt_id, http_status=result.http_status, body_bytes=len(result.body),
+                        fetch_ms=result.elapsed_ms, record_ms=record_ms, version_seq=outcome.version_seq,
+                        revert_of_seq=outcome.revert_of_seq, events=len(outcome.events), error=outcome.error)
+        return outcomes
+
+    def _record_in_one_transaction(self, captures: Sequence[Capture]) -> list[CaptureOutcome]:
+        with session_scope(self.engine) as session:
+            source_rows = {row.id: row for row in session.scalars(
+                select(SourceRow).where(SourceRow.id.in_({capture.source.id for capture in captures})))}
+            self._refresh_latest(session, {capture.source.id for capture in captures if capture.result.ok})
+            recorded = []
+            for capture in captures:
+                source, result = capture.source, capture.result
+                if source.id not in source_rows:
+                    source_rows[source.id] = upsert_source(session, source)
                 attempt = FetchAttempt(
                     source_id=source.id, started_at=result.started_at, outcome=result.outcome,
                     http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
                     error=result.error,
                 )
-                outcome = self._record(session, source, source_row, attempt, result, technical, analysis)
+                outcome = self._record(session, source, source_rows[source.id], attempt, result, capture.technical,
+                                       capture.analysis)
                 session.add(attempt)  # added complete, so it is one INSERT and no UPDATE
-                session.flush()
-                outcome = replace(outcome, attempt_id=attempt.id)
+                recorded.append((attempt, outcome))
+            session.flush()  # the attempts not yet flushed go in together
+            outcomes = [replace(outcome, attempt_id=attempt.id) for attempt, outcome in recorded]
+            for outcome in outcomes:
                 self._queue_notifications(session, outcome)
-        # logged after the commit, so a log line always stands for a recorded capture
-        log_capture(source.id, outcome.outcome, attempt_outcome=outcome.attempt_outcome,
-                    attempt_id=outcome.attempt_id, http_status=result.http_status, body_bytes=len(result.body),
-                    fetch_ms=result.elapsed_ms,
-                    record_ms=int((time.monotonic() - started) * 1000), version_seq=outcome.version_seq,
-                    revert_of_seq=outcome.revert_of_seq, events=len(outcome.events), error=outcome.error)
-        return outcome
+        return outcomes
 
     def _queue_notifications(self, session: Session, outcome: CaptureOutcome) -> None:
         """Outbox rows for the events and notices of this capture, committed with them (sent later)."""
@@ -157,7 +203,7 @@ class Recorder:
         if not result.ok:
             return self._failed(source_row, result.outcome, result.error)
 
-        latest = self._load_latest(session, source.id)
+        latest = self._latest[source.id]
         snapshot, known_text = self._store_snapshot(session, source.id, result, analysis)
         attempt.snapshot_id = snapshot.id
         if technical:  # re-extraction: the stored text of this body is what may be out of date
@@ -273,21 +319,24 @@ class Recorder:
         session.flush()
         return snapshot, None
 
-    def _load_latest(self, session: Session, source_id: str) -> _Latest | None:
-        if source_id in self._latest:
-            cached = self._latest[source_id]
-            newest_id = session.execute(
-                select(Version.id).where(Version.source_id == source_id).order_by(Version.seq.desc()).limit(1)
-            ).scalar_one_or_none()
-            if cached is not None and cached.version_id == newest_id:
-                return cached
-        version = session.execute(
-            select(Version.id, Version.seq, Version.text, Version.text_sha256).where(Version.source_id == source_id)
-            .order_by(Version.seq.desc()).limit(1)
-        ).one_or_none()
-        latest = _Latest(*version, clauses=None) if version is not None else None
-        self._latest[source_id] = latest
-        return latest
+    def _refresh_latest(self, session: Session, source_ids: set[str]) -> None:
+        """Bring the cached latest version of these sources up to date: another process may have recorded
+        one since. Two queries, whatever the number of sources."""
+        if not source_ids:
+            return
+        newest_seq = (select(Version.source_id, func.max(Version.seq).label("seq"))
+                      .where(Version.source_id.in_(source_ids)).group_by(Version.source_id).subquery())
+        newest = dict(session.execute(select(Version.source_id, Version.id).join(
+            newest_seq, and_(Version.source_id == newest_seq.c.source_id, Version.seq == newest_seq.c.seq))).all())
+        stale = [source_id for source_id in source_ids
+                 if source_id not in self._latest or _version_id(self._latest[source_id]) != newest.get(source_id)]
+        loaded: dict[str, _Latest] = {}
+        if any(source_id in newest for source_id in stale):
+            rows = session.execute(select(Version.source_id, Version.id, Version.seq, Version.text, Version.text_sha256)
+                                   .where(Version.id.in_([newest[s] for s in stale if s in newest])))
+            loaded = {row.source_id: _Latest(*row[1:], clauses=None) for row in rows}
+        for source_id in stale:
+            self._latest[source_id] = loaded.get(source_id)
 
     @staticmethod
     def _clauses_of(session: Session, latest: _Latest) -> list[Clause]:
@@ -309,6 +358,10 @@ def _text_of_snapshot(session: Session, snapshot_id: int) -> str | None:
     if version_id is None:
         return None
     return session.execute(select(Version.text).where(Version.id == version_id)).scalar_one()
+
+
+def _version_id(latest: _Latest | None) -> int | None:
+    return latest.version_id if latest is not None else None
 
 
 def _remember_validators(source_row: SourceRow, result: FetchResult) -> None:
@@ -412,10 +465,11 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
     """Fetch every source once (concurrently), record each result as it arrives, send the alerts.
 
     A body not seen before is analysed (extracted, its clauses classified) in a worker process as soon
-    as it arrives; one recording thread stores the captures in the order their fetches finished, so
-    the event loop keeps fetching meanwhile. `analysis_processes` (default: $CLAUSEWATCH_ANALYSIS_PROCESSES,
-    else one per core) sets the workers; 0 analyses in the recording thread, and so does a cycle of a few
-    sources when no earlier cycle has started the workers.
+    as it arrives; one recording thread stores the captures in the order their fetches finished (those
+    that queue up while it works, in one transaction), so the event loop keeps fetching meanwhile.
+    `analysis_processes` (default: $CLAUSEWATCH_ANALYSIS_PROCESSES, else one per core) sets the workers;
+    0 analyses in the recording thread, and so does a cycle of a few sources when no earlier cycle has
+    started the workers.
     """
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
@@ -424,27 +478,29 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
     from monitor.analysis import MIN_SOURCES_TO_START_WORKERS, shared_pool
     from monitor.fetch import FetchRequest
 
+    pool = shared_pool(default_processes() if analysis_processes is None else analysis_processes,
+                       start=len(sources) >= MIN_SOURCES_TO_START_WORKERS)
     recorder.sync_sources(sources)
     source_ids = [source.id for source in sources]
     validators = recorder.conditional_headers(source_ids)
-    pool = shared_pool(default_processes() if analysis_processes is None else analysis_processes,
-                       start=len(sources) >= MIN_SOURCES_TO_START_WORKERS)
     known_bodies = recorder.known_bodies(source_ids) if pool is not None else {}
     requests = [FetchRequest(source, *validators.get(source.id, (None, None))) for source in sources]
     summary = CycleSummary()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as worker:
-        futures = []
+    fetched: queue.SimpleQueue = queue.SimpleQueue()
 
-        def record(request: Any, result: FetchResult) -> None:
-            analysis = None
-            if pool is not None and result.ok and _sha256(result.body) not in known_bodies.get(request.source.id, ()):
-                analysis = pool.submit(result.body, result.content_type, request.source)
-            futures.append(worker.submit(_record_and_alert, recorder, request.source, result, notifiers,
-                                         summary, on_progress, pool, analysis))
+    def hand_over(request: Any, result: FetchResult) -> None:
+        analysis = None
+        if pool is not None and result.ok and _sha256(result.body) not in known_bodies.get(request.source.id, ()):
+            analysis = pool.submit(result.body, result.content_type, request.source)
+        fetched.put((request.source, result, analysis))
 
-        asyncio.run(_fetch_all(requests, fetch_settings, record))
-        for future in futures:
-            future.result()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as recording:
+        recorded = recording.submit(_record_fetched, recorder, fetched, notifiers, summary, on_progress, pool)
+        try:
+            asyncio.run(_fetch_all(requests, fetch_settings, hand_over))
+        finally:
+            fetched.put(None)  # the recorder stores what was fetched, then stops
+        recorded.result()
     summary.alert_failures += deliver_notifications(recorder)
     return summary
 
@@ -500,16 +556,54 @@ def fetch_once(source: Source, settings: Any) -> FetchResult:
     return results[0]
 
 
-def _record_and_alert(recorder: Recorder, source: Source, result: FetchResult, notifiers: Sequence[Any],
-                      summary: CycleSummary, on_progress: ProgressCallback | None,
-                      pool: AnalysisPool | None = None, analysis: Future[Analysis] | None = None) -> None:
+def _record_fetched(recorder: Recorder, fetched: queue.SimpleQueue, notifiers: Sequence[Any],
+                    summary: CycleSummary, on_progress: ProgressCallback | None, pool: AnalysisPool | None) -> None:
+    """Record the (source, result, analysis) items handed over until None comes, sending their alerts.
+
+    The items waiting when the recorder gets to them are stored in one transaction (up to
+    CAPTURES_PER_TRANSACTION). If that fails they are stored one by one, so a capture that cannot be
+    stored fails alone; the first such error is raised once every other capture is stored.
+    """
     from monitor.alerts import send_alerts
 
-    outcome = recorder.record(source, result, analysis=_finished_analysis(source, pool, analysis))
-    summary.add(outcome)
-    summary.alert_failures += send_alerts(notifiers, outcome.events + outcome.notices)
-    if on_progress:
-        on_progress(source, outcome)
+    errors: list[Exception] = []
+    finished = False
+    while not finished:
+        items = [fetched.get()]
+        while len(items) < CAPTURES_PER_TRANSACTION and not fetched.empty():
+            items.append(fetched.get())
+        if items[-1] is None:
+            finished = True
+            items.pop()
+        captures = [Capture(source, result, analysis=_finished_analysis(source, pool, analysis))
+                    for source, result, analysis in items]
+        for capture, outcome in _record_together(recorder, captures, errors):
+            summary.add(outcome)
+            summary.alert_failures += send_alerts(notifiers, outcome.events + outcome.notices)
+            if on_progress:
+                on_progress(capture.source, outcome)
+    if errors:
+        raise errors[0]
+
+
+def _record_together(recorder: Recorder, captures: list[Capture],
+                     errors: list[Exception]) -> list[tuple[Capture, CaptureOutcome]]:
+    """The captures stored in one transaction, else one by one; the errors of those that fail go to `errors`."""
+    if not captures:
+        return []
+    try:
+        return list(zip(captures, recorder.record_many(captures), strict=True))
+    except Exception as error:  # noqa: BLE001 - stored one by one below; what fails again is raised later
+        if len(captures) == 1:
+            errors.append(error)
+            return []
+    recorded = []
+    for capture in captures:
+        try:
+            recorded.append((capture, recorder.record_many([capture])[0]))
+        except Exception as error:  # noqa: BLE001 - the run goes on; run_cycle raises it at the end
+            errors.append(error)
+    return recorded
 
 
 def _finished_analysis(source: Source, pool: AnalysisPool | None,

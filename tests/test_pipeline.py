@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from monitor.fetch import FetchResult
-from monitor.pipeline import FAILED, NEW_VERSION, UNCHANGED, Recorder, ingest_file
+from monitor.pipeline import FAILED, NEW_VERSION, UNCHANGED, CaptureOutcome, Recorder, ingest_file
 from monitor.sources import Source
 from monitor.store import ChangeEvent, FetchAttempt, Version, connect, init_database, session_scope
 
@@ -110,3 +110,67 @@ def test_llama_api_flapping_history_replayed_through_ingest_alerts_only_on_real_
     assert alerting_days <= {"2026-07-08", "2026-08-05", "2026-08-22"}  # the three real rewrites
     assert all(not o.events for o, error in zip(outcomes, is_error) if error)
     assert all(o.revert_of_seq is None for o in outcomes)
+
+
+def stored(rec: Recorder) -> dict[str, list[tuple]]:
+    """What the recorder stored, without ids and clock times."""
+    with session_scope(rec.engine) as session:
+        return {
+            "attempts": session.execute(select(FetchAttempt.source_id, FetchAttempt.outcome, FetchAttempt.bytes)
+                                        .order_by(FetchAttempt.id)).all(),
+            "versions": session.execute(select(Version.source_id, Version.seq, Version.text, Version.revert_of_seq)
+                                        .order_by(Version.id)).all(),
+            "events": session.execute(select(ChangeEvent.source_id, ChangeEvent.key, ChangeEvent.direction,
+                                             ChangeEvent.alert).order_by(ChangeEvent.id)).all(),
+        }
+
+
+def summary(outcome: CaptureOutcome) -> tuple:
+    return outcome.outcome, outcome.version_seq, outcome.revert_of_seq, len(outcome.events), outcome.notices
+
+
+def test_captures_stored_together_are_stored_as_one_by_one(db_url: str, tmp_path: Path) -> None:
+    from monitor.pipeline import Capture
+
+    a = TERMS.format(extra=FILLER)
+    b = a.replace(", except for a Permitted Exception", "")
+    other = source(id="other-terms")
+    # Two versions of one source in one transaction, a flap back, a failure, the same body twice.
+    captures = [Capture(source(), fetched(a, 0)), Capture(other, fetched(b, 0)), Capture(source(), fetched(b, 1)),
+                Capture(other, fetched("", 1, "http_error")), Capture(source(), fetched(a, 2)),
+                Capture(other, fetched(b, 2))]
+    together, one_by_one = recorder(db_url), recorder(f"sqlite:///{tmp_path / 'one.db'}")
+
+    outcomes = together.record_many(captures)
+    expected = [one_by_one.record(capture.source, capture.result) for capture in captures]
+
+    assert [summary(outcome) for outcome in outcomes] == [summary(outcome) for outcome in expected]
+    assert [outcome.outcome for outcome in outcomes] == [NEW_VERSION, NEW_VERSION, NEW_VERSION, FAILED,
+                                                         NEW_VERSION, UNCHANGED]
+    assert outcomes[4].revert_of_seq == 1 and outcomes[2].events
+    assert all(outcome.attempt_id for outcome in outcomes)
+    assert stored(together) == stored(one_by_one)
+
+
+def test_a_capture_that_cannot_be_stored_fails_alone(db_url: str, monkeypatch) -> None:
+    from monitor.pipeline import Capture, _record_together
+
+    rec = recorder(db_url)
+    good, bad = source(id="good"), source(id="bad")
+    store = Recorder._record
+
+    def fail_for_bad(self, session, src, *rest):  # type: ignore[no-untyped-def]
+        if src.id == "bad":
+            raise RuntimeError("disk full")
+        return store(self, session, src, *rest)
+
+    monkeypatch.setattr(Recorder, "_record", fail_for_bad)
+    errors: list[Exception] = []
+    text = TERMS.format(extra=FILLER)
+    recorded = _record_together(rec, [Capture(good, fetched(text)), Capture(bad, fetched(text))], errors)
+
+    assert [(capture.source.id, outcome.outcome) for capture, outcome in recorded] == [("good", NEW_VERSION)]
+    assert [str(error) for error in errors] == ["disk full"]
+    assert [row[:2] for row in stored(rec)["versions"]] == [("good", 1)]
+    # The transaction that failed had cached a first version of good that it then rolled back.
+    assert rec.record(good, fetched(text + "\n\nMore.", 1)).version_seq == 2
