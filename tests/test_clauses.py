@@ -212,3 +212,42 @@ def test_watched_clause_is_not_paired_with_an_indemnity_item() -> None:
                     "technical safeguards applied to the Services;", "(xii)")]
     alignment = align_clauses(previous, current)
     assert alignment.pairs == [(0, 1)] or alignment.merged == {1: [0]}
+
+
+@pytest.mark.parametrize("pattern, strings", [
+    (r"\bscrap(?:e|es|ing)\b|\bcrawl\w*", {"scrap", "crawl"}),  # each branch's own literal
+    (r"\bdistil(?:l|ling)?\b (?:\w+ ){0,3}?data", {"distil"}),  # the longest run wins
+    (r"(?:use|using) .{0,40}(?:outputs?|results?)", {"output", "result"}),
+    (r"(?:train){2,}", {"train"}),  # a repeat that occurs at least once
+    (r"(?:train)?ing data", {"ing data"}),  # an optional part requires nothing
+    (r"ab|scrape", None),  # a branch too short to filter anything
+    (r"(?i)scrape", None),  # case-insensitive: a literal could appear in any case
+    (r"[a-z]+ed\b", None),  # a class and a run too short
+])
+def test_required_strings_of_a_pattern(pattern: str, strings: set[str] | None) -> None:
+    import re
+
+    from monitor.clauses.prefilter import required_strings
+
+    assert required_strings(re.compile(pattern)) == (frozenset(strings) if strings else None)
+
+
+def test_rule_prefilters_never_change_a_match(corpus: Path) -> None:
+    """Every rule, with its prefilter and without, on every clause of the real terms and licences."""
+    import dataclasses
+
+    from monitor.clauses.classify import prepare_text
+
+    texts = {segment.text for path in sorted((corpus / "genai-eu").rglob("*.md"))[::3]
+             for segment in segment_document(path.read_text(encoding="utf-8"))}
+    texts |= {segment.text for path in sorted((corpus / "licenses-lineage").rglob("*.md"))
+              for segment in segment_document(path.read_text(encoding="utf-8"))}
+    prepared = [prepare_text(text) for text in texts]
+    rules = load_rules().rules
+    assert all(rule.needs_one_of for rule in rules)
+
+    for rule in rules:
+        unfiltered = dataclasses.replace(rule, needs_one_of=())
+        matched = [text for text in prepared if unfiltered.matches(text)]
+        assert matched, rule.id  # each rule fires somewhere in the corpus, so the check has teeth
+        assert [text for text in prepared if rule.matches(text)] == matched, rule.id

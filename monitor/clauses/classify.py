@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from monitor.clauses import LICENSE_CATEGORIES, PERMISSIVE_CATEGORIES, RESTRICTIVE_CATEGORIES
+from monitor.clauses.prefilter import required_strings
 
 RULES_PATH = Path(__file__).with_name("rules.yaml")
 # Feature tables that map names to classes rather than to patterns.
@@ -32,8 +33,12 @@ class Rule:
     veto: bool = True
     must_match: tuple[str, ...] = ()
     must_not_match: tuple[str, ...] = ()
+    # Strings of which a text the rule matches contains one (`prefilter.required_strings`); () for no filter.
+    needs_one_of: tuple[str, ...] = ()
 
     def matches(self, prepared: str) -> bool:
+        if self.needs_one_of and not any(string in prepared for string in self.needs_one_of):
+            return False
         return all(p.search(prepared) for p in self.all) and not any(p.search(prepared) for p in self.unless)
 
 
@@ -73,19 +78,20 @@ def load_rules(path: str = str(RULES_PATH)) -> RuleSet:
     """Read and compile rules.yaml (cached per path)."""
     data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     vocab: dict[str, str] = data.get("vocab", {})
-    rules = tuple(
-        Rule(
+    rules = []
+    for entry in data["rules"]:
+        patterns = tuple(_compile(p, vocab) for p in entry["all"])
+        rules.append(Rule(
             id=entry["id"],
             category=entry["category"],
             reason=entry["reason"],
-            all=tuple(_compile(p, vocab) for p in entry["all"]),
+            all=patterns,
             unless=tuple(_compile(p, vocab) for p in entry.get("unless", [])),
             veto=entry.get("veto", True),
             must_match=tuple(entry.get("must_match", [])),
             must_not_match=tuple(entry.get("must_not_match", [])),
-        )
-        for entry in data["rules"]
-    )
+            needs_one_of=_prefilter(patterns),
+        ))
     vetoes = {name: _compile(p, vocab) for name, p in data.get("vetoes", {}).items()}
     raw = data.get("features", {})
     features: dict[str, Any] = {}
@@ -98,7 +104,15 @@ def load_rules(path: str = str(RULES_PATH)) -> RuleSet:
             features[name] = _compile(value, vocab)
         else:
             features[name] = value
-    return RuleSet(rules, vetoes, _compile(vocab["negation"], vocab), features)
+    return RuleSet(tuple(rules), vetoes, _compile(vocab["negation"], vocab), features)
+
+
+def _prefilter(patterns: tuple[re.Pattern[str], ...]) -> tuple[str, ...]:
+    """The most selective set of strings one of which every text matching all the patterns contains."""
+    candidates = [strings for strings in map(required_strings, patterns) if strings]
+    if not candidates:
+        return ()
+    return tuple(sorted(max(candidates, key=lambda strings: (min(map(len, strings)), -len(strings)))))
 
 
 def rule_by_id(rule_id: str) -> Rule:
