@@ -1,10 +1,9 @@
 """Analysis of a new body: its bytes and the source's extraction settings in, its compressed form, its
 `Document` and classified clauses (or the extraction failure) out.
 
-Compression, extraction and clause analysis are most of the CPU a first capture costs, and they need
-nothing from the database, so a crawl cycle runs them in worker processes (`AnalysisPool`) while the
-main process fetches and stores. The recorder still decides everything that depends on history (unchanged text, revert,
-previous length); a missing or failed analysis only means the recorder does the work itself.
+Compression, extraction and clause analysis are most of the CPU a first capture costs, so a crawl cycle
+runs them in worker processes (`AnalysisPool`), which also store those captures (`monitor.pipeline`),
+while the main process fetches. A missing or failed analysis only means the recorder does the work itself.
 """
 
 from __future__ import annotations
@@ -17,9 +16,11 @@ import signal
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from monitor.clauses import extract_clauses
 from monitor.errors import ConfigError, ExtractionError
@@ -34,6 +35,7 @@ MIN_SOURCES_TO_START_WORKERS = 8
 OWNER_CHECK_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ def analysis_processes(environ: dict[str, str] | None = None) -> int:
 
 
 class AnalysisPool:
-    """Worker processes for `analyse_body`, started once per process and kept for later cycles.
+    """Worker processes for analysing (and storing) new bodies, started once per process and kept for later
+    cycles.
 
     Workers fork from a fork server that has already imported the extraction and clause code and
     compiled the rules, so a worker starts in milliseconds and no worker inherits the threads (or
@@ -105,7 +108,8 @@ class AnalysisPool:
     def __init__(self, processes: int) -> None:
         self.processes = processes
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["monitor.analysis"])
+        # The pipeline's worker tasks store captures too: the fork server imports the store with the rest.
+        context.set_forkserver_preload(["monitor.pipeline"])
         self._executor = ProcessPoolExecutor(max_workers=processes, mp_context=context,
                                              initializer=_start_worker, initargs=(os.getpid(),))
         # The first submit waits for the fork server to start and import the code (about half a second):
@@ -119,10 +123,10 @@ class AnalysisPool:
         except Exception:  # noqa: BLE001 - a pool that cannot start fails the captures' submits, reported there
             pass
 
-    def submit(self, body: bytes, content_type: str | None, source: Source) -> Future[Analysis] | None:
-        """The analysis to come of this body; None when a dead worker has broken the pool."""
+    def submit(self, function: Callable[..., T], *args: Any) -> Future[T] | None:
+        """`function(*args)` run by a worker; None when a dead worker has broken the pool."""
         try:
-            return self._executor.submit(analyse_body, body, content_type, source)
+            return self._executor.submit(function, *args)
         except BrokenProcessPool:
             discard_pool(self)
             return None

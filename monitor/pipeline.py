@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import os
 import queue
 import threading
 import time
@@ -19,7 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from monitor.analysis import Analysis, AnalysisPool, compress_body, discard_pool
@@ -39,6 +40,10 @@ REVERT_WINDOW = 5
 FAILING_AFTER = 3
 # Captures that wait for the recorder are stored together, one transaction (and one commit) for up to this many.
 CAPTURES_PER_TRANSACTION = 50
+# New bodies go to a worker process this many at a time (stored in one transaction), or fewer when the first
+# has waited this long.
+WORKER_BATCH = 8
+BATCH_WAIT_SECONDS = 0.02
 
 # Outcomes of recording one capture.
 NEW_VERSION = "new_version"
@@ -59,6 +64,7 @@ class CaptureOutcome:
     attempt_id: int | None = None
     events: list[dict] = field(default_factory=list)  # change events that should alert
     notices: list[dict] = field(default_factory=list)  # "source failing" / "source recovered", for operators
+    record_ms: int | None = None  # time taken to store it (a share of its transaction's)
 
 
 @dataclass(frozen=True)
@@ -106,10 +112,13 @@ class Recorder:
     def sync_sources(self, sources: Sequence[Source]) -> None:
         """Insert or update the rows of these sources (sources.yaml is the truth for their settings)."""
         with session_scope(self.engine) as session:
-            # One query loads the existing rows, so each upsert finds its row without a query of its own.
-            session.execute(select(SourceRow).where(SourceRow.id.in_([source.id for source in sources]))).all()
+            # One query loads the existing rows, so each upsert finds its row without a query of its own
+            # (they are held in `loaded`: the session keeps only rows something refers to). The commit
+            # inserts the new rows together.
+            ids = [source.id for source in sources]
+            loaded = session.scalars(select(SourceRow).where(SourceRow.id.in_(ids))).all()  # noqa: F841
             for source in sources:
-                upsert_source(session, source)
+                upsert_source(session, source, flush=False)
 
     def known_bodies(self, source_ids: Sequence[str]) -> dict[str, set[str]]:
         """SHA-256 of every body stored for each source: a body among them is never analysed again."""
@@ -143,6 +152,13 @@ class Recorder:
 
         All or nothing: if any capture fails to store, none is stored and the error is raised.
         """
+        outcomes = self._store(captures)
+        # logged after the commit, so a log line always stands for a recorded capture
+        for capture, outcome in zip(captures, outcomes, strict=True):
+            log_outcome(capture.source, capture.result, outcome)
+        return outcomes
+
+    def _store(self, captures: Sequence[Capture]) -> list[CaptureOutcome]:
         started = time.monotonic()
         source_ids = sorted({capture.source.id for capture in captures})
         with contextlib.ExitStack() as held:
@@ -155,14 +171,16 @@ class Recorder:
                     self._latest.pop(source_id, None)
                 raise
         record_ms = int((time.monotonic() - started) * 1000 / len(captures))
-        # logged after the commit, so a log line always stands for a recorded capture
-        for capture, outcome in zip(captures, outcomes, strict=True):
-            result = capture.result
-            log_capture(capture.source.id, outcome.outcome, attempt_outcome=outcome.attempt_outcome,
-                        attempt_id=outcome.attempt_id, http_status=result.http_status, body_bytes=len(result.body),
-                        fetch_ms=result.elapsed_ms, record_ms=record_ms, version_seq=outcome.version_seq,
-                        revert_of_seq=outcome.revert_of_seq, events=len(outcome.events), error=outcome.error)
-        return outcomes
+        return [replace(outcome, record_ms=record_ms) for outcome in outcomes]
+
+    def shared_database_url(self) -> str | None:
+        """The database's URL as another process can open it; None for a database only this process sees."""
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            if url.database in (None, "", ":memory:") or url.query.get("mode") == "memory":
+                return None
+            url = url.set(database=os.path.abspath(url.database))
+        return url.render_as_string(hide_password=False)
 
     def _record_in_one_transaction(self, captures: Sequence[Capture]) -> list[CaptureOutcome]:
         with session_scope(self.engine) as session:
@@ -324,10 +342,7 @@ class Recorder:
         one since. Two queries, whatever the number of sources."""
         if not source_ids:
             return
-        newest_seq = (select(Version.source_id, func.max(Version.seq).label("seq"))
-                      .where(Version.source_id.in_(source_ids)).group_by(Version.source_id).subquery())
-        newest = dict(session.execute(select(Version.source_id, Version.id).join(
-            newest_seq, and_(Version.source_id == newest_seq.c.source_id, Version.seq == newest_seq.c.seq))).all())
+        newest = dict(session.execute(_NEWEST_VERSIONS, {"source_ids": list(source_ids)}).all())
         stale = [source_id for source_id in source_ids
                  if source_id not in self._latest or _version_id(self._latest[source_id]) != newest.get(source_id)]
         loaded: dict[str, _Latest] = {}
@@ -348,6 +363,15 @@ class Recorder:
         return latest.clauses
 
 
+# The id of each source's newest version (`source_ids` is a list). Built once: building this statement
+# costs more than running it.
+_NEWEST_SEQ = (select(Version.source_id, func.max(Version.seq).label("seq"))
+               .where(Version.source_id.in_(bindparam("source_ids", expanding=True)))
+               .group_by(Version.source_id).subquery())
+_NEWEST_VERSIONS = select(Version.source_id, Version.id).join(
+    _NEWEST_SEQ, and_(Version.source_id == _NEWEST_SEQ.c.source_id, Version.seq == _NEWEST_SEQ.c.seq))
+
+
 def _text_of_snapshot(session: Session, snapshot_id: int) -> str | None:
     """The text a snapshot gave when it was last accepted, so an identical body is never parsed twice."""
     version_id = session.execute(
@@ -358,6 +382,13 @@ def _text_of_snapshot(session: Session, snapshot_id: int) -> str | None:
     if version_id is None:
         return None
     return session.execute(select(Version.text).where(Version.id == version_id)).scalar_one()
+
+
+def log_outcome(source: Source, result: FetchResult, outcome: CaptureOutcome) -> None:
+    log_capture(source.id, outcome.outcome, attempt_outcome=outcome.attempt_outcome, attempt_id=outcome.attempt_id,
+                http_status=result.http_status, body_bytes=len(result.body), fetch_ms=result.elapsed_ms,
+                record_ms=outcome.record_ms, version_seq=outcome.version_seq, revert_of_seq=outcome.revert_of_seq,
+                events=len(outcome.events), error=outcome.error)
 
 
 def _version_id(latest: _Latest | None) -> int | None:
@@ -379,8 +410,8 @@ def clause_from_row(row: ClauseRow) -> Clause:
                   label=row.label, lead=row.lead)
 
 
-def upsert_source(session: Session, source: Source) -> SourceRow:
-    """Insert the source's row, or bring its settings up to date with sources.yaml."""
+def upsert_source(session: Session, source: Source, *, flush: bool = True) -> SourceRow:
+    """Insert the source's row, or bring its settings up to date with sources.yaml (flushed, unless asked not to)."""
     row = session.get(SourceRow, source.id)
     if row is None:
         row = SourceRow(id=source.id, created_at=dt.datetime.now(dt.timezone.utc), failures_in_a_row=0)
@@ -389,7 +420,8 @@ def upsert_source(session: Session, source: Source) -> SourceRow:
     row.kind, row.format, row.enabled = source.kind, source.format, source.enabled
     row.config = source.model_dump(mode="json", exclude={"id", "provider", "title", "url", "kind", "format",
                                                          "enabled"})
-    session.flush()
+    if flush:
+        session.flush()
     return row
 
 
@@ -464,12 +496,13 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
               analysis_processes: int | None = None) -> CycleSummary:
     """Fetch every source once (concurrently), record each result as it arrives, send the alerts.
 
-    A body not seen before is analysed (extracted, its clauses classified) in a worker process as soon
-    as it arrives; one recording thread stores the captures in the order their fetches finished (those
-    that queue up while it works, in one transaction), so the event loop keeps fetching meanwhile.
-    `analysis_processes` (default: $CLAUSEWATCH_ANALYSIS_PROCESSES, else one per core) sets the workers;
-    0 analyses in the recording thread, and so does a cycle of a few sources when no earlier cycle has
-    started the workers.
+    A body not seen before goes to a worker process, which analyses it (extracts it, classifies its clauses)
+    and stores the capture, a few captures per transaction. One recording thread stores the other captures
+    (unchanged, not modified, failed; those that queue up while it works in one transaction), and logs,
+    counts and alerts on every capture in the order their fetches finished, so the event loop keeps
+    fetching meanwhile. `analysis_processes` (default: $CLAUSEWATCH_ANALYSIS_PROCESSES, else one per core)
+    sets the workers; with 0, or a database only this process can open, the recording thread does all of
+    it, and so it does in a cycle of a few sources when no earlier cycle has started the workers.
     """
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
@@ -483,22 +516,27 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
     recorder.sync_sources(sources)
     source_ids = [source.id for source in sources]
     validators = recorder.conditional_headers(source_ids)
-    known_bodies = recorder.known_bodies(source_ids) if pool is not None else {}
+    database_url = recorder.shared_database_url() if pool is not None else None
+    known_bodies = recorder.known_bodies(source_ids) if database_url else {}
     requests = [FetchRequest(source, *validators.get(source.id, (None, None))) for source in sources]
     summary = CycleSummary()
     fetched: queue.SimpleQueue = queue.SimpleQueue()
 
+    to_workers = _WorkerBatches(pool, WorkerRecorder.of(recorder, database_url)) if database_url else None
+
     def hand_over(request: Any, result: FetchResult) -> None:
-        analysis = None
-        if pool is not None and result.ok and _sha256(result.body) not in known_bodies.get(request.source.id, ()):
-            analysis = pool.submit(result.body, result.content_type, request.source)
-        fetched.put((request.source, result, analysis))
+        stored_by_worker = None
+        if to_workers and result.ok and _sha256(result.body) not in known_bodies.get(request.source.id, ()):
+            stored_by_worker = to_workers.add(request.source, result)
+        fetched.put((request.source, result, stored_by_worker))
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as recording:
         recorded = recording.submit(_record_fetched, recorder, fetched, notifiers, summary, on_progress, pool)
         try:
             asyncio.run(_fetch_all(requests, fetch_settings, hand_over))
         finally:
+            if to_workers:
+                to_workers.send()
             fetched.put(None)  # the recorder stores what was fetched, then stops
         recorded.result()
     summary.alert_failures += deliver_notifications(recorder)
@@ -558,9 +596,10 @@ def fetch_once(source: Source, settings: Any) -> FetchResult:
 
 def _record_fetched(recorder: Recorder, fetched: queue.SimpleQueue, notifiers: Sequence[Any],
                     summary: CycleSummary, on_progress: ProgressCallback | None, pool: AnalysisPool | None) -> None:
-    """Record the (source, result, analysis) items handed over until None comes, sending their alerts.
+    """Take the (source, result, worker's outcome) items handed over until None comes; store those no
+    worker stored; log, count and report every outcome and send its alerts.
 
-    The items waiting when the recorder gets to them are stored in one transaction (up to
+    The captures waiting when the recorder gets to them are stored in one transaction (up to
     CAPTURES_PER_TRANSACTION). If that fails they are stored one by one, so a capture that cannot be
     stored fails alone; the first such error is raised once every other capture is stored.
     """
@@ -575,13 +614,20 @@ def _record_fetched(recorder: Recorder, fetched: queue.SimpleQueue, notifiers: S
         if items[-1] is None:
             finished = True
             items.pop()
-        captures = [Capture(source, result, analysis=_finished_analysis(source, pool, analysis))
-                    for source, result, analysis in items]
-        for capture, outcome in _record_together(recorder, captures, errors):
+        recorded, to_store = [], []
+        for source, result, stored_by_worker in items:
+            outcome = _worker_outcome(source, pool, stored_by_worker)
+            if outcome is None:
+                to_store.append(Capture(source, result))
+            else:
+                log_outcome(source, result, outcome)
+                recorded.append((source, outcome))
+        recorded += [(capture.source, outcome) for capture, outcome in _record_together(recorder, to_store, errors)]
+        for source, outcome in recorded:
             summary.add(outcome)
             summary.alert_failures += send_alerts(notifiers, outcome.events + outcome.notices)
             if on_progress:
-                on_progress(capture.source, outcome)
+                on_progress(source, outcome)
     if errors:
         raise errors[0]
 
@@ -606,20 +652,114 @@ def _record_together(recorder: Recorder, captures: list[Capture],
     return recorded
 
 
-def _finished_analysis(source: Source, pool: AnalysisPool | None,
-                       analysis: Future[Analysis] | None) -> Analysis | None:
-    """The worker's analysis, or None (the recorder then analyses in this process) if there is none or it failed."""
-    if analysis is None:
+def _worker_outcome(source: Source, pool: AnalysisPool | None,
+                    stored_by_worker: Future[CaptureOutcome] | None) -> CaptureOutcome | None:
+    """What a worker stored of this capture; None if no worker was asked or it failed (whatever it did was
+    rolled back, and the capture is stored by this process)."""
+    if stored_by_worker is None:
         return None
     try:
-        return analysis.result()
+        return stored_by_worker.result()
     except BrokenProcessPool:
         if pool is not None:
             discard_pool(pool)
     except Exception as error:  # noqa: BLE001 - a bug met in a worker is met again, and reported, here
-        logging.getLogger(__name__).warning("analysis of %s in a worker process failed (%s: %s); analysing it "
-                                            "in the main process", source.id, type(error).__name__, error)
+        logging.getLogger(__name__).warning("storing %s in a worker process failed (%s: %s); storing it in the "
+                                            "main process", source.id, type(error).__name__, error)
     return None
+
+
+@dataclass(frozen=True)
+class WorkerRecorder:
+    """What a worker process needs to store a capture as a `Recorder` would: the database and settings."""
+
+    database_url: str
+    revert_window: int
+    failing_after: int
+    alerts: Any
+
+    @classmethod
+    def of(cls, recorder: Recorder, database_url: str) -> WorkerRecorder:
+        # A worker only queues notifications: it gets the routes, not the channels' live senders (a sender
+        # made by an earlier delivery may hold connections, which cannot be sent to another process).
+        alerts = replace(recorder.alerts, _notifiers={}) if recorder.alerts is not None else None
+        return cls(database_url, recorder.revert_window, recorder.failing_after, alerts)
+
+
+class _WorkerBatches:
+    """New bodies on their way to the worker processes, a few to a task: the worker stores each batch in one
+    transaction. A batch leaves when it is full or when its first body has waited BATCH_WAIT_SECONDS."""
+
+    def __init__(self, pool: AnalysisPool, spec: WorkerRecorder) -> None:
+        self.pool, self.spec = pool, spec
+        self.waiting: list[tuple[Source, FetchResult, Future[CaptureOutcome]]] = []
+
+    def add(self, source: Source, result: FetchResult) -> Future[CaptureOutcome]:
+        """What a worker will have stored of this capture (called in the event loop)."""
+        import asyncio
+
+        stored: Future[CaptureOutcome] = Future()
+        self.waiting.append((source, result, stored))
+        if len(self.waiting) >= WORKER_BATCH:
+            self.send()
+        elif len(self.waiting) == 1:
+            asyncio.get_running_loop().call_later(BATCH_WAIT_SECONDS, self.send)
+        return stored
+
+    def send(self) -> None:
+        batch, self.waiting = self.waiting, []
+        if not batch:
+            return
+        job = self.pool.submit(_record_in_worker, self.spec, [(source, result) for source, result, _ in batch])
+        stored = [stored for _, _, stored in batch]
+        if job is None:
+            _settle(stored, None, BrokenProcessPool("the analysis workers are gone"))
+            return
+        job.add_done_callback(lambda done: _settle(stored, *_outcome_of(done)))
+
+
+def _outcome_of(job: Future) -> tuple[list | None, BaseException | None]:
+    try:
+        return job.result(), None
+    except BaseException as error:  # noqa: BLE001 - the worker's error, or the job's cancellation
+        return None, error
+
+
+def _settle(futures: list[Future], outcomes: list | None, error: BaseException | None) -> None:
+    for index, future in enumerate(futures):
+        if outcomes is not None:
+            future.set_result(outcomes[index])
+        else:
+            future.set_exception(error)
+
+
+def _record_in_worker(spec: WorkerRecorder, captures: list[tuple[Source, FetchResult]]) -> list[CaptureOutcome]:
+    """In a worker process: analyse new bodies and store their captures in one transaction (logged by the
+    process that fetched them)."""
+    from monitor.analysis import analyse_body
+
+    recorder = Recorder(_worker_engine(spec.database_url), revert_window=spec.revert_window,
+                        failing_after=spec.failing_after, alerts=spec.alerts)
+    return recorder._store([Capture(source, result, analysis=analyse_body(result.body, result.content_type, source))
+                            for source, result in captures])
+
+
+# A worker's engines, by database URL, the last few used. A worker keeps SQLite connections (opening one
+# costs more than a capture's queries) but no connection to a server, which could not drop a database
+# while a worker holds it open.
+_worker_engines: dict[str, Engine] = {}
+WORKER_ENGINES = 4
+
+
+def _worker_engine(database_url: str) -> Engine:
+    from monitor.store import connect
+
+    if database_url not in _worker_engines:
+        if len(_worker_engines) >= WORKER_ENGINES:
+            _worker_engines.pop(next(iter(_worker_engines))).dispose()
+        _worker_engines[database_url] = connect(database_url,
+                                                keep_connections=database_url.startswith("sqlite"))
+    return _worker_engines[database_url]
 
 
 def ingest_file(recorder: Recorder, source: Source, path: str, at: dt.datetime | None = None,

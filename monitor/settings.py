@@ -65,7 +65,7 @@ GENERAL_SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("chromium", "CLAUSEWATCH_CHROMIUM", None, "chromium on PATH",
                 "the Chromium binary of `fetcher: browser` sources"),
     SettingSpec("analysis_processes", "CLAUSEWATCH_ANALYSIS_PROCESSES", None, "one per core",
-                "worker processes that extract and classify new pages in run, daemon and worker (0: none)"),
+                "worker processes that extract, classify and store new pages in run, daemon and worker (0: none)"),
 )
 
 # Names the test suite reads; listed so `config` does not call them unknown.

@@ -82,9 +82,12 @@ def register_sources(engine: Engine, sources: Sequence[Source]) -> int:
     with session_scope(engine) as session:
         leases.lock_registration(session)
         # load every row once, so upsert_source finds them in the session instead of one query each
-        session.execute(select(SourceRow).where(SourceRow.id.in_([source.id for source in sources]))).all()
+        # (held in `loaded`: the session keeps only rows something refers to)
+        ids = [source.id for source in sources]
+        loaded = session.scalars(select(SourceRow).where(SourceRow.id.in_(ids))).all()  # noqa: F841
         for source in sources:
-            upsert_source(session, source)
+            upsert_source(session, source, flush=False)
+        session.flush()
         return leases.add_schedules(session, [source.id for source in sources if source.enabled])
 
 

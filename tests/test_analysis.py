@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -103,10 +105,11 @@ def history(db_url: str) -> dict[str, list[tuple]]:
     return {name: sorted((tuple(row) for row in rows), key=repr) for name, rows in dump.items()}
 
 
-def crawl(db_url: str, server: LocalServer, corpus: Path, processes: int, between=None) -> dict[str, list[tuple]]:
+def crawl(db_url: str, server: LocalServer, corpus: Path, processes: int, between=None,
+          alerts=None) -> dict[str, list[tuple]]:
     engine = connect(db_url)
     init_database(engine)
-    recorder = Recorder(engine)
+    recorder = Recorder(engine, alerts=alerts)
     for number, pages in enumerate(cycles(corpus)):
         serve(server, pages)
         if between and number:
@@ -122,8 +125,8 @@ def test_workers_store_exactly_what_the_main_process_stores(db_url, local_server
     assert shared_pool(2) is not None  # started here: a cycle of so few sources would not start it
     submitted = []
     submit = AnalysisPool.submit
-    monkeypatch.setattr(AnalysisPool, "submit", lambda pool, body, *rest: submitted.append(body) or
-                        submit(pool, body, *rest))
+    monkeypatch.setattr(AnalysisPool, "submit", lambda pool, task, spec, captures: submitted.extend(captures) or
+                        submit(pool, task, spec, captures))
     in_workers = crawl(db_url, local_server, corpus, processes=2)
     monkeypatch.undo()
     in_main = crawl(f"sqlite:///{tmp_path / 'main.db'}", local_server, corpus, processes=0)
@@ -150,7 +153,7 @@ def test_a_page_without_its_expected_phrase_is_not_classified(corpus) -> None:
 
 def test_a_dead_worker_loses_no_capture(db_url, local_server, corpus, tmp_path) -> None:
     pool = shared_pool(2)
-    pool.submit(b"<html><body><p>warm</p></body></html>", HTML, sources(local_server)[0]).result()
+    pool.submit(analyse_body, b"<html><body><p>warm</p></body></html>", HTML, sources(local_server)[0]).result()
 
     def kill_workers() -> None:
         for process in list(pool._executor._processes.values()):
@@ -166,16 +169,16 @@ def test_a_dead_worker_loses_no_capture(db_url, local_server, corpus, tmp_path) 
     replacement = shared_pool(2)
     assert replacement is not pool
     licence, source = only_file(corpus / LLAMA_3).read_bytes(), sources(local_server)[1]
-    assert replacement.submit(licence, TEXT, source).result() == analyse_body(licence, TEXT, source)
+    assert replacement.submit(analyse_body, licence, TEXT, source).result() == analyse_body(licence, TEXT, source)
 
 
 WORKERS_THEN_SLEEP = """
 import sys, time
-from monitor.analysis import shared_pool
+from monitor.analysis import analyse_body, shared_pool
 from monitor.sources import Source
 pool = shared_pool(2)
 source = Source(id="x", provider="P", title="T", url="https://example.com/t", format="text")
-for future in [pool.submit(b"Terms. " * 100, "text/plain", source) for _ in range(4)]:
+for future in [pool.submit(analyse_body, b"Terms. " * 100, "text/plain", source) for _ in range(4)]:
     future.result()
 print(" ".join(str(process.pid) for process in pool._executor._processes.values()), flush=True)
 time.sleep(120)
@@ -230,3 +233,109 @@ def test_config_shows_the_analysis_processes_and_where_they_come_from(tmp_path) 
 
     settings = {setting["name"]: setting for setting in json.loads(done.stdout)["settings"]}
     assert settings["analysis_processes"]["value"] == "3" and settings["analysis_processes"]["origin"] == "env"
+
+
+def test_the_fetching_process_logs_what_the_workers_stored(db_url, local_server, corpus, caplog) -> None:
+    from monitor.logs import CAPTURE_LOGGER
+
+    assert shared_pool(2) is not None
+    with caplog.at_level(logging.INFO, logger=CAPTURE_LOGGER):
+        crawl(db_url, local_server, corpus, processes=2)
+
+    lines = [record for record in caplog.records if record.name == CAPTURE_LOGGER]
+    assert sorted(record.source for record in lines) == sorted(["le-chat", "llama", "flaky", "expects"] * 2)
+    assert all(record.record_ms is not None and record.attempt_id for record in lines)
+    assert {(record.source, record.outcome) for record in lines} >= {("le-chat", "new_version"), ("flaky", "failed")}
+
+
+def test_captures_no_worker_could_store_are_stored_here(db_url, local_server, corpus, tmp_path, caplog,
+                                                        monkeypatch) -> None:
+    assert shared_pool(2) is not None
+    # The workers are handed a database they cannot open; this process can.
+    monkeypatch.setattr(Recorder, "shared_database_url", lambda recorder: f"sqlite:///{tmp_path}/missing/cw.db")
+    with caplog.at_level(logging.WARNING):
+        stored_here = crawl(db_url, local_server, corpus, processes=2)
+    monkeypatch.undo()
+    reference = crawl(f"sqlite:///{tmp_path / 'main.db'}", local_server, corpus, processes=0)
+
+    assert stored_here == reference
+    failures = [record.getMessage() for record in caplog.records if "in a worker process failed" in record.getMessage()]
+    assert len(failures) == 8 and "storing it in the main process" in failures[0]
+
+
+def test_only_a_database_other_processes_can_open_is_shared(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert Recorder(connect("sqlite:///cw.db")).shared_database_url() == f"sqlite:///{tmp_path / 'cw.db'}"
+    assert Recorder(connect("sqlite://")).shared_database_url() is None
+    assert Recorder(connect("sqlite:///:memory:")).shared_database_url() is None
+    server = Recorder(connect("postgresql://clausewatch:secret@db.example:5432/terms")).shared_database_url()
+    assert server == "postgresql+psycopg://clausewatch:secret@db.example:5432/terms"
+
+
+def test_workers_queue_the_notifications_of_what_they_store(db_url, local_server, corpus, tmp_path, caplog) -> None:
+    from test_alerts import SECRET, Receiver
+    from test_outbox import config_for
+
+    receiver = Receiver(secret=SECRET)
+    try:
+        config = config_for(tmp_path, f"""\
+channels:
+  hook: {{kind: webhook, url: "{receiver.url()}", secret: "${{CW_SECRET}}", retries: 0}}
+  screen: {{kind: console}}
+routes:
+  - {{channels: [hook], directions: [tightened]}}
+""")
+        config.notifier("screen")  # a sender made by an earlier delivery (it holds the terminal), as in a daemon
+        assert shared_pool(2) is not None
+        with caplog.at_level(logging.WARNING):
+            crawl(db_url, local_server, corpus, processes=2, alerts=config)
+
+        assert not [record for record in caplog.records if "worker process failed" in record.getMessage()]
+        delivered = [event for body in receiver.json() for event in body["events"]]
+        assert delivered and {event["source"] for event in delivered} == {"le-chat"}
+        assert {event["direction"] for event in delivered} == {"tightened"}
+    finally:
+        receiver.down()
+
+
+class JobsPool:
+    """Stands in for the worker pool: keeps each submitted job for the test to finish."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[Future, list]] = []
+
+    def submit(self, function, spec, captures) -> Future:  # type: ignore[no-untyped-def]
+        job: Future = Future()
+        self.jobs.append((job, captures))
+        return job
+
+
+def test_new_bodies_go_to_the_workers_in_batches_and_every_capture_is_settled() -> None:
+    import asyncio
+    from concurrent.futures import CancelledError
+
+    from monitor.pipeline import BATCH_WAIT_SECONDS, WORKER_BATCH, CaptureOutcome, _WorkerBatches
+
+    pool = JobsPool()
+    batches = _WorkerBatches(pool, spec=None)  # type: ignore[arg-type]
+    source = Source(id="x", provider="P", title="T", url="https://example.com/t")
+
+    async def fetching() -> list[Future]:
+        stored = [batches.add(source, f"result {n}") for n in range(WORKER_BATCH + 1)]  # type: ignore[arg-type]
+        assert [len(captures) for _, captures in pool.jobs] == [WORKER_BATCH]  # a full batch leaves at once
+        await asyncio.sleep(BATCH_WAIT_SECONDS * 5)
+        assert [len(captures) for _, captures in pool.jobs] == [WORKER_BATCH, 1]  # the rest, once it has waited
+        stored.append(batches.add(source, "last"))  # type: ignore[arg-type]
+        return stored
+
+    stored = asyncio.run(fetching())
+    batches.send()  # what the fetches left when they ended
+    assert [len(captures) for _, captures in pool.jobs] == [WORKER_BATCH, 1, 1]
+
+    pool.jobs[0][0].cancel()
+    pool.jobs[1][0].set_exception(RuntimeError("database is locked"))
+    outcome = CaptureOutcome("x", "new_version", "ok")
+    pool.jobs[2][0].set_result([outcome])
+    assert all(isinstance(future.exception(), CancelledError) for future in stored[:WORKER_BATCH])
+    assert str(stored[WORKER_BATCH].exception()) == "database is locked"
+    assert stored[-1].result() == outcome

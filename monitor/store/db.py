@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from monitor.errors import DatabaseError
 
@@ -27,15 +28,19 @@ def database_url(explicit: str | None = None) -> str:
     return url
 
 
-def connect(url: str | None = None) -> Engine:
-    """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout."""
+def connect(url: str | None = None, *, keep_connections: bool = True) -> Engine:
+    """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout.
+
+    With `keep_connections` false every session opens its own connection and closes it when it ends.
+    """
     url = database_url(url)
+    pooling = {} if keep_connections else {"poolclass": NullPool}
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 30})
+            engine = create_engine(url, connect_args={"timeout": 30}, **pooling)
             event.listen(engine, "connect", _configure_sqlite)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=keep_connections, **pooling)
     except (SQLAlchemyError, ImportError, ValueError) as error:
         raise DatabaseError(f"cannot use database {url!r}: {error}") from None
     return engine
