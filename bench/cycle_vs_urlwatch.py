@@ -5,9 +5,9 @@
 
 One local server (its own process, 50 ms per response, ETag / 304) serves N pages of about 46 KB
 made from corpus texts. ClauseWatch runs its real cycle (`monitor.pipeline.run_cycle`: fetch,
-extract, clauses, compare, store in SQLite; new pages analysed in worker processes, one per core
-unless CLAUSEWATCH_ANALYSIS_PROCESSES says otherwise); urlwatch runs as its command line with its own
-cache. First cycle: everything is new. Later cycles: nothing changed. Peak memory is given for the
+extract, clauses, compare, store in SQLite; new pages analysed and stored by worker processes, one per
+core unless CLAUSEWATCH_ANALYSIS_PROCESSES says otherwise); urlwatch runs as its command line with its
+own cache. First cycle: everything is new. Later cycles: nothing changed. Peak memory is given for the
 main process and for each analysis worker.
 """
 
