@@ -69,7 +69,8 @@ class CaptureOutcome:
 
 @dataclass(frozen=True)
 class Capture:
-    """One fetch result of a source to record; `analysis` is its body's analysis, if a worker made it."""
+    """One fetch result of a source to record; `analysis` is its body's analysis when it is already made
+    (as a worker process makes it before storing the capture)."""
 
     source: Source
     result: FetchResult
