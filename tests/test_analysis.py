@@ -1,5 +1,5 @@
-"""Analysis in worker processes: the same history as analysis in the main process, and no capture lost
-when a worker dies."""
+"""Analysis and storing in worker processes: the same history as the main process alone stores, every capture
+logged and alerted on by the main process, and no capture lost when a worker fails or dies."""
 
 from __future__ import annotations
 
