@@ -113,13 +113,7 @@ class Recorder:
     def sync_sources(self, sources: Sequence[Source]) -> None:
         """Insert or update the rows of these sources (sources.yaml is the truth for their settings)."""
         with session_scope(self.engine) as session:
-            # One query loads the existing rows, so each upsert finds its row without a query of its own
-            # (they are held in `loaded`: the session keeps only rows something refers to). The commit
-            # inserts the new rows together.
-            ids = [source.id for source in sources]
-            loaded = session.scalars(select(SourceRow).where(SourceRow.id.in_(ids))).all()  # noqa: F841
-            for source in sources:
-                upsert_source(session, source, flush=False)
+            upsert_sources(session, sources)
 
     def known_bodies(self, source_ids: Sequence[str]) -> dict[str, set[str]]:
         """SHA-256 of every body stored for each source: a body among them is never analysed again."""
@@ -411,9 +405,23 @@ def clause_from_row(row: ClauseRow) -> Clause:
                   label=row.label, lead=row.lead)
 
 
-def upsert_source(session: Session, source: Source, *, flush: bool = True) -> SourceRow:
-    """Insert the source's row, or bring its settings up to date with sources.yaml (flushed, unless asked not to)."""
-    row = session.get(SourceRow, source.id)
+def upsert_source(session: Session, source: Source) -> SourceRow:
+    """Insert the source's row, or bring its settings up to date with sources.yaml."""
+    row = _source_row(session, session.get(SourceRow, source.id), source)
+    session.flush()
+    return row
+
+
+def upsert_sources(session: Session, sources: Sequence[Source]) -> list[SourceRow]:
+    """`upsert_source` for many sources: one query finds the existing rows, one flush writes them all."""
+    existing = {row.id: row for row in session.scalars(
+        select(SourceRow).where(SourceRow.id.in_([source.id for source in sources])))}
+    rows = [_source_row(session, existing.get(source.id), source) for source in sources]
+    session.flush()
+    return rows
+
+
+def _source_row(session: Session, row: SourceRow | None, source: Source) -> SourceRow:
     if row is None:
         row = SourceRow(id=source.id, created_at=dt.datetime.now(dt.timezone.utc), failures_in_a_row=0)
         session.add(row)
@@ -421,8 +429,6 @@ def upsert_source(session: Session, source: Source, *, flush: bool = True) -> So
     row.kind, row.format, row.enabled = source.kind, source.format, source.enabled
     row.config = source.model_dump(mode="json", exclude={"id", "provider", "title", "url", "kind", "format",
                                                          "enabled"})
-    if flush:
-        session.flush()
     return row
 
 

@@ -20,11 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from monitor.pipeline import FAILED, CaptureOutcome, CycleSummary, Recorder, run_cycle, upsert_source
+from monitor.pipeline import FAILED, CaptureOutcome, CycleSummary, Recorder, run_cycle, upsert_sources
 from monitor.sources import Source, parse_interval
-from monitor.store import SourceRow, session_scope
+from monitor.store import session_scope
 from monitor.store import leases
 
 log = logging.getLogger(__name__)
@@ -81,13 +81,7 @@ def register_sources(engine: Engine, sources: Sequence[Source]) -> int:
     """Bring the `source` rows up to date with sources.yaml and give new sources a schedule (due now)."""
     with session_scope(engine) as session:
         leases.lock_registration(session)
-        # load every row once, so upsert_source finds them in the session instead of one query each
-        # (held in `loaded`: the session keeps only rows something refers to)
-        ids = [source.id for source in sources]
-        loaded = session.scalars(select(SourceRow).where(SourceRow.id.in_(ids))).all()  # noqa: F841
-        for source in sources:
-            upsert_source(session, source, flush=False)
-        session.flush()
+        upsert_sources(session, sources)
         return leases.add_schedules(session, [source.id for source in sources if source.enabled])
 
 
