@@ -251,3 +251,19 @@ def test_rule_prefilters_never_change_a_match(corpus: Path) -> None:
         matched = [text for text in prepared if unfiltered.matches(text)]
         assert matched, rule.id  # each rule fires somewhere in the corpus, so the check has teeth
         assert [text for text in prepared if rule.matches(text)] == matched, rule.id
+
+
+def test_rules_file_from_environment_with_includes(tmp_path, monkeypatch):
+    # An operator's (or a benchmark's) rules file replaces the shipped one, and its `include:` adds rules.
+    main = {"vocab": {"negation": r"\bnot\b"}, "vetoes": {"provider_side": "^$never", "definition": "^$never",
+            "permission": "^$never"}, "features": {}, "include": ["extra.yaml"],
+            "rules": [{"id": "x.widgets", "category": "competing_use", "reason": "widgets", "all": [r"\bwidgets?\b"]}]}
+    extra = {"vocab": {"gadget": r"gadgets?"},
+             "rules": [{"id": "x.gadgets", "category": "reverse_engineering", "reason": "gadgets", "all": [r"\b{gadget}\b"]}]}
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(main))
+    (tmp_path / "extra.yaml").write_text(yaml.safe_dump(extra))
+    monkeypatch.setenv("CLAUSEWATCH_RULES", str(tmp_path / "rules.yaml"))
+    assert [rule.id for rule in load_rules().rules] == ["x.widgets", "x.gadgets"]
+    assert load_rules().rules[1].matches("no gadgets here")
+    monkeypatch.delenv("CLAUSEWATCH_RULES")
+    assert "x.widgets" not in {rule.id for rule in load_rules().rules}
