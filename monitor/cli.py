@@ -642,7 +642,7 @@ def _changed_paragraphs(ops: list) -> Any:
 
 
 # The commands of other areas live in their own modules and register themselves on `cli`.
-from monitor import cli_alerts, cli_ops, cli_web, cli_worker  # noqa: E402, F401
+from monitor import cli_alerts, cli_ops, cli_uses, cli_web, cli_worker  # noqa: E402, F401
 
 
 def main() -> None:

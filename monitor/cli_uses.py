@@ -1,0 +1,113 @@
+"""Command line: `can` (registered on the `clausewatch` group): may we do this use, per watched document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.table import Table
+
+from monitor.cli import Context, _print_json, cli, console, err_console, parse_time, pass_context
+from monitor.uses.model import (ACTS, BASE_MODELS, DISTRIBUTIONS, MODELS, OBJECTS, PARTIES, PLATFORMS, PURPOSES,
+                                USES_ENV, Use, find_use, load_uses, use_from_fields)
+
+ANSWER_STYLES = {"forbidden": "bold red", "conditional": "yellow", "allowed": "green", "unclear": "magenta",
+                 "not addressed": "dim"}
+_FIELD_OPTIONS = ("act", "object", "model", "purpose", "distribution", "party", "base_model", "platform")
+
+
+def resolve_use(uses_file: str | None, use_id: str, fields: dict[str, Any]) -> tuple[str, Use]:
+    """The use to answer and where it came from: USE_ID from the uses file, with any field options applied;
+    a use made of field options alone when USE_ID is not in the file and --act and --object are given."""
+    file, uses = load_uses(uses_file)
+    given = {key: value for key, value in fields.items() if value}
+    known = {use.id: use for use in uses}
+    if use_id in known:
+        use = known[use_id] if not given else use_from_fields({**known[use_id].fields(), **given}, use_id)
+        return str(file), use
+    if given.get("act") and given.get("object"):
+        return "the command line", use_from_fields(given, use_id)
+    return str(file), find_use(uses, use_id, file)  # not there: the one-line error listing the known uses
+
+
+@cli.command("can")
+@click.argument("use_id", metavar="USE_ID")
+@click.option("--source", "source_id", metavar="ID", help="Only this document.")
+@click.option("--provider", metavar="P", help="Only this provider's documents (any case).")
+@click.option("--at", metavar="DATE", help="As the documents read on this date (default: now).")
+@click.option("--history", "show_history", is_flag=True,
+              help="The dates on which each document's answer changed, instead of today's answer.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON array, one object per document: source, provider, title, answer, version, "
+                   "observed_at, clauses (key, path, text, role), conditions, reason.")
+@click.option("--uses", "uses_file", metavar="PATH", envvar=USES_ENV,
+              help=f"Uses file [env {USES_ENV}; default ./uses.yaml, else the shipped examples].")
+@click.option("--act", type=click.Choice(ACTS), help="Override or give the use's act.")
+@click.option("--object", "object_", type=click.Choice(OBJECTS), help="Override or give the use's object.")
+@click.option("--model", type=click.Choice(MODELS), help="Override or give the kind of model built.")
+@click.option("--purpose", type=click.Choice(PURPOSES), help="Override or give the use's purpose.")
+@click.option("--distribution", type=click.Choice(DISTRIBUTIONS), help="Who gets the result.")
+@click.option("--party", type=click.Choice(PARTIES), help="Who does it.")
+@click.option("--base-model", type=click.Choice(BASE_MODELS), help="Whose model is trained.")
+@click.option("--platform", type=click.Choice(PLATFORMS), help="Where the training runs.")
+@pass_context
+def can(obj: Context, use_id: str, source_id: str | None, provider: str | None, at: str | None,
+        show_history: bool, as_json: bool, uses_file: str | None, **fields: Any) -> None:
+    """May we do this? The answer of every watched document to a planned use: forbidden, allowed,
+    conditional (with its conditions), not addressed, or unclear (with the reason), and the clauses,
+    exceptions and definitions it rests on, from the version in force on the date.
+
+    USE_ID names a use of the uses file; field options change it, or make a new one with --act and
+    --object. The file used is named on stderr.
+
+    \b
+    Examples:
+      clausewatch can internal-classifier --provider ChatGPT
+      clausewatch can distil-competitor --at 2025-12-01 --json
+      clausewatch can distil-competitor --source meta-llama-community-license --history
+      clausewatch can my-use --act fine-tune --object weights --model llm --distribution third-parties
+    """
+    from monitor.store import session_scope
+    from monitor.uses.queries import answer_history, answers_as_of
+
+    fields["object"] = fields.pop("object_")
+    origin, use = resolve_use(uses_file, use_id, fields)
+    err_console.print(f"use {use.id!r} from {origin}: {use.describe()}", soft_wrap=True, markup=False)
+    moment = parse_time(at) if at else None
+    with session_scope(obj.engine()) as session:
+        if show_history:
+            rows = answer_history(session, use, source_id, provider)
+        else:
+            rows = answers_as_of(session, use, moment, source_id, provider)
+    if as_json:
+        _print_json(rows)
+    elif show_history:
+        _print_history(rows)
+    else:
+        _print_answers(rows, at)
+
+
+def _print_answers(rows: list[dict[str, Any]], at: str | None) -> None:
+    title = f"{len(rows)} documents{' as of ' + at if at else ''}"
+    table = Table("document", "answer", "clauses", "conditions / reason", title=title, show_lines=True)
+    for row in rows:
+        clauses = "\n".join(f"{clause['path'] or clause['key']} ({clause['role']})" for clause in row["clauses"])
+        detail = "\n".join(f"• {condition}" for condition in row["conditions"]) or row["reason"]
+        table.add_row(f"{row['provider']} · {row['title']}\n[dim]{row['source']} v{row['version']}, "
+                      f"{row['observed_at'][:10]}[/]",
+                      f"[{ANSWER_STYLES.get(row['answer'], '')}]{row['answer']}[/]", clauses, detail)
+    console.print(table)
+
+
+def _print_history(rows: list[dict[str, Any]]) -> None:
+    table = Table("document", "since", "answer", "clauses", title=f"{len(rows)} documents", show_lines=True)
+    for row in rows:
+        for position, change in enumerate(row["changes"]):
+            name = f"{row['provider']} · {row['title']}\n[dim]{row['source']}[/]" if position == 0 else ""
+            since = f"{change['observed_at'][:10]} (v{change['version']})"
+            answer = f"[{ANSWER_STYLES.get(change['answer'], '')}]{change['answer']}[/]"
+            if change["previous"]:
+                answer = f"{change['previous']} → {answer}"
+            clauses = ", ".join(clause["path"] or clause["key"] for clause in change["clauses"])
+            table.add_row(name, since, answer, clauses)
+    console.print(table)
