@@ -270,15 +270,16 @@ def _restriction_verdict(use: Use, clause: Clause, document: _Document) -> Verdi
         if kind in _BOILERPLATE:
             continue
         if kind == _CONSENT:
-            consent = f" unless {document.provider} authorises it (“{exception.get('text', '')}”)"
+            written = _as_written(clause, exception.get("text", ""))
+            consent = f" unless {document.provider} authorises it (“{written}”)"
             continue
         outcome = _exception_outcome(use, clause, exception, document)
         if outcome is None:
             continue
         if outcome.answer in (CONDITIONAL, ALLOWED, UNCLEAR):
-            return Verdict(outcome.answer, f"{_name(clause)} forbids {_act_words(use)} except “"
-                           f"{exception.get('text', '')}”: {outcome.reason}", cited + outcome.cited,
-                           outcome.conditions, outcome.definitions)
+            written = _as_written(clause, exception.get("text", ""))
+            return Verdict(outcome.answer, f"{_name(clause)} forbids {_act_words(use)}, “{written}”: "
+                           f"{outcome.reason}", cited + outcome.cited, outcome.conditions, outcome.definitions)
         notes.append(outcome.reason)
         cited += outcome.cited
         definitions += outcome.definitions
@@ -292,10 +293,17 @@ def _restriction_verdict(use: Use, clause: Clause, document: _Document) -> Verdi
                        definitions)
     reach = "models or products that compete" if features.get("scope") == "competing" else "any model"
     if fit == "condition":
-        return Verdict(CONDITIONAL, f"{_name(clause)} forbids this for {reach} of some kinds only{consent}.{note}",
+        return Verdict(CONDITIONAL, f"{_name(clause)} forbids this for some kinds of model only{consent}.{note}",
                        cited, (Condition("model", fit_text),), definitions)
     return Verdict(FORBIDDEN, f"{_name(clause)} forbids {_act_words(use)} ({reach}){consent}.{note}", cited,
                    definitions=definitions)
+
+
+def _as_written(clause: Clause, text: str) -> str:
+    """A feature's text (the engine lower-cases it) as the clause writes it."""
+    words = [re.escape(word) for word in str(text).split()]
+    found = re.search(r"\W+".join(words), clause.text, re.I) if words else None
+    return found.group(0) if found else str(text)
 
 
 def _act_words(use: Use) -> str:
@@ -322,7 +330,7 @@ def _exception_outcome(use: Use, clause: Clause, exception: dict, document: _Doc
         return Verdict(UNCLEAR, f"{_name(clause)} excepts “{text}”, defined elsewhere: no clause of this "
                                 f"version defines it.", ())
     if kind == "specific":
-        excluded = _DERIVATIVE_EXCLUSION.search(text)
+        excluded = _DERIVATIVE_EXCLUSION.search(_as_written(clause, text))
         if excluded is None:
             return None
         if use.base_model == "provider":

@@ -36,6 +36,9 @@ _ALIASES = {
     "the provider": "provider", "provider's": "provider", "own": "own",
 }
 _SLUG = r"^[a-z0-9][a-z0-9._-]*$"
+# Territory names as the clause engine writes them (`territories` feature).
+_TERRITORIES = {"eu": "european union", "the eu": "european union", "eea": "european economic area",
+                "uk": "united kingdom", "us": "united states", "usa": "united states"}
 
 
 def _canonical(value: Any) -> Any:
@@ -82,9 +85,8 @@ class Use(BaseModel):
         if isinstance(value, str):
             value = [value]
         if isinstance(value, (list, tuple)):
-            from monitor.clauses.classify import _canonical_territory
-
-            return tuple(_canonical_territory(str(item).strip().lower()) for item in value)
+            return tuple(_TERRITORIES.get(name, name) for name in (" ".join(str(item).lower().split())
+                                                                    for item in value))
         return value
 
     def fields(self) -> dict[str, Any]:
