@@ -67,6 +67,8 @@ class Message:
 
 def item_identity(item: dict) -> str:
     """What makes an event or notice the same one across runs, retries and channels."""
+    if item.get("type") == "answer_change":  # one per use, document and version
+        return f"answer/{item['use']}/{item['source']}/{item['version']}"
     if "type" in item:
         return f"notice/{item['type']}/{item['source']}/{item.get('at', '')}"
     return f"event/{item['source']}/{item['version']}/{item['id']}"
@@ -159,6 +161,12 @@ class ConsoleNotifier(Notifier):
         self.console.print(Text("  ").append_text(diff_as_rich_text(event["diff"])))
 
     def _send_notice(self, notice: dict) -> None:
+        if notice["type"] == "answer_change":
+            from monitor.alerts.render import notice_summary, notice_title
+
+            self.console.print(Text.assemble((notice_title(notice), "bold magenta")))
+            self.console.print(f"  {notice_summary(notice)}", markup=False)
+            return
         if notice["type"] == "source_failing":
             self.console.print(Text.assemble(("SOURCE FAILING ", "bold yellow"),
                                              f"{notice['source']}: {notice['failures_in_a_row']} failed captures "

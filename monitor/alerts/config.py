@@ -51,6 +51,7 @@ class RouteSettings(BaseModel):
     sources: list[str] = []  # source ids; empty: every source
     providers: list[str] = []  # provider names, any case; empty: every provider
     categories: list[str] = []  # taxonomy ids; empty: every category
+    uses: list[str] = []  # use ids (uses.yaml): the route gets only changes of these uses' answers
     directions: list[Literal["tightened", "loosened", "reworded", "unclear"]] = list(DEFAULT_DIRECTIONS)
     delivery: Literal["immediate", "digest"] = "immediate"
     digest: Literal["run", "day"] = "run"  # with delivery: digest, one message per run or per (UTC) day
@@ -66,6 +67,8 @@ class RouteSettings(BaseModel):
         return value
 
     def matches(self, event: dict) -> bool:
+        if self.uses:  # a subscription to uses: its messages are answer changes (monitor.uses.alerts)
+            return False
         if self.sources and event["source"] not in self.sources:
             return False
         if self.providers and event["provider"].casefold() not in {p.casefold() for p in self.providers}:
@@ -252,6 +255,7 @@ def parse_alerts_config(file: Path, text: str, environ: dict[str, str] | None = 
                 raise ConfigError(f"{file}:{line}: route {route.name or '#' + str(position + 1)!r}: "
                                   f"field 'channels': no channel named {name!r} (channels: "
                                   f"{', '.join(channels) or 'none'})")
+    _check_route_uses(file, raw, lines, routes)
     if settings.operators is not None:
         for name in settings.operators.channels:
             if name not in channels:
@@ -259,6 +263,18 @@ def parse_alerts_config(file: Path, text: str, environ: dict[str, str] | None = 
                                   f"no channel named {name!r}")
     return AlertsConfig(path=file, channels=channels, routes=routes, operators=settings.operators,
                         outbox=settings.outbox, base_url=settings.base_url, history_path=settings.history_path)
+
+
+def _check_route_uses(file: Path, raw: dict, lines: dict, routes: list[RouteSettings]) -> None:
+    """Every use a route names is a use of the uses file in force."""
+    from monitor.uses.model import check_use_ids
+
+    for position, route in enumerate(routes):
+        problem = check_use_ids(route.uses) if route.uses else None
+        if problem:
+            line = _line_of(raw.get("routes"), position, lines.get("routes", "?"))
+            raise ConfigError(f"{file}:{line}: route {route.name or '#' + str(position + 1)!r}: field 'uses': "
+                              f"{problem}")
 
 
 def _channel(file: Path, name: str, entry: Any, line: Any, environ: dict[str, str]) -> Channel:

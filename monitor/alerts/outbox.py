@@ -73,6 +73,12 @@ def queue_notifications(session: Session, config: AlertsConfig, outcome: Any) ->
                 item = event_item(config, event, source, version, snapshot.sha256 if snapshot else None)
                 for channel, delivery in config.routes_for_event(item).items():
                     rows.append(_row(channel, CLAUSE_CHANGE, item, delivery, now, event_id=event.id))
+            # routes that name uses: a message when this version changes one of their answers
+            from monitor.uses.alerts import ANSWER_CHANGE, answer_change_items
+
+            for channel, delivery, item in answer_change_items(session, config, source, version,
+                                                               snapshot.sha256 if snapshot else None):
+                rows.append(_row(channel, ANSWER_CHANGE, item, delivery, now))
     for notice in outcome.notices:
         for channel, delivery in config.routes_for_notice(notice).items():
             rows.append(_row(channel, notice["type"], notice, delivery, now))

@@ -34,6 +34,10 @@ def event_title(event: dict) -> str:
 
 
 def notice_title(notice: dict) -> str:
+    if notice["type"] == "answer_change":
+        from monitor.uses.alerts import answer_change_title
+
+        return answer_change_title(notice)
     return f"{NOTICE_TITLES.get(notice['type'], notice['type'])}: {notice['source']}"
 
 
@@ -43,6 +47,10 @@ def item_title(item: dict) -> str:
 
 def notice_summary(notice: dict) -> str:
     """What happened to the source, in one sentence."""
+    if notice["type"] == "answer_change":
+        from monitor.uses.alerts import answer_change_summary
+
+        return answer_change_summary(notice)
     if notice["type"] == "source_failing":
         return (f"{notice['failures_in_a_row']} failed captures in a row, last {notice.get('failure', '?')}: "
                 f"{notice.get('error', '')}").rstrip(": ")
@@ -111,6 +119,10 @@ def event_text(event: dict) -> str:
 
 
 def notice_text(notice: dict) -> str:
+    if notice["type"] == "answer_change":
+        from monitor.uses.alerts import answer_change_text
+
+        return answer_change_text(notice)
     return "\n".join([notice_title(notice), f"{notice['provider']} · {notice['title']}", notice_summary(notice),
                       f"Source: {notice['url']}", f"At: {notice.get('at', '')}"])
 
