@@ -140,22 +140,24 @@ def sources_command(obj: Context, check: bool, live: bool, as_json: bool) -> Non
       clausewatch sources --check --live
       clausewatch sources --json | jq '.[].url'
     """
-    from monitor.sources import sources_path
+    from monitor.sources import describe_sources_file, sources_path
 
     sources = obj.sources()
+    in_use = describe_sources_file(sources_path(obj.sources_file))
     if live and not check:
         raise UsageError("--live goes with --check")
     if check and live:
         _check_live([source for source in sources if source.enabled])
         return
     if check:
-        console.print(f"{sources_path(obj.sources_file)}: {len(sources)} sources, all valid")
+        console.print(f"{in_use}: {len(sources)} sources, all valid")
         return
     if as_json:
         fields = ("id", "provider", "title", "url", "kind", "format", "schedule", "enabled")
         print(json.dumps([source.model_dump(mode="json", include=set(fields)) for source in sources], indent=1))
         return
-    table = Table("id", "provider", "title", "kind", "schedule", "url", title=f"{len(sources)} sources")
+    table = Table("id", "provider", "title", "kind", "schedule", "url",
+                  title=f"{len(sources)} sources from {in_use}")
     for source in sources:
         table.add_row(source.id, source.provider, source.title, source.kind,
                       source.schedule if source.enabled else "disabled", source.url)

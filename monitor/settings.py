@@ -146,6 +146,10 @@ def _describe(name: str, value: Any, origin: str, environ: Mapping[str, str], op
     """Defaults that depend on the working directory or on other settings, said as they apply."""
     if name == "verbose":
         return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+    if name == "sources_file" and origin == DEFAULT:
+        from monitor.sources import default_sources_path, describe_sources_file
+
+        return describe_sources_file(default_sources_path())
     if name == "config_file" and origin == DEFAULT:
         return f"{value} ({'present' if Path(value).is_file() else 'absent: no alert channels'})"
     if name == "alerts_file" and origin == DEFAULT:

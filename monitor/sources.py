@@ -93,9 +93,36 @@ class Source(BaseModel):
         return tuple(_check_selector(selector) for selector in value)
 
 
+# The registry that ships with ClauseWatch: the wheel carries the top-level sources.yaml as
+# monitor/_registry/sources.yaml (pyproject.toml, package-dir); a checkout has it beside the package.
+_PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED_SOURCES_CANDIDATES = (_PACKAGE_DIR / "_registry" / DEFAULT_SOURCES_FILE,
+                              _PACKAGE_DIR.parent / DEFAULT_SOURCES_FILE)
+
+
+def shipped_sources_file() -> Path | None:
+    """The shipped registry, or None when this installation has none."""
+    return next((candidate for candidate in SHIPPED_SOURCES_CANDIDATES if candidate.is_file()), None)
+
+
+def default_sources_path() -> Path:
+    """./sources.yaml when it exists, else the shipped registry."""
+    local = Path(DEFAULT_SOURCES_FILE)
+    return local if local.is_file() else shipped_sources_file() or local
+
+
 def sources_path(explicit: str | os.PathLike | None = None) -> Path:
-    """The sources file to use: the explicit path, else $CLAUSEWATCH_SOURCES, else ./sources.yaml."""
-    return Path(explicit or os.environ.get(SOURCES_ENV) or DEFAULT_SOURCES_FILE)
+    """The sources file to use: the explicit path, else $CLAUSEWATCH_SOURCES, else ./sources.yaml if it
+    exists, else the shipped registry."""
+    chosen = explicit or os.environ.get(SOURCES_ENV)
+    return Path(chosen) if chosen else default_sources_path()
+
+
+def describe_sources_file(path: Path) -> str:
+    """A sources file's path as messages show it, saying when it is the shipped registry."""
+    if path in SHIPPED_SOURCES_CANDIDATES:
+        return f"{path} (the registry shipped with ClauseWatch, used when there is no ./{DEFAULT_SOURCES_FILE})"
+    return str(path)
 
 
 class _LineLoader(yaml.SafeLoader):

@@ -55,9 +55,9 @@ def test_dockerfile_passes_hadolint() -> None:
 def test_image_holds_what_init_needs_and_runs_as_a_user() -> None:
     """`clausewatch init` finds migrations/ and alembic.ini next to the package (MIGRATIONS_DIR): the image
     copies them beside monitor/ into /app and installs it editable, so the package stays at /app/monitor."""
-    from monitor.store.db import MIGRATIONS_DIR
+    from monitor.store.db import migrations_dir
 
-    assert MIGRATIONS_DIR == REPO / "migrations"  # the layout the image reproduces under /app
+    assert migrations_dir() == REPO / "migrations"  # the layout the image reproduces under /app
     steps = dockerfile()
     workdirs = [arguments for instruction, arguments in steps if instruction == "WORKDIR"]
     assert workdirs[0] == "/app"

@@ -16,7 +16,10 @@ from monitor.errors import DatabaseError
 
 DEFAULT_DB_URL = "sqlite:///clausewatch.db"
 DB_ENV = "CLAUSEWATCH_DB"
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+# The wheel carries the top-level migrations/ as monitor/_migrations (pyproject.toml, package-dir);
+# a checkout, installed editable or not, has them beside the package.
+MIGRATIONS_CANDIDATES = (_PACKAGE_DIR / "_migrations", _PACKAGE_DIR.parent / "migrations")
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -54,13 +57,24 @@ def _configure_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-unt
     cursor.close()
 
 
-def _alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
+def migrations_dir() -> Path:
+    """The Alembic migrations: those shipped inside the installed package, else the checkout's."""
+    for candidate in MIGRATIONS_CANDIDATES:
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise DatabaseError(f"migrations folder not found at {' or '.join(map(str, MIGRATIONS_CANDIDATES))}")
+
+
+def alembic_config(engine: Engine | None = None):  # type: ignore[no-untyped-def]
+    """The Alembic configuration, built here so that no alembic.ini is needed once installed.
+
+    alembic.ini at the repository root says the same for developers who run `alembic` in the checkout.
+    """
     from alembic.config import Config
 
-    if not MIGRATIONS_DIR.is_dir():
-        raise DatabaseError(f"migrations folder not found at {MIGRATIONS_DIR}")
-    config = Config(str(MIGRATIONS_DIR.parent / "alembic.ini"))
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
     config.attributes["engine"] = engine
     return config
 
@@ -69,7 +83,7 @@ def init_database(engine: Engine) -> str:
     """Create or upgrade the schema to the newest migration; returns the revision now in force."""
     from alembic import command
 
-    config = _alembic_config(engine)
+    config = alembic_config(engine)
     try:
         command.upgrade(config, "head")
     except OperationalError as error:
@@ -87,7 +101,7 @@ def current_revision(engine: Engine) -> str | None:
 def head_revision(engine: Engine) -> str | None:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
 def ensure_database(engine: Engine) -> None:

@@ -1,0 +1,120 @@
+"""Packaging: what the wheel carries (migrations, the shipped registry), how an installed ClauseWatch finds
+them without the checkout, and that the declared dependency ranges hold. The wheel itself is installed
+and run outside the checkout by .ci/wheel-smoke."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+CLAUSEWATCH = str(Path(sys.executable).parent / "clausewatch")
+
+
+def pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("CLAUSEWATCH_")}
+    environment.update(env or {})
+    return subprocess.run([CLAUSEWATCH, *args], cwd=cwd, env=environment, capture_output=True, text=True,
+                          timeout=120)
+
+
+# ------------------------------------------------------------------------------ layout
+
+
+def test_every_folder_of_the_package_is_listed() -> None:
+    """The packages are listed by hand (package-dir maps migrations/ into the package): a new folder of
+    monitor/ that is not listed would be missing from the wheel."""
+    listed = set(pyproject()["tool"]["setuptools"]["packages"])
+    folders = {".".join(path.relative_to(REPO).parts) for path in (REPO / "monitor").rglob("*")
+               if path.is_dir() and path.name != "__pycache__" and any(path.iterdir())}
+    assert folders | {"monitor"} <= listed
+    mapped = pyproject()["tool"]["setuptools"]["package-dir"]
+    assert mapped == {"monitor._migrations": "migrations", "monitor._registry": "."}
+
+
+def test_the_checkout_finds_its_migrations_and_registry() -> None:
+    from monitor.sources import shipped_sources_file
+    from monitor.store.db import migrations_dir
+
+    assert migrations_dir() == REPO / "migrations"
+    assert shipped_sources_file() == REPO / "sources.yaml"
+
+
+def test_alembic_configuration_needs_no_ini_file() -> None:
+    from alembic.script import ScriptDirectory
+
+    from monitor.store.db import alembic_config
+
+    config = alembic_config()
+    assert config.config_file_name is None
+    heads = ScriptDirectory.from_config(config).get_heads()
+    versions = sorted((REPO / "migrations" / "versions").glob("*.py"))
+    assert len(heads) == 1 and heads[0] in versions[-1].name
+
+
+def test_alembic_ini_still_serves_developers(tmp_path: Path) -> None:
+    """`alembic upgrade head` in the checkout, as alembic.ini's comment says."""
+    alembic = Path(sys.executable).parent / "alembic"
+    environment = {**os.environ, "CLAUSEWATCH_DB": f"sqlite:///{tmp_path / 'dev.db'}"}
+    done = subprocess.run([str(alembic), "upgrade", "head"], cwd=REPO, env=environment, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([str(alembic), "current"], cwd=REPO, env=environment, capture_output=True,
+                          text=True, timeout=120)
+    assert "(head)" in done.stdout, done.stdout + done.stderr
+
+
+def test_without_a_sources_file_the_shipped_registry_is_used_and_named(tmp_path: Path) -> None:
+    done = cli("sources", "--check", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert str(REPO / "sources.yaml") in done.stdout and "shipped" in done.stdout
+    shipped = sum(1 for line in (REPO / "sources.yaml").read_text().splitlines() if line.startswith("  - id:"))
+    assert f": {shipped} sources, all valid" in done.stdout
+    done = cli("config", "--json", cwd=tmp_path)
+    assert "shipped" in done.stdout and str(REPO / "sources.yaml") in done.stdout
+
+
+def test_a_local_sources_file_wins_over_the_shipped_one(tmp_path: Path) -> None:
+    (tmp_path / "sources.yaml").write_text(
+        "sources:\n  - id: example-terms\n    provider: Example\n    title: Terms\n"
+        "    url: https://example.com/terms\n")
+    done = cli("sources", "--check", cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith("sources.yaml: 1 sources"), done.stdout
+    assert "shipped" not in done.stdout
+    done = cli("--sources", "missing.yaml", "sources", cwd=tmp_path)
+    assert done.returncode == 2 and "missing.yaml: no such sources file" in done.stderr
+
+
+# ------------------------------------------------------------------------------ the wheel
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`python -m build --wheel` of the checkout (setuptools comes from the package index, as for CI)."""
+    out = tmp_path_factory.mktemp("dist")
+    done = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return next(out.glob("clausewatch-*.whl"))
+
+
+def test_the_wheel_carries_migrations_and_the_registry(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for version in (REPO / "migrations" / "versions").glob("*.py"):
+        assert f"monitor/_migrations/versions/{version.name}" in names
+    assert {"monitor/_migrations/env.py", "monitor/_migrations/script.py.mako",
+            "monitor/_registry/sources.yaml", "monitor/clauses/rules.yaml",
+            "monitor/web/templates/base.html", "monitor/web/static/site.css"} <= names
+    assert zipfile.ZipFile(wheel).read("monitor/_registry/sources.yaml") == (REPO / "sources.yaml").read_bytes()
+    assert not any(name.startswith(("tests/", "bench/", "migrations/")) for name in names)
