@@ -118,3 +118,24 @@ def test_the_wheel_carries_migrations_and_the_registry(wheel: Path) -> None:
             "monitor/web/templates/base.html", "monitor/web/static/site.css"} <= names
     assert zipfile.ZipFile(wheel).read("monitor/_registry/sources.yaml") == (REPO / "sources.yaml").read_bytes()
     assert not any(name.startswith(("tests/", "bench/", "migrations/")) for name in names)
+
+
+# ------------------------------------------------------------------------------ version
+
+
+def test_the_version_is_the_installed_distributions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import importlib.metadata
+
+    import monitor
+
+    declared = pyproject()["project"]["version"]
+    assert importlib.metadata.version("clausewatch") == declared
+    assert cli("--version", cwd=tmp_path).stdout.strip() == f"clausewatch, version {declared}"
+    # read from the metadata, not written a second time in the code
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "9.8.7" if name == "clausewatch" else "")
+    try:
+        assert importlib.reload(monitor).__version__ == "9.8.7"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(monitor)
