@@ -377,8 +377,15 @@ def _join_path(parent: str, label: str) -> str:
 
 # ---------------------------------------------------------------- the document
 
-def segment_document(text: str) -> list[Segment]:
-    """Every clause candidate of a document, in order, with its section path and nearest heading."""
+def segment_document(text: str, *, chinese: bool = True) -> list[Segment]:
+    """Every clause candidate of a document, in order, with its section path and nearest heading.
+
+    Paragraphs written mainly in Chinese go to `segment_zh` (unless `chinese` is false), the rest comes here.
+    """
+    if chinese:
+        from monitor.clauses.segment_zh import has_chinese, segment_mixed
+        if has_chinese(text):
+            return segment_mixed(text)
     segments: list[Segment] = []
     heading = ""
     stack: list[tuple[tuple[int, int], str]] = []  # ((indent, rank), path)
