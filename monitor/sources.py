@@ -12,6 +12,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.errors import ConfigError
+from monitor.urls import parse_disagreement
+from monitor.yaml_loader import GuardedLoader, load_guarded
 
 DEFAULT_SOURCES_FILE = "sources.yaml"
 SOURCES_ENV = "CLAUSEWATCH_SOURCES"
@@ -19,14 +21,20 @@ SOURCES_ENV = "CLAUSEWATCH_SOURCES"
 _INTERVAL = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SLUG = r"^[a-z0-9][a-z0-9._-]*$"
+MAX_INTERVAL = dt.timedelta(days=36600)
+MAX_URL_LENGTH = 4000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def parse_interval(text: str) -> dt.timedelta | None:
-    """'30m', '12h', '1d' -> timedelta; None when the text is not an interval."""
+    """'30m', '12h', '1d' -> timedelta; None when the text is not an interval, ValueError past MAX_INTERVAL."""
     match = _INTERVAL.match(text.strip())
     if not match:
         return None
-    return dt.timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_INTERVAL.total_seconds():  # also keeps timedelta from overflowing
+        raise ValueError(f"interval {text.strip()!r} is longer than {MAX_INTERVAL.days} days")
+    return dt.timedelta(seconds=seconds)
 
 
 def _check_schedule(value: str) -> str:
@@ -60,10 +68,11 @@ class Source(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # The lengths are the store's column sizes (monitor/store/models.py): what validates, stores.
     id: str = Field(pattern=_SLUG, max_length=120)
-    provider: str = Field(min_length=1)
-    title: str = Field(min_length=1)
-    url: str = Field(min_length=1)
+    provider: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=300)
+    url: str = Field(min_length=1, max_length=MAX_URL_LENGTH)
     kind: Literal["terms", "policy", "license"] = "terms"
     format: Literal["html", "markdown", "text", "pdf"] | None = None
     select: tuple[str, ...] = ()
@@ -72,14 +81,27 @@ class Source(BaseModel):
     expect: str | None = None
     enabled: bool = True
     fetcher: Literal["http", "browser"] = "http"
-    allow_private: bool = False
+    allow_private: bool = False  # the URL's own host and port may be a private or loopback address
+    allow_private_redirects: bool = False  # so may any other host the page redirects to or loads from
     respect_robots: bool = True
+
+    @field_validator("provider", "title", "url", "expect", "select", "remove")
+    @classmethod
+    def _no_control_characters(cls, value: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
+        for text in (value,) if isinstance(value, str) else value or ():
+            found = _CONTROL.search(text)
+            if found:
+                raise ValueError(f"contains the control character {found.group()!r}")
+        return value
 
     @field_validator("url")
     @classmethod
     def _url_is_http(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"{value!r} is not an http(s) URL")
+        ambiguous = parse_disagreement(value)
+        if ambiguous:
+            raise ValueError(ambiguous)
         return value
 
     @field_validator("schedule")
@@ -125,7 +147,7 @@ def describe_sources_file(path: Path) -> str:
     return str(path)
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(GuardedLoader):
     """A YAML loader that remembers the line of every mapping, for error messages."""
 
 
@@ -142,7 +164,7 @@ def load_sources(path: str | os.PathLike | None = None) -> list[Source]:
     """Read and validate a sources file; raise ConfigError naming file, line, source and field."""
     file = sources_path(path)
     try:
-        raw = yaml.load(file.read_text(encoding="utf-8"), Loader=_LineLoader)
+        raw = load_guarded(file.read_text(encoding="utf-8"), _LineLoader)
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such sources file (use --sources PATH or {SOURCES_ENV})") from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:

@@ -7,6 +7,7 @@ environment when the file is loaded; it lives only in memory and is masked where
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from monitor.alerts.base import ChannelSettings, Notifier
 from monitor.errors import ConfigError
+from monitor.yaml_loader import GuardedLoader, load_guarded
 
 DEFAULT_CONFIG_FILE = "clausewatch.yaml"
 CONFIG_ENV = "CLAUSEWATCH_CONFIG"
@@ -30,6 +32,7 @@ _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 MASK = "****"
+MAX_DURATION = dt.timedelta(days=3650)
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -38,7 +41,10 @@ def parse_duration(value: Any) -> dt.timedelta:
     match = _DURATION.match(str(value).strip())
     if not match:
         raise ValueError(f"{value!r} is not a duration (a number of seconds, or 30s, 5m, 6h, 1d)")
-    return dt.timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_DURATION.total_seconds():  # also keeps timedelta (and dates after it) from overflowing
+        raise ValueError(f"{value!r} is longer than {MAX_DURATION.days} days")
+    return dt.timedelta(seconds=seconds)
 
 
 class RouteSettings(BaseModel):
@@ -224,7 +230,7 @@ def load_alerts_config(path: str | os.PathLike | None = None,
 def parse_alerts_config(file: Path, text: str, environ: dict[str, str] | None = None) -> AlertsConfig:
     environ = dict(os.environ if environ is None else environ)
     try:
-        raw = yaml.load(text, Loader=_LineLoader)
+        raw = load_guarded(text, _LineLoader)
     except yaml.YAMLError as error:
         raise ConfigError(f"{file}: not valid YAML: {_one_line(str(error))}") from None
     if raw is None:
@@ -296,6 +302,8 @@ def _channel(file: Path, name: str, entry: Any, line: Any, environ: dict[str, st
     for key, value in entry.items():
         at = f"{file}:{field_lines.get(key, line)}: channel {name!r}: field {key!r}"
         values[key], found = _resolve(_strip_lines(value), environ, at)
+        if isinstance(values[key], float) and not math.isfinite(values[key]):
+            raise ConfigError(f"{at}: {value} is not a finite number")
         secrets += found
         if key in cls.Settings.secret_fields and value and not found:
             raise ConfigError(f"{at}: a secret is read from the environment: write it as ${{ENV_NAME}}")
@@ -333,7 +341,7 @@ def _resolve(value: Any, environ: dict[str, str], where: str) -> tuple[Any, list
     return walk(value), found
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(GuardedLoader):
     """A YAML loader that remembers the line of every key of every mapping, for error messages."""
 
 

@@ -235,7 +235,9 @@ def _mark_failed(engine: Engine, config: AlertsConfig, rows: list[Notification],
 def backoff(config: AlertsConfig, attempts: int) -> dt.timedelta:
     """The wait before the next try after `attempts` failures: doubled each time, capped."""
     settings = config.outbox
-    return min(settings.backoff * (2 ** (attempts - 1)), settings.backoff_max)
+    # In float seconds: after many failures the doubled wait is past what a timedelta can hold.
+    doubled = settings.backoff.total_seconds() * 2.0 ** min(attempts - 1, 1000)
+    return dt.timedelta(seconds=min(doubled, settings.backoff_max.total_seconds()))
 
 
 # ------------------------------------------------------------------------------------------ reading

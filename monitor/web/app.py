@@ -22,6 +22,7 @@ from monitor.store import history, session_scope
 from monitor.web import diffs, queries
 from monitor.web.queries import NotFound
 from monitor.web.render import STATIC, Renderer, snapshot_suffix
+from monitor.web.uses import USE_PAGE_SPECS
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -29,6 +30,18 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+
+# Version numbers are 32-bit integer columns: a larger number in a path is no version (and the drivers
+# would raise on it rather than find nothing).
+MAX_SEQ = 2**31 - 1
+
+
+def _seq_out_of_range(params: dict[str, Any]) -> str | None:
+    seq = params.get("seq")
+    if isinstance(seq, int) and not 0 <= seq <= MAX_SEQ:
+        return f"no version {seq} of source {params.get('source_id')!r}"
+    return None
 
 
 def _diff_span(span: str) -> tuple[str, str]:
@@ -69,6 +82,10 @@ PAGES: dict[str, Page] = {
 }
 
 
+# "Can we…?": the answers of every document to a planned use (monitor/web/uses.py)
+PAGES.update({name: Page(*spec) for name, spec in USE_PAGE_SPECS.items()})
+
+
 def build_page(engine: Engine, name: str, params: dict[str, Any], query: dict[str, str] | None = None
                ) -> dict[str, Any]:
     """The data of one page (what its template renders and its /api mirror returns)."""
@@ -93,6 +110,9 @@ def create_app(engine: Engine, *, base_path: str = "/") -> Starlette:
 
     def endpoint(page: Page, as_json: bool) -> Callable[[Request], Response]:
         def handle(request: Request) -> Response:
+            out_of_range = _seq_out_of_range(request.path_params)
+            if out_of_range:
+                return error_response(request, 404, out_of_range, as_json)
             try:
                 with session_scope(engine) as session:
                     data = page.build(session, dict(request.path_params), dict(request.query_params))
@@ -112,6 +132,9 @@ def create_app(engine: Engine, *, base_path: str = "/") -> Starlette:
 
     def snapshot(request: Request) -> Response:
         source_id, seq = request.path_params["source_id"], request.path_params["seq"]
+        out_of_range = _seq_out_of_range(request.path_params)
+        if out_of_range:
+            return error_response(request, 404, out_of_range, False)
         try:
             with session_scope(engine) as session:
                 raw = history.snapshot_of_version(session, source_id, seq)
