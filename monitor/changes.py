@@ -9,7 +9,9 @@ from diff_match_patch import diff_match_patch
 
 from monitor.clauses import PERMISSIVE_CATEGORIES, RESTRICTIVE_CATEGORIES, Clause
 from monitor.clauses.align import align_clauses, content_of, strip_label
-from monitor.clauses.classify import core_categories, extract_features, load_rules
+from monitor.clauses.classify import core_categories, extract_features, load_rules, prepare_text
+from monitor.clauses.scope import (alternative_signals, classify_edits, declared_names, explained_by_vocabulary,
+                                   is_alternative, scope_signals, substantive_reason)
 
 DIRECTIONS = ("tightened", "loosened", "reworded", "unclear")
 ALERTING_DIRECTIONS = ("tightened", "unclear")
@@ -125,6 +127,7 @@ def render_diff_text(diff: Diff) -> str:
 def compare_clauses(previous: list[Clause], current: list[Clause]) -> tuple[list[Clause], list[ClauseChange]]:
     """Align `current` with `previous` by content, carry keys over, and describe every change to a watched clause."""
     alignment = align_clauses(previous, current)
+    declared = declared_names([c.text for c in current])
     carried = {j: previous[i].key for i, j in alignment.pairs}
     keyed = _assign_keys(current, carried)
     changes: list[ClauseChange] = []
@@ -134,7 +137,7 @@ def compare_clauses(previous: list[Clause], current: list[Clause]) -> tuple[list
         pieces.setdefault(i, []).append(keyed[j])
     for i, j in alignment.pairs:
         merged = [previous[k] for k in alignment.merged.get(j, [])]
-        change = describe_change(previous[i], keyed[j], merged, pieces=pieces.get(i, []))
+        change = describe_change(previous[i], keyed[j], merged, pieces=pieces.get(i, []), declared=declared)
         if change:
             changes.append(change)
     for j, sources in alignment.merged.items():
@@ -193,10 +196,14 @@ def _appeared_or_gone(clause: Clause, kind: str) -> ClauseChange:
 
 
 def describe_change(before: Clause, after: Clause, merged: list[Clause], relation: str = "",
-                    pieces: list[Clause] | tuple[Clause, ...] = ()) -> ClauseChange | None:
+                    pieces: list[Clause] | tuple[Clause, ...] = (),
+                    declared: frozenset[str] = frozenset()) -> ClauseChange | None:
     """The change from one aligned clause to the next, or None when nothing a reader cares about changed.
 
     `pieces` are the other current clauses split out of `before`: what moved into them is not lost.
+    `declared` are the names the document declares (quoted defined terms): renaming to one is cosmetic.
+    A change is `reworded` only when every edit is of a cosmetic kind (scope.yaml) or swaps words of the
+    features' vocabulary within their classes; any other edit is at least `unclear`.
     """
     if not (before.watched or after.watched or any(m.watched for m in merged)):
         return None
@@ -207,11 +214,10 @@ def describe_change(before: Clause, after: Clause, merged: list[Clause], relatio
         reason = _relabel_reason(before, after)
         return ClauseChange(after.key, after.path, "modified", categories, "reworded", reason, before.text,
                             after.text, word_diff(before.text, after.text))
-    renames = renamed_terms(before.text, after.text) if not merged and not relation else None
-    if renames is not None:
-        reason = "renamed " + ", ".join(f"'{old}' → '{new}'" for old, new in renames[:4]) + "; same rule"
-        return ClauseChange(after.key, after.path, "modified", categories, "reworded", reason, before.text,
-                            after.text, word_diff(before.text, after.text))
+    edits = classify_edits(word_diff(strip_label(before.text), strip_label(after.text)), declared)
+    if not merged and not relation and all(edit.cosmetic for edit in edits):
+        return ClauseChange(after.key, after.path, "modified", categories, "reworded", _cosmetic_reason(edits),
+                            before.text, after.text, word_diff(before.text, after.text))
     sources = [before, *merged]
     signals = feature_signals(sources, after, pieces)
     if relation == "merged":
@@ -219,60 +225,52 @@ def describe_change(before: Clause, after: Clause, merged: list[Clause], relatio
         signals = _lost_in_merge(before, after)
     elif relation == "split":
         signals = _lost_in_merge(after, before, split=True)
+    else:
+        signals += _scope_order_signals(before, after, merged, edits)
     direction = _direction(signals)
-    reason = "; ".join(text for _, text in signals) if signals else _reworded_reason(before, after, relation)
+    if signals:
+        reason = "; ".join(dict.fromkeys(text for _, text in signals))
+    elif relation or _explained_by_features(edits, before, after):
+        reason = _reworded_reason(before, after, relation)
+    else:
+        # Fail-safe: words that may carry the rule changed and nothing says how; a person reviews it.
+        direction, reason = "unclear", substantive_reason(edits)
     if relation and signals:
         reason = f"{relation}: {reason}"
     return ClauseChange(after.key, after.path, "modified", categories, direction, reason, before.text, after.text,
                         word_diff(before.text, after.text))
 
 
-# Words that may join the parts of a name ("Le Chat or Mistral Code", "Terms of Service").
-_NAME_JOINERS = {"or", "and", "of", "the", "&", "for"}
-_TOKEN = re.compile(r"[\w’'-]+")
+def _cosmetic_reason(edits: list) -> str:
+    if not edits:
+        return "reworded, same rule (punctuation or spacing)"
+    renames = [e for e in edits if e.kind == "renamed term"]
+    if renames and len(renames) == len([e for e in edits if e.kind != "punctuation or spacing"]):
+        return "renamed " + ", ".join(f"'{e.old}' → '{e.new}'" for e in renames[:4]) + "; same rule"
+    shown = [f"{e.kind}: {e.describe()}" for e in edits if e.kind != "punctuation or spacing"][:3]
+    return "reworded, same rule: " + ("; ".join(shown) if shown else "punctuation or spacing")
 
 
-def _name_like(words: list[str]) -> bool:
-    return bool(words) and all(w[:1].isupper() or w.lower() in _NAME_JOINERS for w in words) \
-        and any(w[:1].isupper() for w in words)
+def _scope_order_signals(before: Clause, after: Clause, merged: list[Clause], edits: list) -> list[tuple[int, str]]:
+    """Widenings the ordered vocabularies recognise: model classes, bound parties, added alternatives."""
+    if merged:
+        return []
+    categories = set(before.categories) | set(after.categories)
+    sign_of = -1 if _is_permission(categories) else 1
+    trains_models = bool(categories & {"output_training", "output_training_permission", "competing_use"})
+    signals = scope_signals(prepare_text(before.text), prepare_text(after.text), sign_of, trains_models)
+    spans = [e["text"] for f in (_features(before), _features(after)) for e in (f or {}).get("exceptions", [])]
+    return signals + alternative_signals(edits, spans, sign_of)
 
 
-def renamed_terms(before: str, after: str) -> list[tuple[str, str]] | None:
-    """The (old, new) names when the only differences between two texts are renamed defined terms or products.
-
-    "Llama API key" → "Meta Model API key", "Managed Account" → "Account", "Le Chat or Mistral Code" →
-    "Vibe": capitalised names replaced by names, or a capitalised word dropped from or added to a name.
-    Adding or dropping a whole alternative ("Outputs" → "Outputs or Content") is not a rename. None when
-    anything else changed.
-    """
-    diff = word_diff(strip_label(before), strip_label(after))
-    renames: list[tuple[str, str]] = []
-    index = 0
-    while index < len(diff):
-        if diff[index][0] == 0:
-            index += 1
-            continue
-        deleted = inserted = ""
-        while index < len(diff) and diff[index][0] != 0:
-            if diff[index][0] < 0:
-                deleted += diff[index][1]
-            else:
-                inserted += diff[index][1]
-            index += 1
-        old, new = _TOKEN.findall(deleted), _TOKEN.findall(inserted)
-        if not old and not new:
-            continue  # punctuation or spacing only
-        if old and new:
-            if not (_name_like(old) and _name_like(new)):
-                return None
-        else:
-            words = old or new
-            following = diff[index][1] if index < len(diff) else ""
-            joined = any(w.lower() in _NAME_JOINERS for w in words) or "," in (deleted or inserted)
-            if joined or not _name_like(words) or not re.match(r"\s*[A-Z]", following):
-                return None
-        renames.append((" ".join(old), " ".join(new)))
-    return renames or None
+def _explained_by_features(edits: list, before: Clause, after: Clause) -> bool:
+    """Every substantive edit swaps words of the acts' and objects' vocabulary, which the feature comparison
+    judged by class ("exceed or bypass rate limits" → "circumvent or evade rate limits")."""
+    features = load_rules().features
+    patterns = list(features["actions"].values()) + list(features["objects"].values())
+    b, a = strip_label(before.text), strip_label(after.text)
+    return all(edit.cosmetic or (not is_alternative(edit) and explained_by_vocabulary(edit, b, a, patterns))
+               for edit in edits)
 
 
 def _direction(signals: list[tuple[int, str]]) -> str:
