@@ -149,10 +149,39 @@ def rule_by_id(rule_id: str) -> Rule:
     raise KeyError(rule_id)
 
 
-def is_vetoed(prepared: str, prepared_lead: str, ruleset: RuleSet | None = None) -> bool:
-    """A provider describing its own conduct, a definition, or a pure grant with no negation is not a restriction."""
+# A clause whose subject is a named party other than the user, promising or reserving what it does with the
+# user's content or taking a licence from the user ("SpaceXAI will not use any User Content to train ...",
+# "Perplexity may use Usage Data ...", "You grant Acme a licence to ..."): it binds the provider, not the user.
+_USER_SUBJECTS = ("You", "Your", "Customer", "Customers", "Licensee", "Licensees", "User", "Users", "End", "Developer",
+                  "Developers", "Authorized", "Authorised", "Permitted", "Each", "Any", "No", "Neither", "Software",
+                  "Subscriber", "Recipient", "Company", "Applications", "Application", "Do", "Don’t", "Don't")
+_PROVIDER_SUBJECT = re.compile(
+    r"^\W*(?:\(?[a-zA-Z0-9]{1,4}[.)]\s+|\d+(?:\.\d+)*\.?\s+)?(?:[A-Z][\w ]{0,40}\.\s+)?"
+    r"(?:(?:For clarity|Notwithstanding [^,]{0,60}|However),\s+)?"
+    r"(?:the\s+)?((?=[\w-]*[A-Z])[A-Za-z][\w-]*(?:\.[\w-]+)*(?:\s+[A-Z][\w-]*(?:\.[\w-]+)*){0,2})\s+"
+    r"(?:and its affiliates\s+)?"
+    r"(?:will|shall|may|does|do|can|might|agrees? to|commits? to)(?:\s+(?:not|never|only|also))?\s+"
+    r"(?:\(?[a-z]{1,4}\)\s+)?(?:\w+\s+){0,2}?(?:use|train|process|access|collect|improve|develop|disclose|share|sell)\b")
+_GRANT_TO_PROVIDER = re.compile(r"\bgrants?\s+(?:to\s+)?(?:[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,2})\s+(?:and its affiliates\s+)?"
+                                r"(?:an?|the)\s+(?:[\w-]+\s+){0,6}?(?:licen[cs]e|right)\b")
+
+
+def binds_provider(text: str) -> bool:
+    """Whether the clause's subject is a named party other than the user (the provider), about its own use of
+    content, or a licence the user grants to it."""
+    match = _PROVIDER_SUBJECT.match(text)
+    if match and match.group(1).split()[0] not in _USER_SUBJECTS:
+        return True
+    return bool(_GRANT_TO_PROVIDER.search(text)) and not re.match(r"^\W*(?:\S+\s+)?(?:Licensor|We)\s+(?:hereby\s+)?grants?", text)
+
+
+def is_vetoed(prepared: str, prepared_lead: str, ruleset: RuleSet | None = None, text: str = "") -> bool:
+    """A provider describing its own conduct, a definition, a description of a risk, or a pure grant with no
+    negation is not a restriction."""
     ruleset = ruleset or load_rules()
     if ruleset.vetoes["provider_side"].search(prepared) or ruleset.vetoes["definition"].search(prepared):
+        return True
+    if ruleset.vetoes["descriptive"].search(prepared) or (text and binds_provider(text)):
         return True
     permission = ruleset.vetoes["permission"].search(prepared)
     negated = ruleset.negation.search(prepared) or ruleset.negation.search(prepared_lead)
@@ -176,7 +205,7 @@ def _classify_cached(text: str, lead: str) -> Classification:
             continue
         if rule.veto and rule.category in RESTRICTIVE_CATEGORIES:
             if vetoed is None:
-                vetoed = is_vetoed(prepared, prepared_lead, ruleset)
+                vetoed = is_vetoed(prepared, prepared_lead, ruleset, text)
             if vetoed:
                 continue
         elif rule.category in PERMISSIVE_CATEGORIES and ruleset.vetoes["provider_side"].search(prepared):
