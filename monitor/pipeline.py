@@ -26,8 +26,10 @@ from sqlalchemy.orm import Session
 from monitor.analysis import Analysis, AnalysisPool, compress_body, discard_pool
 from monitor.changes import ALERTING_DIRECTIONS, ClauseChange, compare_clauses
 from monitor.clauses import Clause, extract_clauses
+from monitor.clauses.language import detect_language
 from monitor.errors import ExtractionError
 from monitor.extract import Document, check_document, extract_document
+from monitor.extract.validity import MIN_SHARE_OF_PREVIOUS
 from monitor.fetch import NOT_MODIFIED, FetchResult
 from monitor.logs import log_capture
 from monitor.sources import Source
@@ -87,6 +89,7 @@ class _Latest:
     text: str
     text_sha256: str
     clauses: list[Clause] | None  # None until a comparison needs them
+    language: str | None = None
 
 
 class Recorder:
@@ -230,7 +233,7 @@ class Recorder:
             document = (analysis.document_or_raise() if analysis is not None
                         else extract_document(result.body, format=source.format, content_type=result.content_type,
                                               select=source.select, remove=source.remove))
-            check_document(document, expect=source.expect, previous_text=latest.text if latest else None)
+            check_document(document, expect=source.expect, previous_text=_text_to_measure_against(document, latest))
         except ExtractionError as error:
             attempt.outcome, attempt.error = error.kind, error.reason
             return self._failed(source_row, error.kind, error.reason)
@@ -265,29 +268,33 @@ class Recorder:
                      result: FetchResult, snapshot: Snapshot, document: Document, text_sha256: str,
                      latest: _Latest | None, technical: bool, rows: list[tuple] | None) -> CaptureOutcome:
         revert_of = self._revert_of(session, source.id, text_sha256) if latest else None
+        language = detect_language(document.text)
+        # compared with the last version in its own language; the first in a new language is only recorded
+        baseline = self._baseline(session, source.id, latest, language) if latest else None
+        technical = technical or (latest is not None and baseline is None)
         clauses: list[Clause] | None = None  # a first version's are loaded when a comparison needs them
         changes: list[ClauseChange] = []
-        if latest is not None:
+        if baseline is not None:
             new = clauses_from_rows(rows) if rows is not None else extract_clauses(document.text, kind=source.kind)
-            clauses, changes = compare_clauses(self._clauses_of(session, latest), new)
+            clauses, changes = compare_clauses(self._clauses_of(session, baseline), new)
             rows = clause_rows(clauses)
         elif rows is None:
             rows = clause_rows(extract_clauses(document.text, kind=source.kind))
         version = Version(
             source_id=source.id, seq=(latest.seq + 1) if latest else 1, observed_at=result.started_at,
             title=document.title, text=document.text, text_sha256=text_sha256, snapshot_id=snapshot.id,
-            revert_of_seq=revert_of, technical=technical,
+            revert_of_seq=revert_of, technical=technical, language=language,
         )
         session.add(version)
         session.flush()
         insert_clause_rows(session, version.id, rows)
         attempt.version_id = version.id
         alerting = revert_of is None and not technical
-        events = [self._event_row(source, version, latest, change, alerting) for change in changes]
+        events = [self._event_row(source, version, baseline, change, alerting) for change in changes]
         session.add_all(events)
         session.flush()
         _remember_validators(source_row, result)
-        self._latest[source.id] = _Latest(version.id, version.seq, document.text, text_sha256, clauses)
+        self._latest[source.id] = _Latest(version.id, version.seq, document.text, text_sha256, clauses, language)
         return CaptureOutcome(
             source.id, NEW_VERSION, attempt.outcome, version_seq=version.seq, revert_of_seq=revert_of,
             events=[event_payload(event, source_row, version) for event in events if event.alert],
@@ -311,6 +318,19 @@ class Recorder:
             .order_by(Version.seq.desc()).limit(self.revert_window)
         ).all()
         return next((seq for seq, sha in recent if sha == text_sha256), None)
+
+    @staticmethod
+    def _baseline(session: Session, source_id: str, latest: _Latest, language: str | None) -> _Latest | None:
+        """The version a new one in `language` is compared with: the latest, or if that one is in another
+        language, the last version in this one (None if there is none). An unknown language matches any."""
+        if language is None or latest.language in (None, language):
+            return latest
+        row = session.execute(
+            select(Version.id, Version.seq, Version.text, Version.text_sha256)
+            .where(Version.source_id == source_id, Version.language == language)
+            .order_by(Version.seq.desc()).limit(1)
+        ).first()
+        return _Latest(*row, clauses=None, language=language) if row else None
 
     def _store_snapshot(self, session: Session, source_id: str, result: FetchResult,
                         analysis: Analysis | None) -> tuple[Snapshot, str | None]:
@@ -342,9 +362,10 @@ class Recorder:
                  if source_id not in self._latest or _version_id(self._latest[source_id]) != newest.get(source_id)]
         loaded: dict[str, _Latest] = {}
         if any(source_id in newest for source_id in stale):
-            rows = session.execute(select(Version.source_id, Version.id, Version.seq, Version.text, Version.text_sha256)
+            rows = session.execute(select(Version.source_id, Version.id, Version.seq, Version.text, Version.text_sha256,
+                                          Version.language)
                                    .where(Version.id.in_([newest[s] for s in stale if s in newest])))
-            loaded = {row.source_id: _Latest(*row[1:], clauses=None) for row in rows}
+            loaded = {row.source_id: _Latest(*row[1:5], clauses=None, language=row.language) for row in rows}
         for source_id in stale:
             self._latest[source_id] = loaded.get(source_id)
 
@@ -384,6 +405,18 @@ def log_outcome(source: Source, result: FetchResult, outcome: CaptureOutcome) ->
                 http_status=result.http_status, body_bytes=len(result.body), fetch_ms=result.elapsed_ms,
                 record_ms=outcome.record_ms, version_seq=outcome.version_seq, revert_of_seq=outcome.revert_of_seq,
                 events=len(outcome.events), error=outcome.error)
+
+
+def _text_to_measure_against(document: Document, latest: _Latest | None) -> str | None:
+    """The latest version's text, for the check that a capture is not far shorter than it; None when the
+    capture is in another language (a Chinese text is about a third as long as the same terms in English)."""
+    if latest is None:
+        return None
+    if len(document.text) < MIN_SHARE_OF_PREVIOUS * len(latest.text) and latest.language is not None:
+        language = detect_language(document.text)
+        if language is not None and language != latest.language:
+            return None
+    return latest.text
 
 
 def _version_id(latest: _Latest | None) -> int | None:

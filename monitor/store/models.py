@@ -121,6 +121,9 @@ class Version(Base):
     revert_of_seq: Mapped[int | None] = mapped_column(Integer)
     # made by re-extraction after a selector or code change: recorded, never alerted
     technical: Mapped[bool] = mapped_column(Boolean, default=False)
+    # ISO 639-1 code of the language most of the text is in (None: too little text, or recorded before 0004);
+    # a version is compared with the last version in its own language
+    language: Mapped[str | None] = mapped_column(String(8))
 
     clauses: Mapped[list[ClauseRow]] = relationship(
         back_populates="version", order_by="ClauseRow.position", cascade="all, delete-orphan"
