@@ -47,13 +47,20 @@ def alerts(text: str):  # type: ignore[no-untyped-def]
 def test_billion_laughs_clausewatch_yaml_is_refused_naming_the_line() -> None:
     with pytest.raises(ConfigError) as error:
         alerts(BILLION_LAUGHS)
-    assert "aliases" in str(error.value) and "line 2" in str(error.value)
+    assert "aliases (*name) expand to more than" in str(error.value) and "line " in str(error.value)
 
 
 def test_billion_laughs_sources_yaml_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_sources(write_sources(tmp_path, BILLION_LAUGHS))
-    assert "aliases" in str(error.value)
+    assert "aliases (*name) expand to more than" in str(error.value)
+
+
+def test_aliases_cannot_nest_deeper_than_the_limit(tmp_path: Path) -> None:
+    deep = "[" * 40 + "1" + "]" * 40
+    text = f"a: &a {deep}\nb: &b [{', '.join(['*a'] * 1)}]\nc: {'[' * 30}*a{']' * 30}\n"
+    with pytest.raises(ConfigError, match="nested more than 64 levels deep"):
+        alerts(text)
 
 
 @pytest.mark.parametrize("load", ["sources", "alerts"])
@@ -63,9 +70,12 @@ def test_deeply_nested_yaml_is_one_clear_error(tmp_path: Path, load: str) -> Non
     assert "nested more than" in str(error.value) and "line 1" in str(error.value)
 
 
-def test_anchors_without_aliases_and_line_numbers_still_work(tmp_path: Path) -> None:
-    text = yaml.safe_dump({"sources": [GOOD_SOURCE]}) + "extra: &unused 1\n"
-    assert [source.id for source in load_sources(write_sources(tmp_path, text))] == ["ok"]
+def test_a_few_aliases_and_line_numbers_still_work(tmp_path: Path) -> None:
+    shared = ["main"]  # yaml.safe_dump writes a list used twice as an anchor and an alias
+    sources = [{**GOOD_SOURCE, "select": shared}, {**GOOD_SOURCE, "id": "ok2", "select": shared}]
+    text = yaml.safe_dump({"sources": sources})
+    assert "*id001" in text
+    assert [source.select for source in load_sources(write_sources(tmp_path, text))] == [("main",), ("main",)]
     bad = "sources:\n  - id: ok\n    provider: Example\n    title: Terms\n    url: ftp://example.org\n"
     with pytest.raises(ConfigError, match=r"sources.yaml:2: source 'ok': field 'url'"):
         load_sources(write_sources(tmp_path, bad))

@@ -26,6 +26,8 @@ import httpx
 from monitor.fetch import NOT_MODIFIED, OK, FetchResult
 from monitor.fetch.robots import ROBOTS_MAX_BYTES, RobotsCache, RobotsReply
 from monitor.fetch.settings import FetchRequest, FetchSettings
+from monitor.sources import Source
+from monitor.urls import Origin, parse_disagreement, urlsplit_origin
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ ROBOTS_MAX_REDIRECTS = 5
 # several times slower than several small clients. Measured on 500 local pages: client CPU
 # per cycle 0.71 s with 5 connections per client, 0.74 s with 8, 0.93 s with 10.
 CONNECTIONS_PER_CLIENT = 5
-_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _TRANSIENT_OUTCOMES = frozenset({"network_error", "timeout", "rate_limited"})
 # Reading a small error or redirect body lets the connection go back to the pool.
@@ -112,9 +114,67 @@ def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> floa
     return max(0.0, (when - (now or _utc_now())).total_seconds())
 
 
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which private (loopback, link-local, private-range ...) addresses one source's requests may reach.
+
+    `allow_private` covers the source URL's own scheme, host and port only; every other origin (a redirect,
+    a browser page's images, frames and fetch() calls) is allowed private addresses only by
+    `allow_private_redirects`. So a trusted intranet page cannot redirect the fetcher to 169.254.169.254.
+    """
+
+    home: Origin | None
+    allow_private: bool = False
+    allow_private_redirects: bool = False
+
+    @classmethod
+    def for_source(cls, source: Source) -> AddressPolicy:
+        return cls(urlsplit_origin(source.url), source.allow_private,
+                   getattr(source, "allow_private_redirects", False))
+
+    def private_allowed(self, url: str) -> bool:
+        if urlsplit_origin(url) == self.home:
+            return self.allow_private
+        return self.allow_private_redirects
+
+    def setting_for(self, url: str) -> str:
+        """The source field that would allow a private address at `url`."""
+        return "allow_private" if urlsplit_origin(url) == self.home else "allow_private_redirects"
+
+
+async def check_url(url: str, policy: AddressPolicy, resolver: Resolver) -> None:
+    """Refuse (raise FetchFailure, `blocked`) a URL that is not plain http(s), or whose host resolves to an
+    address the policy does not allow; resolving fails as `network_error`.
+
+    The one address rule of both fetchers (HTTP and browser), applied to every request before it is made.
+    A refusal is `blocked`, like a robots.txt refusal: both are our policy declining the fetch, never
+    transient, and fixed by the source's configuration; the error text says which field.
+
+    There is a DNS-rebinding gap: the client resolves the name again when it connects, so a hostile DNS
+    server could answer differently the second time. Closing it needs a transport that connects to the
+    checked address; not done yet (README, Security).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise FetchFailure("blocked", f"refused scheme {parts.scheme or '(none)'!r} in {url}", url=url)
+    if not parts.hostname:
+        raise FetchFailure("blocked", f"refused URL without a host: {url}", url=url)
+    ambiguous = parse_disagreement(url)
+    if ambiguous:
+        raise FetchFailure("blocked", f"refused {ambiguous}", url=url)
+    if policy.private_allowed(url):
+        return
+    for address in await resolver.addresses(parts.hostname, url):
+        kind = address_refusal(address)
+        if kind:
+            named = "" if parts.hostname == str(address) else f"{parts.hostname} is "
+            raise FetchFailure("blocked", f"refused address: {named}{address} is a {kind} address, for {url} "
+                                          f"(set {policy.setting_for(url)}: true on the source to allow it)", url=url)
+
+
 # ---------------------------------------------------------------- failures and replies
 
-class _Failure(Exception):
+class FetchFailure(Exception):
     """An attempt that did not give a usable reply; becomes a failed FetchResult or a retry."""
 
     def __init__(self, outcome: str, error: str, *, status: int | None = None, url: str | None = None,
@@ -178,7 +238,7 @@ class _Crawl:
         self.clients = _ClientPool(settings)
         self.slots = asyncio.Semaphore(settings.concurrency)
         self.hosts = _HostGates(settings.per_host, settings.per_host_delay)
-        self.resolver = _Resolver()
+        self.resolver = Resolver()
         self.robots = RobotsCache(settings.robots_token)
 
     async def __aenter__(self) -> _Crawl:
@@ -194,7 +254,7 @@ class _Crawl:
             return await self._fetch(request, started_at, budget)
         except Exception as error:  # a bug must not take the rest of the cycle down with it
             log.exception("unexpected error fetching %s", request.source.url)
-            failure = _Failure("network_error", f"unexpected error (please report): {_describe(error)}")
+            failure = FetchFailure("network_error", f"unexpected error (please report): {_describe(error)}")
             return _failed(request, failure, started_at, budget)
 
     async def _fetch(self, request: FetchRequest, started_at: dt.datetime, budget: _Budget) -> FetchResult:
@@ -204,7 +264,7 @@ class _Crawl:
             try:
                 reply = await self._attempt(request, budget)
                 return _succeeded(request, _classify(request, reply), started_at, budget)
-            except _Failure as failure:
+            except FetchFailure as failure:
                 wait = _retry_wait(failure, attempt, self.settings)
                 if wait is None or wait >= budget.overall_left():
                     return _failed(request, _final(failure, attempt, self.settings), started_at, budget)
@@ -215,65 +275,40 @@ class _Crawl:
     async def _attempt(self, request: FetchRequest, budget: _Budget) -> _Reply:
         source = request.source
         url = source.url
+        policy = AddressPolicy.for_source(source)
         headers = _conditional_headers(request)
         for _hop in range(MAX_REDIRECTS + 1):
-            await self.check_address(url, source.allow_private)
+            await check_url(url, policy, self.resolver)
             if self.settings.respect_robots and source.respect_robots:
-                await self._check_robots(url, source.allow_private)
+                await self._check_robots(url, policy)
             reply = await self.exchange(url, headers, budget, self.settings.max_bytes)
             location = reply.headers.get("location")
-            if reply.status not in _REDIRECT_STATUSES or not location:
+            if reply.status not in REDIRECT_STATUSES or not location:
                 return reply
             url = _next_hop(reply, location)
-        raise _Failure("http_error", f"more than {MAX_REDIRECTS} redirects (last to {url})",
+        raise FetchFailure("http_error", f"more than {MAX_REDIRECTS} redirects (last to {url})",
                        status=reply.status, url=url, headers=reply.headers)
 
-    async def check_address(self, url: str, allow_private: bool) -> None:
-        """Refuse a URL whose scheme is not http(s) or whose host resolves to a private address.
-
-        A refusal is `blocked`, like a robots.txt refusal: both are our policy declining the
-        fetch, never transient, and fixed by the source's configuration (allow_private,
-        respect_robots); the error text says which. It also keeps the fetch_attempt statuses
-        the store already knows.
-
-        There is a DNS-rebinding gap: httpx resolves the name again when it connects, so a
-        hostile DNS server could answer differently the second time. Closing it needs a
-        transport that connects to the checked address; not done yet.
-        """
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise _Failure("blocked", f"refused scheme {parts.scheme or '(none)'!r} in {url}", url=url)
-        if not parts.hostname:
-            raise _Failure("blocked", f"refused URL without a host: {url}", url=url)
-        if allow_private:
-            return
-        for address in await self.resolver.addresses(parts.hostname, url):
-            kind = address_refusal(address)
-            if kind:
-                named = "" if parts.hostname == str(address) else f"{parts.hostname} is "
-                raise _Failure("blocked", f"refused address: {named}{address} is a {kind} address "
-                                          "(set allow_private: true on the source to allow it)", url=url)
-
-    async def _check_robots(self, url: str, allow_private: bool) -> None:
+    async def _check_robots(self, url: str, policy: AddressPolicy) -> None:
         async def load(address: str) -> RobotsReply:
-            return await self._load_robots(address, allow_private)
+            return await self._load_robots(address, policy)
 
         if not await self.robots.allows(url, load):
             path = urlsplit(url).path or "/"
-            raise _Failure("blocked", f"robots.txt of {urlsplit(url).netloc} disallows {path} "
+            raise FetchFailure("blocked", f"robots.txt of {urlsplit(url).netloc} disallows {path} "
                                       f"for {self.robots.token} (set respect_robots: false to override)", url=url)
 
-    async def _load_robots(self, url: str, allow_private: bool) -> RobotsReply:
+    async def _load_robots(self, url: str, policy: AddressPolicy) -> RobotsReply:
         budget = _Budget(self.settings)
         for _hop in range(ROBOTS_MAX_REDIRECTS + 1):
             try:
-                await self.check_address(url, allow_private)
+                await check_url(url, policy, self.resolver)
                 reply = await self.exchange(url, {}, budget, ROBOTS_MAX_BYTES, truncate=True)
                 location = reply.headers.get("location")
-                if reply.status not in _REDIRECT_STATUSES or not location:
+                if reply.status not in REDIRECT_STATUSES or not location:
                     return RobotsReply(reply.status, reply.body)
                 url = _next_hop(reply, location)
-            except _Failure as failure:
+            except FetchFailure as failure:
                 return RobotsReply(None, error=failure.error)
         return RobotsReply(None, error="too many redirects")
 
@@ -289,7 +324,7 @@ class _Crawl:
                 async with asyncio.timeout(limit):
                     return await self._send(url, headers, max_bytes, truncate)
             except TimeoutError:
-                raise _Failure("timeout", f"no complete response within {limit:g} s (total_timeout)",
+                raise FetchFailure("timeout", f"no complete response within {limit:g} s (total_timeout)",
                                url=url) from None
             finally:
                 budget.attempt_left -= time.monotonic() - began
@@ -304,9 +339,9 @@ class _Crawl:
                 finally:
                     await response.aclose()
             except httpx.TimeoutException as error:
-                raise _Failure("timeout", f"{_timeout_name(error)} on {url}", url=url) from None
+                raise FetchFailure("timeout", f"{_timeout_name(error)} on {url}", url=url) from None
             except (httpx.HTTPError, httpx.InvalidURL, OSError) as error:
-                raise _Failure("network_error", f"{_describe(error)} on {url}", url=url) from None
+                raise FetchFailure("network_error", f"{_describe(error)} on {url}", url=url) from None
 
 
 # ---------------------------------------------------------------- clients, limits, DNS
@@ -390,11 +425,11 @@ class _HostGates:
         await asyncio.sleep(start - now)
 
 
-class _Resolver:
+class Resolver:
     """Host names to addresses through the event loop's getaddrinfo, cached for the run."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, asyncio.Task[list[ipaddress.IPv4Address | ipaddress.IPv6Address]]] = {}
+        self._cache: dict[str, asyncio.Future[list[ipaddress.IPv4Address | ipaddress.IPv6Address]]] = {}
 
     async def addresses(self, host: str, url: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
         with contextlib.suppress(ValueError):
@@ -403,7 +438,7 @@ class _Resolver:
             self._cache[host] = asyncio.ensure_future(self._resolve(host, url))
         try:
             return await asyncio.shield(self._cache[host])
-        except _Failure:
+        except FetchFailure:
             self._cache.pop(host, None)  # a retry resolves again
             raise
 
@@ -413,7 +448,7 @@ class _Resolver:
         try:
             infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as error:
-            raise _Failure("network_error", f"cannot resolve {host}: {_describe(error)}", url=url) from None
+            raise FetchFailure("network_error", f"cannot resolve {host}: {_describe(error)}", url=url) from None
         return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 
@@ -431,7 +466,7 @@ async def _read_body(response: httpx.Response, url: str, max_bytes: int, truncat
     """The decoded body, streamed; stops as soon as it passes `max_bytes` (before or after decompression)."""
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes and not truncate:
-        raise _Failure("too_large", f"Content-Length {length} is over the {max_bytes}-byte limit",
+        raise FetchFailure("too_large", f"Content-Length {length} is over the {max_bytes}-byte limit",
                        status=response.status_code, url=url, headers=response.headers, transient=False)
     decoder = _Decoder(response.headers.get("content-encoding", ""), url)
     chunks: list[bytes] = []
@@ -443,7 +478,7 @@ async def _read_body(response: httpx.Response, url: str, max_bytes: int, truncat
         if size > max_bytes:
             if truncate:
                 return b"".join(chunks)[:max_bytes]
-            raise _Failure("too_large", f"body is over the {max_bytes}-byte limit (stopped reading)",
+            raise FetchFailure("too_large", f"body is over the {max_bytes}-byte limit (stopped reading)",
                            status=response.status_code, url=url, headers=response.headers, transient=False)
     return b"".join(chunks) + decoder.flush()
 
@@ -470,7 +505,7 @@ class _Decoder:
         elif self.encoding == "deflate":
             self._zlib = zlib.decompressobj(zlib.MAX_WBITS)
         else:
-            raise _Failure("network_error", f"unsupported Content-Encoding {encoding!r} on {url}",
+            raise FetchFailure("network_error", f"unsupported Content-Encoding {encoding!r} on {url}",
                            url=url, transient=False)
         self._started = False
 
@@ -481,7 +516,7 @@ class _Decoder:
         try:
             return self._decompress(data, room)
         except zlib.error as error:
-            raise _Failure("network_error", f"corrupt {self.encoding} body on {self.url}: {error}",
+            raise FetchFailure("network_error", f"corrupt {self.encoding} body on {self.url}: {error}",
                            url=self.url) from None
 
     def _decompress(self, data: bytes, room: int) -> bytes:
@@ -515,21 +550,21 @@ def _next_hop(reply: _Reply, location: str) -> str:
         parts = urlsplit(urljoin(reply.url, location.strip()))
         return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
     except ValueError:
-        raise _Failure("http_error", f"unreadable redirect location {location!r}", status=reply.status,
+        raise FetchFailure("http_error", f"unreadable redirect location {location!r}", status=reply.status,
                        url=reply.url, headers=reply.headers, transient=False) from None
 
 
 def _classify(request: FetchRequest, reply: _Reply) -> _Reply:
-    """A usable reply (2xx, or 304 to a conditional GET) is returned; any other raises _Failure."""
+    """A usable reply (2xx, or 304 to a conditional GET) is returned; any other raises FetchFailure."""
     if 200 <= reply.status < 300 or (reply.status == 304 and (request.etag or request.last_modified)):
         return reply
     retry_after = parse_retry_after(reply.headers.get("retry-after")) if reply.status in _RETRY_AFTER_STATUSES else None
     outcome = "rate_limited" if reply.status == 429 else "http_error"
-    raise _Failure(outcome, f"HTTP {reply.status} {reply.reason}".strip() + f" from {reply.url}",
+    raise FetchFailure(outcome, f"HTTP {reply.status} {reply.reason}".strip() + f" from {reply.url}",
                    status=reply.status, url=reply.url, headers=reply.headers, retry_after=retry_after)
 
 
-def _retry_wait(failure: _Failure, attempt: int, settings: FetchSettings) -> float | None:
+def _retry_wait(failure: FetchFailure, attempt: int, settings: FetchSettings) -> float | None:
     """Seconds before the next attempt, or None to give up: Retry-After if given, else full-jitter backoff."""
     if not failure.transient or attempt >= settings.retries:
         return None
@@ -538,7 +573,7 @@ def _retry_wait(failure: _Failure, attempt: int, settings: FetchSettings) -> flo
     return random.uniform(0, min(settings.backoff_max, settings.backoff_base * 2**attempt))
 
 
-def _final(failure: _Failure, attempt: int, settings: FetchSettings) -> _Failure:
+def _final(failure: FetchFailure, attempt: int, settings: FetchSettings) -> FetchFailure:
     """The failure to report, its error saying why there was no (further) retry."""
     notes = []
     if failure.retry_after is not None and failure.retry_after > settings.max_retry_after:
@@ -567,7 +602,7 @@ def _succeeded(request: FetchRequest, reply: _Reply, started_at: dt.datetime, bu
     )
 
 
-def _failed(request: FetchRequest, failure: _Failure, started_at: dt.datetime, budget: _Budget) -> FetchResult:
+def _failed(request: FetchRequest, failure: FetchFailure, started_at: dt.datetime, budget: _Budget) -> FetchResult:
     headers = failure.headers or httpx.Headers()
     return FetchResult(
         url=request.source.url,
