@@ -123,3 +123,21 @@ def test_a_bare_condition_below_an_amount_is_unclear_when_changed() -> None:
 def test_an_exemption_removed_is_unclear() -> None:
     before = features("The fee does not apply if your annual turnover is less than €10 million.")
     assert sorted(sign for sign, _ in compare_thresholds(before, [])) == [-1, 1]
+
+
+def test_a_lead_in_gives_the_items_their_consequence() -> None:
+    # constructed: a list item that states the threshold under a lead-in that says a licence is needed
+    item = "(a) your annual revenue exceeds $1 million; or"
+    assert [t.phrasing for t in find_thresholds(item)] == ["condition"]
+    (threshold,) = find_thresholds(item, lead="You must obtain a commercial licence from us if:")
+    assert (threshold.quantity, threshold.value, threshold.phrasing) == ("revenue", 1e6, "licence_needed_above")
+    assert is_scale_threshold(item, lead="You must obtain a commercial licence from us if:")
+    assert not is_scale_threshold(item)
+
+
+def test_text_names_the_amount_and_its_quantity() -> None:
+    # licenses/mistral/mistral-medium-3_5-modified-mit/2026-05-23_806f407.txt: the quantity is named before the amount
+    (threshold,) = find_thresholds("You are not authorized to exercise any rights under this license if the global "
+                                   "consolidated monthly revenue of your company (or that of your employer) exceeds "
+                                   "$20 million (or its equivalent in another currency) for the preceding month.")
+    assert threshold.text == "$20 million global consolidated monthly revenue"

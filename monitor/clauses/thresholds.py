@@ -16,6 +16,7 @@ import bisect
 import math
 import re
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["PHRASINGS", "QUANTITIES", "Threshold", "compare_thresholds", "find_thresholds", "is_scale_threshold"]
@@ -311,23 +312,32 @@ def _prepare(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def find_thresholds(text: str) -> list[Threshold]:
-    """Every threshold the clause states, in text order (an amount at most once)."""
+def find_thresholds(text: str, lead: str = "") -> list[Threshold]:
+    """Every threshold the clause states, in text order (an amount at most once).
+
+    `lead` is the lead-in of the list the clause is an item of ("You must obtain a licence if:"): it says
+    what follows from the threshold, never holds one.
+    """
+    return list(_find_thresholds(text, lead))
+
+
+@lru_cache(maxsize=20_000)
+def _find_thresholds(text: str, lead: str) -> tuple[Threshold, ...]:
     lowered = text.lower()
     if not (any(hint in lowered for hint in _QUANTITY_HINTS) and any(hint in lowered for hint in _COMPARISON_HINTS)):
-        return []
-    prepared = _prepare(lowered)
+        return ()
+    prepared, prepared_lead = _prepare(lowered), _prepare(lead)
     thresholds: list[Threshold] = []
     part_starts = [0] + [m.end() for m in _CLAUSE_PART.finditer(prepared)]
     for amount in _amounts(prepared):
         part_start = part_starts[bisect.bisect_right(part_starts, amount.start) - 1]
-        threshold = _threshold_at(prepared, amount, part_start)
+        threshold = _threshold_at(prepared, amount, part_start, prepared_lead)
         if threshold and threshold not in thresholds:
             thresholds.append(threshold)
-    return thresholds
+    return tuple(thresholds)
 
 
-def _threshold_at(prepared: str, amount: _Amount, part_start: int) -> Threshold | None:
+def _threshold_at(prepared: str, amount: _Amount, part_start: int, lead: str) -> Threshold | None:
     before = prepared[part_start:amount.start]
     comparison, comparison_start = _comparison_before(before)
     unit = _UNIT_AFTER.match(prepared, amount.end)
@@ -336,12 +346,14 @@ def _threshold_at(prepared: str, amount: _Amount, part_start: int) -> Threshold 
         if unit["tail"] and comparison is None:
             comparison, comparison_start = _TAIL[unit["tail"]], len(before)
         span = (amount.start, unit.end())
+        words = prepared[amount.start:unit.end()]
     else:
         found = _quantity_before(before[:comparison_start] if comparison else before)
         if found is None or not _FREE_AFTER.match(prepared, amount.end):
             return None
-        quantity, at = found
+        quantity, at, to = found
         span = (part_start + at, amount.end)
+        words = f"{prepared[amount.start:amount.end]} {prepared[part_start + at:part_start + to]}"
     if comparison is None:
         comparison = _comparison_after(prepared, span[1]) or _comparison_after(prepared, amount.end)
         if comparison is None:
@@ -352,8 +364,9 @@ def _threshold_at(prepared: str, amount: _Amount, part_start: int) -> Threshold 
         return None
     window = prepared[max(part_start, span[0] - 40):span[1] + 60]
     period = _QUANTITY_PERIODS.get(quantity) or (_stated_period(window) if quantity in MONEY_QUANTITIES else None)
-    return Threshold(quantity, amount.value, comparison, _phrasing(prepared, before, comparison), amount.currency,
-                     period, amount.consistent, amount.other_value, prepared[span[0]:span[1]])
+    phrasing = _phrasing(f"{prepared} {lead}", f"{lead} {before}", comparison)
+    return Threshold(quantity, amount.value, comparison, phrasing, amount.currency, period, amount.consistent,
+                     amount.other_value, words)
 
 
 def _comparison_before(before: str) -> tuple[str | None, int]:
@@ -373,7 +386,7 @@ def _comparison_after(prepared: str, at: int) -> str | None:
     return (">=" if "上" in tail["tail"] else "<=") if tail else None
 
 
-def _quantity_before(before: str) -> tuple[str, int] | None:
+def _quantity_before(before: str) -> tuple[str, int, int] | None:
     """The last quantity named before the comparison, when nothing between them makes the amount a fee or a cap."""
     window_start = max(0, len(before) - 140)
     last = None
@@ -384,9 +397,9 @@ def _quantity_before(before: str) -> tuple[str, int] | None:
     if _NOT_THE_QUANTITY.search(before[last.end():]):
         return None
     if last["raised"]:
-        return "funding", last.start()
+        return "funding", last.start(), last.end()
     name = _UNIT_NAMES[int(next(k for k, v in last.groupdict().items() if v and k.startswith("u"))[1:])]
-    return name, last.start()
+    return name, last.start(), last.end()
 
 
 def _an_age(quantity: str, value: float, prepared: str) -> bool:
@@ -413,7 +426,7 @@ def _stated_period(window: str) -> str | None:
 
 
 def _phrasing(prepared: str, before: str, comparison: str) -> str:
-    """Which side of the amount the rule binds, from the clause's words (see `compare_thresholds`)."""
+    """Which side of the amount the rule binds, from the clause's words and its lead-in (see `compare_thresholds`)."""
     licence, exempt = bool(_LICENCE_CUE.search(prepared)), bool(_EXEMPT_CUE.search(prepared))
     conditional = bool(_CONDITIONAL.search(before))
     if comparison in (">", ">="):
@@ -427,10 +440,10 @@ def _phrasing(prepared: str, before: str, comparison: str) -> str:
     return "condition" if conditional else "limit"
 
 
-def is_scale_threshold(text: str) -> bool:
+def is_scale_threshold(text: str, lead: str = "") -> bool:
     """Whether the clause states a threshold above which another licence is needed, or below which an exemption
     applies (the `scale_threshold` category, in whatever shape the threshold is written)."""
-    return any(t.phrasing in ("licence_needed_above", "exempt_below") for t in find_thresholds(text))
+    return any(t.phrasing in ("licence_needed_above", "exempt_below") for t in find_thresholds(text, lead))
 
 
 # ----------------------------------------------------------------------------------------- comparing versions
