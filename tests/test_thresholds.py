@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from monitor.clauses.thresholds import (PHRASINGS, QUANTITIES, Threshold, compare_thresholds, find_thresholds,
-                                        is_scale_threshold)
+                                        is_scale_threshold, read_amount)
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "thresholds.yaml").read_text(encoding="utf-8"))
 LLAMA = ("If, on the Meta Llama 3 version release date, the monthly active users of the products or services made "
@@ -141,3 +141,21 @@ def test_text_names_the_amount_and_its_quantity() -> None:
                                    "consolidated monthly revenue of your company (or that of your employer) exceeds "
                                    "$20 million (or its equivalent in another currency) for the preceding month.")
     assert threshold.text == "$20 million global consolidated monthly revenue"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("700 million", (700e6, None)),
+    ("seven hundred million (700,000,000)", (700e6, None)),
+    ("700,000,000", (700e6, None)),
+    ("$1M", (1e6, "USD")),
+    ("US$1,000,000", (1e6, "USD")),
+    ("FIVE U.S. DOLLARS (US$5)", (5.0, "USD")),
+    ("€10 million", (10e6, "EUR")),
+    ("1亿", (1e8, None)),
+    ("一亿", (1e8, None)),
+    ("seven hundred million (100,000,000)", None),
+    ("700 million monthly active users", None),
+    ("Llama 3", None),
+])
+def test_read_amount(text: str, expected: tuple[float, str | None] | None) -> None:
+    assert read_amount(text) == expected

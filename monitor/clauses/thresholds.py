@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["PHRASINGS", "QUANTITIES", "Threshold", "compare_thresholds", "find_thresholds", "is_scale_threshold"]
+__all__ = ["PHRASINGS", "QUANTITIES", "Threshold", "compare_thresholds", "find_thresholds", "is_scale_threshold",
+           "read_amount"]
 
 QUANTITIES = ("monthly active users", "daily active users", "weekly active users", "users", "devices",
               "employees", "revenue", "funding", "parameters", "compute")
@@ -211,6 +212,19 @@ def _amounts(text: str) -> list[_Amount]:
         merged.append(amount)
         index += 1
     return merged
+
+
+def read_amount(text: str) -> tuple[float, str | None] | None:
+    """(value, currency) of a text that is one amount and nothing else ("700 million", "seven hundred million
+    (700,000,000)", "US$5"); None for anything else, and for words and figures that disagree.
+
+    An edit from one way of writing an amount to another with the same value restates it (a cosmetic edit).
+    """
+    prepared = _prepare(text).strip(" .,;:")
+    amounts = _amounts(prepared)
+    if len(amounts) != 1 or not amounts[0].consistent or (amounts[0].start, amounts[0].end) != (0, len(prepared)):
+        return None
+    return amounts[0].value, amounts[0].currency
 
 
 # ----------------------------------------------------------------------------------------- quantities
