@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.clauses.thresholds import (PHRASINGS, QUANTITIES, Threshold, compare_thresholds, find_thresholds,
-                                        is_scale_threshold, read_amount)
+from monitor.clauses.thresholds import (COMPARISONS, PHRASINGS, QUANTITIES, Threshold, compare_thresholds,
+                                        find_thresholds, is_scale_threshold, read_amount)
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "thresholds.yaml").read_text(encoding="utf-8"))
 LLAMA = ("If, on the Meta Llama 3 version release date, the monthly active users of the products or services made "
@@ -56,6 +56,7 @@ def test_cases_use_the_closed_vocabularies() -> None:
     for case in CASES["find"]:
         for entry in case["thresholds"]:
             assert entry["quantity"] in QUANTITIES and entry["phrasing"] in PHRASINGS
+            assert entry["comparison"] in COMPARISONS
 
 
 def test_features_are_plain_json_and_read_back() -> None:

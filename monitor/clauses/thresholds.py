@@ -32,7 +32,7 @@ _QUANTITY_PERIODS = {"monthly active users": "month", "daily active users": "day
 # Revenue is annual unless the clause says otherwise.
 _DEFAULT_PERIODS = {"revenue": "year"}
 # Stored features of earlier versions: {"value", "unit", "text"} with the unit as the old pattern wrote it.
-_LEGACY_UNITS = {"active users": "users", "weekly active users": "weekly active users"}
+_LEGACY_UNITS = {"active users": "users"}
 
 
 @dataclass(frozen=True)
