@@ -235,6 +235,7 @@ def test_can_refuses_a_bad_use_or_file_in_one_line(tmp_path: Path) -> None:
 
 def test_can_names_the_uses_file_and_takes_fields(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert CliRunner().invoke(cli, ["--db", db, "init"]).exit_code == 0
     done = CliRunner().invoke(cli, ["--db", db, "can", "internal-classifier", "--json"])
     assert done.exit_code == 0, done.output
     assert f"from {SHIPPED_USES}" in done.stderr and done.stdout.strip() == "[]"
