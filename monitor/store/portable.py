@@ -11,6 +11,10 @@ row, so a history of thousands of snapshots never sits in memory whole, and `gre
     {"table": "source", "row": {...}}
     ...
 
+An export is read as untrusted, as strictly as sources.yaml: every value must fit its column (type,
+length, no NUL), source ids are slugs, source URLs http(s) (or file: for imported history), and each
+snapshot's body must hash to its SHA-256; the first bad record stops the import with one line naming it.
+
 The CSV form is a zip holding `manifest.json` (the header above) and one `<table>.csv` per table; NULL
 is written `\\N`, and a text starting with a backslash gets one more.
 """
@@ -22,15 +26,18 @@ import binascii
 import csv
 import datetime as dt
 import gzip
+import hashlib
 import io
 import json
+import re
 import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from sqlalchemy import JSON, Boolean, Column, Engine, Integer, LargeBinary, Table, func, insert, select, text
+from sqlalchemy import (JSON, Boolean, Column, Engine, Integer, LargeBinary, String, Table, Text, func, insert,
+                        select, text)
 from sqlalchemy.exc import IntegrityError
 
 from monitor.errors import UsageError
@@ -44,6 +51,10 @@ _BATCH = 500
 # Stored zlib-compressed, exported as the raw body.
 _COMPRESSED = {("snapshot", "body")}
 _ZLIB_LEVEL = 6  # as the pipeline stores them
+_SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
+# http(s) as in sources.yaml, and file: for the history `clausewatch import` recorded from a folder.
+_SOURCE_URL = re.compile(r"^(https?://[^/\s]+\S*|file:///[^\x00-\x1f\x7f]*)$")
+_INT_RANGE = (-(2**63), 2**63 - 1)
 
 
 @dataclass
@@ -235,8 +246,12 @@ def _records_csv_zip(archive: zipfile.ZipFile) -> Iterator[tuple[str, dict[str, 
             reader = csv.reader(handle)
             header = next(reader, [])
             columns = [_column(table, name) for name in header]
-            for cells in reader:
-                yield table.name, {column.name: _from_cell(column, cell) for column, cell in zip(columns, cells)}
+            for number, cells in enumerate(reader, start=2):
+                try:
+                    row = {column.name: _from_cell(column, cell) for column, cell in zip(columns, cells)}
+                except ValueError as error:
+                    raise UsageError(f"{table.name}.csv, line {number}: bad value ({error})") from None
+                yield table.name, row
 
 
 def _column(table: Table, name: str) -> Column:
@@ -330,10 +345,14 @@ def _insert_all(engine: Engine, records: Iterator[tuple[str, dict[str, Any]]], r
                     raise UsageError(f"table {name!r} comes out of order (parents must come before children)")
                 current = table
             try:
-                batch.append({column_name: _from_plain(table, _column(table, column_name), value)
-                              for column_name, value in row.items()})
+                _check_row(table, row)
+                values = {column_name: _from_plain(table, _column(table, column_name), value)
+                          for column_name, value in row.items()}
             except (ValueError, TypeError, AttributeError, binascii.Error) as error:
-                raise UsageError(f"table {name}, row {row.get('id')!r}: bad value ({error})") from None
+                raise UsageError(f"table {name}, row {_row_name(row)}: {error}") from None
+            if table.name == "snapshot":
+                _check_snapshot_hash(row, values)
+            batch.append(values)
             if len(batch) >= _BATCH:
                 flush()
         flush()
@@ -344,3 +363,61 @@ def _insert_all(engine: Engine, records: Iterator[tuple[str, dict[str, Any]]], r
                     connection.execute(text(
                         f"SELECT setval(pg_get_serial_sequence('{table.name}', '{key.name}'), "
                         f'(SELECT max("{key.name}") FROM "{table.name}"))'))
+
+
+# ------------------------------------------------------------------------------- validation
+
+
+def _row_name(row: dict[str, Any]) -> str:
+    return repr(str(row.get("id"))[:80])
+
+
+def _check_row(table: Table, row: dict[str, Any]) -> None:
+    """Raise ValueError naming the first value that does not fit its column (type, length, NUL, required)."""
+    for column_name, value in row.items():
+        column = _column(table, column_name)
+        if value is None:
+            if not column.nullable and not column.primary_key:
+                raise ValueError(f"column {column_name!r} is required")
+            continue
+        _check_value(column, value)
+    if table.name == "source":
+        _check_source(row)
+
+
+def _check_value(column: Column, value: Any) -> None:
+    kind = column.type
+    where = f"column {column.name!r}"
+    if isinstance(kind, Boolean):
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: {value!r} is not true or false")
+    elif isinstance(kind, Integer):
+        if isinstance(value, bool) or not isinstance(value, int) or not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+            raise ValueError(f"{where}: {str(value)[:40]!r} is not an integer")
+    elif isinstance(kind, (String, Text, UtcDateTime, LargeBinary)):
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: {str(value)[:40]!r} is not a string")
+        if "\x00" in value:
+            raise ValueError(f"{where}: holds a NUL character")
+        length = getattr(kind, "length", None)
+        if length is not None and len(value) > length:
+            raise ValueError(f"{where}: {len(value)} characters, more than the column's {length}")
+
+
+def _check_source(row: dict[str, Any]) -> None:
+    source_id, url = row.get("id"), row.get("url")
+    if not isinstance(source_id, str) or not _SOURCE_ID.match(source_id):
+        raise ValueError(f"column 'id': {str(source_id)[:80]!r} is not a source id (a-z, 0-9, '.', '_', '-')")
+    if not isinstance(url, str) or not _SOURCE_URL.match(url):
+        raise ValueError(f"column 'url': {str(url)[:80]!r} is not an http(s) URL")
+    if row.get("config") is not None and not isinstance(row["config"], dict):
+        raise ValueError("column 'config': not a mapping")
+
+
+def _check_snapshot_hash(row: dict[str, Any], values: dict[str, Any]) -> None:
+    if values.get("body") is None:
+        return
+    actual = hashlib.sha256(base64.b64decode(row["body"])).hexdigest()
+    if actual != row.get("sha256"):
+        raise UsageError(f"table snapshot, row {_row_name(row)}: the body's SHA-256 is {actual}, not the "
+                         f"recorded {str(row.get('sha256'))[:64]!r} (tampered or damaged)")

@@ -23,6 +23,12 @@ def snapshot_suffix(content_type: str | None) -> str:
     return SNAPSHOT_SUFFIXES.get((content_type or "").split(";")[0].strip().lower(), ".bin")
 
 
+def download_suffix(content_type: str | None) -> str:
+    """The suffix of a raw snapshot in the static export: never one a web host serves as a page."""
+    suffix = snapshot_suffix(content_type)
+    return suffix + ".txt" if suffix == ".html" else suffix
+
+
 def static_file(path: str) -> str:
     """The file a site path is written to in the static export (`/sources/x` → `sources/x/index.html`)."""
     path = path.split("?", 1)[0].split("#", 1)[0]
@@ -45,7 +51,7 @@ class Renderer:
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(CATEGORY_LABELS=CATEGORY_LABELS, DIRECTION_SYMBOLS=DIRECTION_SYMBOLS,
                                 trend_chart=self._chart, static_site=static,
-                                snapshot_suffix=snapshot_suffix)
+                                snapshot_suffix=download_suffix if static else snapshot_suffix)
         self.env.filters["day"] = lambda iso: (iso or "")[:10]
 
     @staticmethod

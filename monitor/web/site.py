@@ -1,5 +1,10 @@
 """Static export: an engine and a folder in, the site's pages as static HTML (plus Atom feeds, JSON mirrors
-and raw snapshots) out, rendered by the same templates from the same page data as the server."""
+and raw snapshots) out, rendered by the same templates from the same page data as the server.
+
+What the database holds is not trusted to be harmless: every file is written inside OUT or not at all,
+raw snapshots are downloads (`.html.txt`, never a page that a static host would serve as HTML on the
+site's own origin), and each page carries `serve`'s Content-Security-Policy as a <meta> tag.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,13 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from monitor.errors import UsageError
 from monitor.store import history, session_scope
 from monitor.web import queries
-from monitor.web.app import PAGES
-from monitor.web.render import STATIC, Renderer, snapshot_suffix, static_file
+from monitor.web.app import PAGES, SECURITY_HEADERS
+from monitor.web.render import STATIC, Renderer, download_suffix, static_file
+
+CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{SECURITY_HEADERS["Content-Security-Policy"]}">'
 
 
 @dataclass
@@ -39,9 +47,10 @@ def export_site(engine: Engine, out: Path, site_url: str | None = None, with_jso
     out.mkdir(parents=True, exist_ok=True)
     (out / "static").mkdir(exist_ok=True)
     shutil.copy2(STATIC / "site.css", out / "static" / "site.css")
+    inside = out.resolve()
 
     def write(path: str, content: str | bytes) -> None:
-        target = out / static_file(path)
+        target = _inside(inside, static_file(path))
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, bytes):
             target.write_bytes(content)
@@ -50,7 +59,7 @@ def export_site(engine: Engine, out: Path, site_url: str | None = None, with_jso
 
     def page(name: str, path: str, data: dict[str, Any]) -> None:
         api_path = "/api" + (path if path != "/" else "")
-        write(path, renderer.render(PAGES[name].template, data, path, api_path=api_path))
+        write(path, _with_csp(renderer.render(PAGES[name].template, data, path, api_path=api_path)))
         summary.pages += 1
         if with_json:
             write(api_path, json.dumps(data, ensure_ascii=False, indent=1))
@@ -89,7 +98,7 @@ def export_site(engine: Engine, out: Path, site_url: str | None = None, with_jso
                 if version["snapshot"]:
                     raw = history.snapshot_of_version(session, source_id, seq)
                     snapshot_path = f"/sources/{source_id}/versions/{seq}/snapshot"
-                    target = out / (snapshot_path.lstrip("/") + snapshot_suffix(raw["content_type"]))
+                    target = _inside(inside, snapshot_path.lstrip("/") + download_suffix(raw["content_type"]))
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(raw["body"])
                     summary.snapshots += 1
@@ -100,3 +109,18 @@ def export_site(engine: Engine, out: Path, site_url: str | None = None, with_jso
             for key in sorted(keys_by_source.get(source_id, ())):
                 page("clause", f"/sources/{source_id}/clauses/{key}", queries.clause_page(session, source_id, key))
     return summary
+
+
+def _inside(out: Path, relative: str) -> Path:
+    """`out / relative`, refused (UsageError) unless it stays inside `out` (ids with ../ or / in them)."""
+    target = (out / relative).resolve()
+    if not target.is_relative_to(out) or target == out:
+        raise UsageError(f"refused to write {relative!r}: it leads outside {out} (a tampered source id?)")
+    return target
+
+
+def _with_csp(html: str) -> str:
+    head = "<head>"
+    if head not in html:
+        raise ValueError("a page template has no <head>")
+    return html.replace(head, head + "\n" + CSP_META, 1)
