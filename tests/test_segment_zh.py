@@ -101,3 +101,88 @@ def test_documents_without_chinese_are_not_touched(corpus: Path, name: str) -> N
     text = sorted((corpus / name).glob("*.md"))[-1].read_text(encoding="utf-8")
     assert not has_chinese(text)
     assert segment_document(text) == segment_document(text, chinese=False)
+
+
+# ---------------------------------------------------------------- classification
+
+def categories(text: str, lead: str = "") -> tuple[str, ...]:
+    from monitor.clauses.classify import classify_clause
+
+    return classify_clause(text, lead).categories
+
+
+def chinese_clauses(corpus: Path, name: str) -> list:
+    from monitor.clauses import extract_clauses
+    from monitor.clauses.language import is_mainly_cjk
+
+    return [c for c in extract_clauses(extracted(corpus, name), kind="license") if is_mainly_cjk(c.text)]
+
+
+# Real sentences of the Yi licence; the rules' own examples are ChatGLM's (rules-zh.yaml).
+@pytest.mark.parametrize(("sentence", "category"), [
+    ("2) 您不得出于军事或非法目的，或以法律法规以及其他国家/地区适用的法律要求所不允许的方式", "use_policy"),
+    ("包括但不限于您不得将Yi系列模型用作危害国家安全、宣扬恐怖主义、极端主义，宣扬民族及种族仇恨、歧视，暴力、色情，"
+     "以及虚假有害信息等法律法规以及其他国家/地区适用的法律要求禁止的目的。", "use_policy"),
+    ("4) 您必须向Yi系列模型及Yi系列模型衍生品的任何第三方使用者明确Yi系列模型的来源为许可方并向其提供本协议的副本。",
+     "attribution_naming"),
+])
+def test_rules_written_on_chatglm_read_the_yi_licence(sentence: str, category: str) -> None:
+    assert category in categories(sentence)
+
+
+# The corpus has no Chinese text of these rules: our Chinese renderings of sentences of other providers than
+# the ones the rules' examples render (rules-zh.yaml), so not one sentence's wording.
+@pytest.mark.parametrize(("sentence", "category"), [
+    # genai-eu/Google Generative AI Services/Terms of Service
+    ("使用我们服务中由人工智能生成的内容开发机器学习模型或相关人工智能技术", "output_training"),
+    # genai-eu/Claude.ai/Acceptable Use Policy
+    ("未经Anthropic事先授权，利用输入和输出训练人工智能模型（例如“模型抓取”或“模型蒸馏”）", "output_training"),
+    # genai-eu/Microsoft Copilot/Acceptable Use Policy
+    ("使用任何服务帮助开发、构建或改进与任何服务类似或具有竞争性的任何产品或服务", "competing_use"),
+    # lineage/Meta Llama/Acceptable Use Policy
+    ("(x) 对本服务进行逆向工程，或从事模型提取或窃取攻击；", "reverse_engineering"),
+    # genai-eu/Le Chat/Terms of Service
+    ("使用任何机器人、蜘蛛或其他自动化装置访问本服务", "automated_extraction"),
+])
+def test_chinese_restrictions_of_other_providers(sentence: str, category: str) -> None:
+    assert category in categories(sentence)
+
+
+def test_model_scraping_is_distillation_not_scraping() -> None:
+    assert "automated_extraction" not in categories("利用输入和输出训练人工智能模型（例如“模型抓取”）")
+
+
+def test_provider_side_promises_disclaimers_and_grants_restrict_nobody() -> None:
+    from monitor.clauses.classify import prepare_text, rule_by_id
+
+    promise = "我们不会使用您的输出来训练我们的模型。"
+    assert rule_by_id("output-training.zh-outputs-to-build-models").matches(prepare_text(promise))  # the words are there
+    assert categories(promise) == ()
+    # licenses/yi/yi-model-license-agreement/2023-11-23 (the grant's own "不可再许可" resells nothing)
+    assert categories("许可方特此授予您非排他性、全球性、不可转让、不可再许可、可撤销、免版税的版权许可。") == ()
+    assert categories("我们不能保证第三方永远不会破解我们的安全措施。") == ()
+
+
+def test_a_list_item_is_classified_without_its_lead_in() -> None:
+    assert categories("(b) 对本服务进行反向工程或复制；", "您不得：") == ("reverse_engineering",)
+
+
+@pytest.mark.parametrize("name", [YI_V1, YI_V2_1, CHATGLM_6B, GLM_4])
+def test_no_chinese_clause_of_the_corpus_licences_is_a_restriction_they_do_not_state(corpus: Path,
+                                                                                     name: str) -> None:
+    # The Yi and ChatGLM licences hold no output-training, competing-use, reverse-engineering or scraping ban.
+    from monitor.clauses import RESTRICTIVE_CATEGORIES
+
+    found = {category for clause in chinese_clauses(corpus, name) for category in clause.categories}
+    assert "use_policy" in found
+    assert not found & set(RESTRICTIVE_CATEGORIES), found
+
+
+def test_included_vetoes_are_added_to_the_main_files(tmp_path: Path) -> None:
+    from monitor.clauses.classify import read_rules_data
+
+    (tmp_path / "main.yaml").write_text("include: [more.yaml]\nvetoes:\n  provider_side: 'we will'\n"
+                                        "rules: []\n", encoding="utf-8")
+    (tmp_path / "more.yaml").write_text("vetoes:\n  provider_side: '我们将'\n  definition: '是指'\n", encoding="utf-8")
+    vetoes = read_rules_data(str(tmp_path / "main.yaml"))["vetoes"]
+    assert vetoes == {"provider_side": "(?:we will)|(?:我们将)", "definition": "是指"}

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from monitor.clauses import Clause
 
-_WORD = re.compile(r"[a-z0-9]+")
+# A run of Chinese (or Japanese, Korean) characters between punctuation counts as one word.
+_WORD = re.compile(r"[a-z0-9]+|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
 _LABEL = re.compile(r"^\s*(?:[•*\-]\s*)?(?:\(?[a-zA-Z0-9]{1,6}\)|(?:[A-Z]\.)?\d+(?:\.\d+)*\.?|[a-zA-Z]{1,4}\.)\s+")
 # A pair of clauses is the same clause reworded when this much of their vocabulary is shared.
 MATCH_THRESHOLD = 0.5

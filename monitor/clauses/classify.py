@@ -84,14 +84,18 @@ def rules_path() -> str:
 def read_rules_data(path: str) -> dict[str, Any]:
     """rules.yaml as data, with the rules and vocabulary of the files its `include:` names appended.
 
-    Included files (paths relative to the including file) hold `vocab` and `rules` only; the main
-    file's vetoes and features apply to every rule.
+    Included files (paths relative to the including file) hold `vocab`, `rules` and `vetoes`; an included
+    veto is an alternative added to the main file's veto of that name (rules in another language need
+    vetoes in it). The main file's features apply to every rule.
     """
     data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     for name in data.pop("include", None) or []:
         extra = read_rules_data(str(Path(path).parent / name))
         data.setdefault("vocab", {}).update(extra.get("vocab", {}))
         data["rules"] = list(data.get("rules", [])) + list(extra.get("rules", []))
+        vetoes = data.setdefault("vetoes", {})
+        for veto, pattern in (extra.get("vetoes") or {}).items():
+            vetoes[veto] = f"(?:{vetoes[veto]})|(?:{pattern})" if veto in vetoes else pattern
     return data
 
 

@@ -75,5 +75,6 @@ def _of_item(op: object, argument: object) -> frozenset[str] | None:
 
 
 def _selectivity(strings: frozenset[str]) -> tuple[int, int]:
-    """Longer strings first (rarer in text), then fewer of them."""
-    return min(len(string) for string in strings), -len(strings)
+    """Longer strings first (rarer in text), then fewer of them. A Chinese (or Japanese, Korean) character
+    counts twice: "蒸馏" is as rare in text as any three letters."""
+    return min(len(string) + sum(character >= "\u2e80" for character in string) for string in strings), -len(strings)
