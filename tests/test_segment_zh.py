@@ -186,3 +186,15 @@ def test_included_vetoes_are_added_to_the_main_files(tmp_path: Path) -> None:
     (tmp_path / "more.yaml").write_text("vetoes:\n  provider_side: '我们将'\n  definition: '是指'\n", encoding="utf-8")
     vetoes = read_rules_data(str(tmp_path / "main.yaml"))["vetoes"]
     assert vetoes == {"provider_side": "(?:we will)|(?:我们将)", "definition": "是指"}
+
+
+def test_a_reworded_chinese_clause_is_the_same_clause_modified(corpus: Path) -> None:
+    """ChatGLM-6B's Chinese restrictions as GLM-4's licence rewords them: two modified clauses, no ban gone
+    and another come (which would alert as a new restriction)."""
+    from monitor.changes import compare_clauses
+
+    old, new = (chinese_clauses(corpus, name) for name in (CHATGLM_6B, GLM_4))
+    _, changes = compare_clauses(old, new)
+    bans = [change for change in changes if "use_policy" in change.categories]
+    assert [change.kind for change in bans] == ["modified", "modified"], bans
+    assert bans[0].before.startswith("您不得出于任何商业、军事或非法目的") and bans[0].after.startswith("您不得出于任何军事或非法目的")

@@ -46,7 +46,14 @@ def content_of(text: str) -> str:
 # words are computed once, not once per pair.
 @functools.lru_cache(maxsize=65536)
 def _words(text: str) -> frozenset[str]:
-    return frozenset(w for w in content_of(text).split() if len(w) > 1)
+    return frozenset(w for word in content_of(text).split() for w in _pieces(word) if len(w) > 1)
+
+
+def _pieces(word: str) -> list[str]:
+    """A word, or for a run of Chinese characters (which has no spaces) its pairs of adjacent characters."""
+    if len(word) < 3 or word[0] < "\u3040":
+        return [word]
+    return [word[i:i + 2] for i in range(len(word) - 1)]
 
 
 def _dice(a: frozenset[str], b: frozenset[str]) -> float:
