@@ -88,7 +88,7 @@ def can(obj: Context, use_id: str, source_id: str | None, provider: str | None, 
 
 
 def _print_answers(rows: list[dict[str, Any]], at: str | None) -> None:
-    title = f"{len(rows)} documents{' as of ' + at if at else ''}"
+    title = f"{len(rows)} document{'' if len(rows) == 1 else 's'}{' as of ' + at if at else ''}"
     table = Table("document", "answer", "clauses", "conditions / reason", title=title, show_lines=True)
     for row in rows:
         clauses = "\n".join(f"{clause['path'] or clause['key']} ({clause['role']})" for clause in row["clauses"])
@@ -100,7 +100,8 @@ def _print_answers(rows: list[dict[str, Any]], at: str | None) -> None:
 
 
 def _print_history(rows: list[dict[str, Any]]) -> None:
-    table = Table("document", "since", "answer", "clauses", title=f"{len(rows)} documents", show_lines=True)
+    table = Table("document", "since", "answer", "clauses", title=f"{len(rows)} document{'' if len(rows) == 1 else 's'}",
+                  show_lines=True)
     for row in rows:
         for position, change in enumerate(row["changes"]):
             name = f"{row['provider']} · {row['title']}\n[dim]{row['source']}[/]" if position == 0 else ""
