@@ -36,7 +36,11 @@ def answer_changes(use: Use, versions: Sequence[_Version], provider: str = "the 
     """
     changes: list[AnswerChange] = []
     before: Answer | None = None
+    previous: tuple[Clause, ...] | None = None
     for version in versions:
+        if version.clauses == previous:  # most versions change no clause the answer reads
+            continue
+        previous = version.clauses
         answer = answer_use(use, version.clauses, provider)
         if before is None or _signature(answer) != _signature(before):
             changes.append(AnswerChange(version.seq, version.observed_at, answer,

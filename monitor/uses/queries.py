@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.clauses import Clause
@@ -26,16 +26,38 @@ class VersionClauses:
     clauses: tuple[Clause, ...]
 
 
-def clause_of_row(row: ClauseRow) -> Clause:
+_CLAUSE_COLUMNS = (ClauseRow.version_id, ClauseRow.key, ClauseRow.path, ClauseRow.heading, ClauseRow.text,
+                   ClauseRow.categories, ClauseRow.rules, ClauseRow.features, ClauseRow.label, ClauseRow.lead)
+
+
+def _readable(query: Any) -> Any:
+    """Only the clauses an answer reads: watched ones, and those that may define a term (“X” means ...)."""
+    return query.where(or_(cast(ClauseRow.categories, String) != "[]", ClauseRow.text.like("%mean%"),
+                           ClauseRow.text.like("%refers to%")))
+
+
+def _clause(row: Any) -> Clause:
     return Clause(key=row.key, path=row.path or "", heading=row.heading or "", text=row.text,
                   categories=tuple(row.categories or ()), rules=tuple(row.rules or ()),
                   features=dict(row.features or {}), label=row.label or "", lead=row.lead or "")
 
 
 def version_clauses(session: Session, version_id: int, seq: int, observed_at: dt.datetime) -> VersionClauses:
-    rows = session.execute(select(ClauseRow).where(ClauseRow.version_id == version_id)
-                           .order_by(ClauseRow.position)).scalars()
-    return VersionClauses(seq, observed_at, tuple(clause_of_row(row) for row in rows))
+    """The clauses of one version that its answers read, in document order."""
+    rows = session.execute(_readable(select(*_CLAUSE_COLUMNS).where(ClauseRow.version_id == version_id))
+                           .order_by(ClauseRow.position))
+    return VersionClauses(seq, observed_at, tuple(_clause(row) for row in rows))
+
+
+def versions_clauses(session: Session, versions: list[Any]) -> list[VersionClauses]:
+    """`version_clauses` for many versions (rows with id, seq, observed_at) in one query."""
+    by_version: dict[int, list[Clause]] = {version.id: [] for version in versions}
+    if versions:
+        rows = session.execute(_readable(select(*_CLAUSE_COLUMNS).where(ClauseRow.version_id.in_(list(by_version))))
+                               .order_by(ClauseRow.version_id, ClauseRow.position))
+        for row in rows:
+            by_version[row.version_id].append(_clause(row))
+    return [VersionClauses(version.seq, version.observed_at, tuple(by_version[version.id])) for version in versions]
 
 
 def _sources(session: Session, source_id: str | None, provider: str | None) -> list[SourceRow]:
@@ -87,7 +109,7 @@ def answer_history(session: Session, use: Use, source_id: str | None = None, pro
         rows = session.execute(select(Version.id, Version.seq, Version.observed_at)
                                .where(Version.source_id == source.id, Version.technical.is_(False))
                                .order_by(Version.seq)).all()
-        versions = [version_clauses(session, row.id, row.seq, row.observed_at) for row in rows]
+        versions = versions_clauses(session, list(rows))
         if not versions:
             continue
         changes = answer_changes(use, versions, source.provider)
