@@ -114,7 +114,7 @@ def channels_command(obj: Context) -> None:
     for position, route in enumerate(config.routes, start=1):
         routes.add_row(route.name or f"#{position}", ", ".join(route.channels),
                        ", ".join(route.sources + route.providers) or "all", ", ".join(route.categories) or "all",
-                       ", ".join(route.directions),
+                       ("answer changes: " + ", ".join(route.uses)) if route.uses else ", ".join(route.directions),
                        route.delivery if route.delivery == "immediate" else f"digest per {route.digest}")
     if config.operators is not None:
         routes.add_row("operators", ", ".join(config.operators.channels), "all", "-",

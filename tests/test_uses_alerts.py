@@ -111,3 +111,17 @@ def test_a_reworded_version_sends_subscribers_nothing(corpus: Path, tmp_path: Pa
         outcome = ingest_file(recorder, LICENCE, str(corpus / LLAMA / name), at)
     assert outcome.version_seq == 2
     assert _lines(tmp_path / "compliance.jsonl") == []
+
+
+def test_alerts_channels_shows_what_a_use_route_gets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CLAUSEWATCH_USES", raising=False)
+    config = tmp_path / "clausewatch.yaml"
+    config.write_text(CONFIG.format(compliance=tmp_path / "c.jsonl", everything=tmp_path / "e.jsonl"))
+    done = CliRunner().invoke(cli, ["--config", str(config), "alerts", "channels"], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    assert "answer changes: distil-competitor, internal-classifier" in done.output
