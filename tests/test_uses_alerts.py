@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from monitor.alerts.config import parse_alerts_config
-from monitor.alerts.render import message_html, message_text
+from monitor.alerts.render import message_html, message_text, subject
 from monitor.alerts.base import Message
 from monitor.errors import ConfigError
 from monitor.pipeline import Recorder, ingest_file
@@ -95,6 +95,9 @@ def test_an_answer_change_reaches_the_subscribers_through_the_outbox(corpus: Pat
                            "conditional")
     assert "[-" in text and "Before: forbidden" in text
     assert "distil-competitor" in message_html(Message(id="m1", items=(message,), channel="compliance"))
+    notice = {"type": "source_failing", "source": "s", "failures_in_a_row": 3}
+    assert subject(Message(id="m2", items=(message, message, notice), channel="c")) == (
+        "[ClauseWatch] 2 answer changes; 1 source notices")
 
 
 def test_a_reworded_version_sends_subscribers_nothing(corpus: Path, tmp_path: Path, db_url: str,

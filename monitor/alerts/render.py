@@ -69,8 +69,11 @@ def subject(message: Message, prefix: str = "[ClauseWatch]") -> str:
             counts[event["direction"]] = counts.get(event["direction"], 0) + 1
         parts.append(f"{len(events)} clause changes ("
                      + ", ".join(f"{count} {direction}" for direction, count in counts.items()) + ")")
-    if notices:
-        parts.append(f"{len(notices)} source notices")
+    answers = [notice for notice in notices if notice["type"] == "answer_change"]
+    if answers:
+        parts.append(f"{len(answers)} answer changes")
+    if len(notices) > len(answers):
+        parts.append(f"{len(notices) - len(answers)} source notices")
     return f"{prefix} {'; '.join(parts)}".strip()
 
 
