@@ -9,7 +9,9 @@ from diff_match_patch import diff_match_patch
 
 from monitor.clauses import PERMISSIVE_CATEGORIES, RESTRICTIVE_CATEGORIES, Clause
 from monitor.clauses.align import align_clauses, content_of, strip_label
-from monitor.clauses.classify import core_categories, extract_features, load_rules, prepare_text
+from monitor.clauses.definitions import definitions_of, uses_term
+from monitor.clauses.classify import core_categories, extract_features, load_rules, matches_core_rule, prepare_text
+from monitor.clauses.thresholds import compare_thresholds
 from monitor.clauses.scope import (alternative_signals, classify_edits, declared_names, explained_by_vocabulary,
                                    is_alternative, scope_signals, substantive_reason)
 
@@ -157,7 +159,49 @@ def compare_clauses(previous: list[Clause], current: list[Clause]) -> tuple[list
     for j in alignment.added:
         if keyed[j].watched:
             changes.append(_appeared_or_gone(keyed[j], "added"))
+    changes += definition_changes(previous, keyed, changes, declared)
     return keyed, changes
+
+
+def definition_changes(previous: list[Clause], current: list[Clause], changes: list[ClauseChange],
+                       declared: frozenset[str] = frozenset()) -> list[ClauseChange]:
+    """Events on the watched clauses whose defined terms changed meaning, when their own words did not.
+
+    A definition whose edits are all cosmetic, or that says nothing a watched rule is about (no core rule matches
+    it), changes nothing. Otherwise the definition's old and new text are
+    compared as if they were part of the restriction ("Derivatives" now counting distillation widens a ban on
+    Derivatives); when nothing says how, the change is `unclear`.
+    """
+    before_terms, after_terms = definitions_of(previous), definitions_of(current)
+    changed = {change.key for change in changes}
+    events = []
+    for term in sorted(set(before_terms) | set(after_terms)):
+        old, new = before_terms.get(term), after_terms.get(term)
+        old_text, new_text = (old.text if old else ""), (new.text if new else "")
+        if content_of(old_text) == content_of(new_text):
+            continue
+        edits = classify_edits(word_diff(strip_label(old_text), strip_label(new_text)), declared)
+        if old and new and all(edit.cosmetic for edit in edits):
+            continue
+        if not (matches_core_rule(old_text) or matches_core_rule(new_text)):
+            continue  # the term's meaning touches no watched kind of rule ("Work", "Licensor")
+        for clause in current:
+            if clause.watched and clause.key not in changed and uses_term(clause.text, term) and clause is not new:
+                events.append(_definition_change(clause, term, old_text, new_text))
+                changed.add(clause.key)
+    return events
+
+
+def _definition_change(clause: Clause, term: str, old: str, new: str) -> ClauseChange:
+    before = replace(clause, text=old, features=extract_features(old) if old else {})
+    after = replace(clause, text=new, features=extract_features(new) if new else {})
+    signals = feature_signals([before], after) if old and new else []
+    direction = _direction(signals) if signals else "unclear"
+    what = "; ".join(dict.fromkeys(text for _, text in signals)) or (
+        "definition removed" if not new else "definition added" if not old else "definition reworded")
+    reason = f"definition of '{term}' changed ({what}); this clause uses it"
+    return ClauseChange(clause.key, clause.path, "modified", clause.categories, direction, reason, old, new,
+                        word_diff(old, new))
 
 
 def _assign_keys(current: list[Clause], carried: dict[int, str]) -> list[Clause]:
@@ -448,15 +492,7 @@ def _reworded_exceptions(removed: list[str], added: list[str]) -> list[tuple[str
 
 
 def _threshold_signals(b: dict, a: dict) -> list[tuple[int, str]]:
-    signals = []
-    before = {t["unit"]: t for t in b.get("thresholds", [])}
-    after = {t["unit"]: t for t in a.get("thresholds", [])}
-    for unit in sorted(set(before) & set(after)):
-        if after[unit]["value"] < before[unit]["value"]:
-            signals.append((1, f"threshold lowered from {before[unit]['text']} to {after[unit]['text']}"))
-        elif after[unit]["value"] > before[unit]["value"]:
-            signals.append((-1, f"threshold raised from {before[unit]['text']} to {after[unit]['text']}"))
-    return signals
+    return compare_thresholds(b.get("thresholds", []), a.get("thresholds", []))
 
 
 def _relabel_reason(before: Clause, after: Clause) -> str:

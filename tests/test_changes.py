@@ -247,3 +247,38 @@ def test_scope_edits_are_never_reworded_in_either_direction(case: dict) -> None:
     if "forward" in case:
         assert forward.direction == case["forward"], forward.reason
         assert backward.direction in _REVERSE[case["forward"]], backward.reason
+
+
+# licenses/deepseek/deepseek-v3-license-model: a definition and a restriction that uses the defined term.
+_DERIVATIVES = ('"Derivatives of the Model" means all modifications to the Model, works based on the Model, or any other '
+                "model which is created or initialized by transfer of patterns of the weights, parameters, activations or "
+                "output of the Model, to the other model, in order to cause the other model to perform similarly to the "
+                "Model, including - but not limited to - distillation methods entailing the use of intermediate data "
+                "representations or methods based on the generation of synthetic data by the Model for training the "
+                "other model.")
+_RESTRICTED_USES = "Therefore You cannot use the Model and the Derivatives of the Model for the specified restricted uses."
+
+
+def test_a_changed_definition_is_an_event_on_the_clauses_that_use_it() -> None:
+    narrower = _DERIVATIVES.replace(", or any other model which is created or initialized by transfer of patterns of the "
+                                    "weights, parameters, activations or output of the Model, to the other model, in order "
+                                    "to cause the other model to perform similarly to the Model, including - but not "
+                                    "limited to - distillation methods entailing the use of intermediate data "
+                                    "representations or methods based on the generation of synthetic data by the Model "
+                                    "for training the other model", "")
+    previous = extract_clauses(f"{narrower}\n\n{_RESTRICTED_USES}", "license")
+    current = extract_clauses(f"{_DERIVATIVES}\n\n{_RESTRICTED_USES}", "license")
+    keyed, changes = compare_clauses(previous, current)
+    restriction = next(c for c in keyed if c.text == _RESTRICTED_USES)
+    linked = [c for c in changes if c.key == restriction.key]
+    assert restriction.watched and len(linked) == 1, changes
+    assert linked[0].direction != "reworded" and "definition of 'Derivatives of the Model'" in linked[0].reason
+    assert linked[0].after == current[0].text
+
+
+def test_a_cosmetic_change_to_a_definition_is_no_event() -> None:
+    reformatted = _DERIVATIVES.replace("including - but not limited to -", "including, but not limited to,")
+    previous = extract_clauses(f"{_DERIVATIVES}\n\n{_RESTRICTED_USES}", "license")
+    current = extract_clauses(f"{reformatted}\n\n{_RESTRICTED_USES}", "license")
+    _, changes = compare_clauses(previous, current)
+    assert not [c for c in changes if "definition of" in c.reason], changes

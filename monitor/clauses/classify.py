@@ -7,12 +7,13 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
 from monitor.clauses import LICENSE_CATEGORIES, PERMISSIVE_CATEGORIES, RESTRICTIVE_CATEGORIES
 from monitor.clauses.prefilter import required_strings
+from monitor.clauses.thresholds import find_thresholds, is_scale_threshold
 
 RULES_PATH = Path(__file__).with_name("rules.yaml")
 # Another rules file in place of the shipped one (benchmarks that leave rules out, operators' own rules).
@@ -20,6 +21,9 @@ RULES_ENV = "CLAUSEWATCH_RULES"
 # Feature tables that map names to classes rather than to patterns.
 _CLASS_TABLES = ("object_classes", "action_classes")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# Rules decided by code rather than patterns: `predicate: NAME` in rules.yaml, called with the prepared
+# text and lead-in.
+_PREDICATES: dict[str, Callable[[str, str], bool]] = {"is_scale_threshold": is_scale_threshold}
 # libyaml (a safe loader too) reads rules.yaml in a few milliseconds where the pure-Python one takes tens.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -38,8 +42,13 @@ class Rule:
     must_not_match: tuple[str, ...] = ()
     # Strings of which a text the rule matches contains one (`prefilter.required_strings`); () for no filter.
     needs_one_of: tuple[str, ...] = ()
+    # Matched against the list's lead-in and the item together ("You agree not to use the Model:" + "For military use").
+    with_lead: bool = False
+    predicate: Callable[[str, str], bool] | None = None
 
-    def matches(self, prepared: str) -> bool:
+    def matches(self, prepared: str, prepared_lead: str = "") -> bool:
+        if self.predicate is not None:
+            return self.predicate(prepared, prepared_lead)
         if self.needs_one_of and not any(string in prepared for string in self.needs_one_of):
             return False
         return all(p.search(prepared) for p in self.all) and not any(p.search(prepared) for p in self.unless)
@@ -110,7 +119,7 @@ def _load_rules(path: str) -> RuleSet:
     vocab: dict[str, str] = data.get("vocab", {})
     rules = []
     for entry in data["rules"]:
-        patterns = tuple(_compile(p, vocab) for p in entry["all"])
+        patterns = tuple(_compile(p, vocab) for p in entry.get("all", []))
         rules.append(Rule(
             id=entry["id"],
             category=entry["category"],
@@ -121,6 +130,8 @@ def _load_rules(path: str) -> RuleSet:
             must_match=tuple(entry.get("must_match", [])),
             must_not_match=tuple(entry.get("must_not_match", [])),
             needs_one_of=_prefilter(patterns),
+            with_lead=entry.get("with_lead", False),
+            predicate=_PREDICATES[entry["predicate"]] if "predicate" in entry else None,
         ))
     vetoes = {name: _compile(p, vocab) for name, p in data.get("vetoes", {}).items()}
     raw = data.get("features", {})
@@ -204,8 +215,9 @@ def _classify_cached(text: str, lead: str) -> Classification:
     prepared_lead = prepare_text(lead)
     vetoed: bool | None = None
     fired: list[Rule] = []
+    with_lead = f"{prepared_lead} {prepared}" if prepared_lead else prepared
     for rule in ruleset.rules:
-        if not rule.matches(prepared):
+        if not rule.matches(with_lead if rule.with_lead else prepared, prepared_lead):
             continue
         if rule.veto and rule.category in RESTRICTIVE_CATEGORIES:
             if vetoed is None:
@@ -277,10 +289,7 @@ def extract_features(text: str, lead: str = "") -> dict[str, Any]:
     core = core_text(named)
     found = lambda table, where: sorted(name for name, pattern in table.items() if pattern.search(where))  # noqa: E731
     bound = sorted({_canonical_party(m.group(1)) for m in spec["bound_parties"].finditer(prepared + " " + prepared_lead)})
-    thresholds = [
-        {"value": _number(m.group(1), m.group(2)), "unit": m.group(3), "text": m.group(0)}
-        for m in spec["thresholds"].finditer(prepared)
-    ]
+    thresholds = [threshold.to_feature() for threshold in find_thresholds(text, lead)]
     territories = sorted({_canonical_territory(m.group(0)) for m in spec["territory"].finditer(prepared)})
     # Qualifiers are written in lower case in a rule; capitalised they are names ("Commercial Terms").
     original = _NAMED_HEAD.sub("", text)
@@ -308,8 +317,3 @@ def _canonical_party(name: str) -> str:
 def _canonical_territory(name: str) -> str:
     name = name.strip()
     return {"the eu": "european union", "eea": "european economic area", "uk": "united kingdom"}.get(name, name)
-
-
-def _number(digits: str, scale: str | None) -> float:
-    value = float(digits.replace(",", "").rstrip("."))
-    return value * {"thousand": 1e3, "million": 1e6, "billion": 1e9}.get(scale or "", 1)
