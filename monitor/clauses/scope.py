@@ -145,7 +145,17 @@ def cosmetic_kind(edit: Edit, declared: frozenset[str] = frozenset()) -> str:
         return "renamed term"
     if _product_version(edit):
         return "product version"
+    if edit.old and edit.new and _same_amount(edit.old, edit.new):
+        return "amount restated"
     return ""
+
+
+def _same_amount(old: str, new: str) -> bool:
+    """"700 million" → "seven hundred million (700,000,000)": one amount written another way."""
+    from monitor.clauses.thresholds import read_amount  # thresholds imports nothing of scope; kept local for start-up
+
+    before, after = read_amount(old), read_amount(new)
+    return before is not None and before == after
 
 
 def _product_version(edit: Edit) -> bool:
