@@ -12,8 +12,8 @@ from monitor.clauses.align import align_clauses, content_of, strip_label
 from monitor.clauses.definitions import definitions_of, uses_term
 from monitor.clauses.classify import core_categories, extract_features, load_rules, matches_core_rule, prepare_text
 from monitor.clauses.thresholds import compare_thresholds
-from monitor.clauses.scope import (alternative_signals, classify_edits, declared_names, explained_by_vocabulary,
-                                   is_alternative, scope_signals, substantive_reason)
+from monitor.clauses.scope import (alternative_signals, classify_edits, declared_names, edits_of,
+                                   explained_by_vocabulary, is_alternative, scope_signals, substantive_reason)
 
 DIRECTIONS = ("tightened", "loosened", "reworded", "unclear")
 ALERTING_DIRECTIONS = ("tightened", "unclear")
@@ -515,29 +515,7 @@ def _reworded_reason(before: Clause, after: Clause, relation: str) -> str:
 
 def wording_edits(diff: Diff) -> list[str]:
     """A diff as edits a person reads: "'Llama 2' became 'Meta Llama 3'", "'shall' removed", "'or' added"."""
-    edits, deleted, inserted = [], "", ""
-    for op, text in diff + [(0, "")]:
-        if op < 0:
-            deleted += text
-        elif op > 0:
-            inserted += text
-        else:
-            old, new = _quote(deleted), _quote(inserted)
-            if old and new:
-                edits.append(f"{old} became {new}")
-            elif old:
-                edits.append(f"{old} removed")
-            elif new:
-                edits.append(f"{new} added")
-            deleted = inserted = ""
-    return edits
-
-
-def _quote(text: str) -> str:
-    text = " ".join(text.split())
-    if not text:
-        return ""
-    return f"'{_short(text, 60)}'"
+    return [edit.describe() for edit in edits_of(diff) if edit.old or edit.new]
 
 
 def _short(text: str, limit: int = 160) -> str:
