@@ -8,17 +8,24 @@ send it both; a failed delivery is retried on later runs with exponential backof
 `outbox.max_attempts`, then left `failed` for `clausewatch alerts --retry`. A process that dies between
 sending and marking leaves the row `sending`: after `outbox.lease` it is sent again with the same id,
 which the receiver can recognise.
+
+Leases run on the database's clock, read at the moment of claiming (not at the start of a pass, and
+never the machine's own clock, which may differ between deliverers), and a process renews its lease
+every third of `outbox.lease` while a message is on its way, so a slow receiver never makes a claim
+look abandoned to another process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.alerts.base import Message, item_identity, message_id
@@ -144,7 +151,8 @@ def deliver_outbox(engine: Engine, config: AlertsConfig, *, now: dt.datetime | N
         message = Message(id=batch or group[0].key, items=tuple(row.payload for row in group),
                           digest=batch is not None, channel=channel)
         try:
-            config.notifier(channel).deliver(message)
+            with _lease_kept(engine, config, group):
+                config.notifier(channel).deliver(message)
         except Exception as error:  # any channel failure is recorded, never raised: the others still go out
             text = config.mask(f"{type(error).__name__}: {error}" if not str(error) else str(error))
             _mark_failed(engine, config, group, text, now)
@@ -159,8 +167,9 @@ def deliver_outbox(engine: Engine, config: AlertsConfig, *, now: dt.datetime | N
     return report
 
 
-def _due(now: dt.datetime, config: AlertsConfig, retry: bool) -> Any:
-    stale = and_(Notification.status == SENDING, Notification.claimed_at < now - config.outbox.lease)
+def _due(now: dt.datetime, config: AlertsConfig, retry: bool, clock: dt.datetime | None = None) -> Any:
+    """Rows to send at `now`; a `sending` row is due when its lease ran out by the database's `clock`."""
+    stale = and_(Notification.status == SENDING, Notification.claimed_at < (clock or now) - config.outbox.lease)
     if retry:
         return or_(Notification.status.in_((PENDING, FAILED)), stale)
     return or_(Notification.status == PENDING,
@@ -200,16 +209,51 @@ def _claim(engine: Engine, config: AlertsConfig, rows: list[Notification], batch
     """Mark the rows `sending` if nobody else has; all or none."""
     ids = [row.id for row in rows]
     with session_scope(engine) as session:
-        values: dict[str, Any] = {"status": SENDING, "claimed_at": now}
+        clock = database_clock(session)
+        values: dict[str, Any] = {"status": SENDING, "claimed_at": clock}
         if batch is not None:
             values["batch"] = batch
         claimed = session.execute(
-            update(Notification).where(Notification.id.in_(ids), _due(now, config, retry)).values(**values)
+            update(Notification).where(Notification.id.in_(ids), _due(now, config, retry, clock)).values(**values)
         ).rowcount
         if claimed != len(ids):
             session.rollback()
             return False
     return True
+
+
+def database_clock(session: Session) -> dt.datetime:
+    """The database server's time now (UTC): the one clock every deliverer shares."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.execute(select(func.clock_timestamp())).scalar_one().astimezone(dt.timezone.utc)
+    text = session.execute(select(func.strftime("%Y-%m-%d %H:%M:%f", "now"))).scalar_one()
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+
+
+@contextlib.contextmanager
+def _lease_kept(engine: Engine, config: AlertsConfig, rows: list[Notification]) -> Iterator[None]:
+    """Renew the claim on `rows` every third of the lease until the block ends (a slow delivery)."""
+    ids = [row.id for row in rows]
+    interval = max(config.outbox.lease.total_seconds() / 3, 0.05)
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(interval):
+            try:
+                with session_scope(engine) as session:
+                    session.execute(update(Notification).where(Notification.id.in_(ids),
+                                                               Notification.status == SENDING)
+                                    .values(claimed_at=database_clock(session)))
+            except Exception as error:  # the delivery goes on; at worst the lease runs out
+                log.warning("could not renew the outbox lease of %d notifications: %s", len(ids), error)
+
+    keeper = threading.Thread(target=renew, name="outbox-lease", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        keeper.join()
 
 
 def _mark_sent(engine: Engine, rows: list[Notification]) -> None:
