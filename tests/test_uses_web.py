@@ -71,3 +71,15 @@ def test_bad_input_is_one_line(client: TestClient) -> None:
     bad = client.get("/api/can?act=bake&object=outputs")
     assert bad.status_code == 400 and bad.json()["error"].startswith("field 'act': 'bake' is not one of")
     assert client.get("/can?act=train&object=outputs&at=soon").status_code == 400
+
+
+def test_the_form_takes_territory_and_users(client: TestClient) -> None:
+    query = "act=distil&object=outputs&model=llm&purpose=commercial&distribution=third-parties&at=2024-07-09"
+    big = client.get(f"/api/can?{query}&monthly_active_users=800000000").json()
+    small = client.get(f"/api/can?{query}&monthly_active_users=2000&based_in=United+States").json()
+    answer = lambda data: next(r for r in data["answers"] if r["source"] == "meta-llama-community-license")  # noqa
+    assert answer(big)["answer"] == "forbidden"
+    assert answer(small)["answer"] == "conditional"
+    assert not any("monthly active users" in condition for condition in answer(small)["conditions"])
+    assert small["use"]["based_in"] == ["united states"]
+    assert 'value="2000"' in client.get(f"/can?{query}&monthly_active_users=2000").text

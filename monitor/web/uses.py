@@ -20,6 +20,9 @@ FIELD_LABELS = {"act": "What you do", "object": "With what", "model": "Kind of m
                 "distribution": "Who gets the result", "party": "Who does it", "base_model": "Whose model is trained",
                 "platform": "Where the training runs"}
 
+# Free-text fields: territories the user is based in (comma-separated), and its monthly active users.
+TEXT_FIELDS = {"based_in": "Based in (territories, comma-separated)", "monthly_active_users": "Monthly active users"}
+
 
 def _at(query: dict[str, str]) -> tuple[str | None, Any]:
     from monitor.cli import parse_time
@@ -49,15 +52,16 @@ def can_page(session: Session, query: dict[str, str]) -> dict[str, Any]:
     """The form, the uses of the uses file, and (once act and object are chosen) every document's answer."""
     at, moment = _at(query)
     file, uses = _known_uses()
-    chosen = {name: query.get(name, "") for name in FIELDS}
+    chosen = {name: query.get(name, "").strip() for name in (*FIELDS, *TEXT_FIELDS)}
     data: dict[str, Any] = {
         "at": at, "fields": {name: list(values) for name, values in FIELDS.items()}, "labels": FIELD_LABELS,
-        "chosen": chosen, "uses_file": file,
+        "text_fields": TEXT_FIELDS, "chosen": chosen, "uses_file": file,
         "uses": [{"id": use.id, "title": use.title, "describe": use.describe()} for use in uses],
         "use": None, "answers": [], "summary": {},
     }
     if chosen["act"] and chosen["object"]:
-        use = use_from_fields(chosen, "custom")
+        use = use_from_fields({**chosen, "based_in": [part for part in chosen["based_in"].split(",") if part.strip()]},
+                              "custom")
         data["use"] = {**use.fields(), "describe": use.describe()}
         data["answers"] = answers_as_of(session, use, moment)
         data["summary"] = _summary(data["answers"])
