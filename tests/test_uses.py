@@ -242,3 +242,11 @@ def test_can_names_the_uses_file_and_takes_fields(tmp_path: Path) -> None:
     done = CliRunner().invoke(cli, ["--db", db, "can", "mine", "--act", "fine-tune", "--object", "weights"])
     assert done.exit_code == 0, done.output
     assert "use 'mine' from the command line: fine-tune on the provider's weights" in done.stderr
+
+
+def test_a_definition_alternative_that_cannot_be_read_is_unclear() -> None:
+    definition = "“Permitted Exception” means Customer using Output as set out in an Order Form."
+    answer = answer_use(CLASSIFIER, _document("3.3. Restrictions. " + OPENAI_33E, definition), "OpenAI")
+    assert answer.answer == "unclear"
+    assert "names no act this check can compare with the use" in answer.reason
+    assert answer.definitions and answer.definitions[0].text == definition

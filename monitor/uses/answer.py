@@ -383,18 +383,19 @@ def _definition_outcome(use: Use, term: str, definition: Clause, document: _Docu
     cited = (_cite(definition, "definition"),)
     body = _DEFINITION.sub("", definition.text, count=1)
     alternatives = _alternatives(body)
-    refusals = []
+    refusals, unreadable = [], []
     for label, text in alternatives:
         fits, conditions, why = _alternative_fits(use, text, document)
         name = f"{term} {label}" if label else term
-        if fits is None:
-            return Verdict(UNCLEAR, f"“{term}” ({_name(definition)}) {why}", cited, definitions=cited)
         if fits:
             answer = CONDITIONAL if conditions else ALLOWED
             return Verdict(answer, f"“{term}” ({_name(definition)}{' ' + label if label else ''}) covers this use.",
                            cited, tuple(Condition(f"exception {name}", f"{name}: {condition}")
                                         for condition in conditions), cited)
-        refusals.append(f"{name} {why}")
+        (refusals if fits is False else unreadable).append(f"{name} {why}")
+    if unreadable:  # no alternative covers the use for sure, and one cannot be read against it
+        return Verdict(UNCLEAR, f"“{term}” ({_name(definition)}): " + "; ".join(unreadable) + ".", cited,
+                       definitions=cited)
     return Verdict(FORBIDDEN, f"“{term}” ({_name(definition)}) does not cover it: " + "; ".join(refusals) + ".",
                    cited, definitions=cited)
 
@@ -426,8 +427,11 @@ def _alternative_fits(use: Use, text: str, document: _Document) -> tuple[bool | 
         return False, [], f"covers only work done inside {document.provider}’s own services"
     if condition and _NOT_DISTRIBUTED.search(condition) and use.distribution == "third-parties":
         return False, [], "requires that the model is not distributed or made available to third parties"
-    actions = set(_features_of(description).get("actions", []))
-    if use.act in ("train", "fine-tune", "distil") and actions and not actions & _MODEL_BUILDING:
+    features = _features_of(description)
+    actions = set(features.get("actions_all") or features.get("actions") or [])
+    if not actions:
+        return None, [], f"(“{description}”) names no act this check can compare with the use"
+    if not actions & _MODEL_BUILDING:
         return False, [], "is about something other than building models"
     if use.act not in ("train", "fine-tune", "distil", "build-product"):
         return False, [], f"is about building models, not about {use.act}"
