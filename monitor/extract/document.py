@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Sequence
 
@@ -10,6 +9,7 @@ from lxml import etree
 
 from monitor.errors import ExtractionError
 from monitor.extract import Document
+from monitor.extract.charset import decode
 from monitor.extract.html import html_blocks, page_title, parse_html, remove_elements, select_roots
 from monitor.extract.pdf import pdf_text
 from monitor.extract.text import join_blocks, normalise_markdown, normalise_plain_text
@@ -24,7 +24,6 @@ _CONTENT_TYPES = {
     "text/plain": "text",
     "application/pdf": "pdf",
 }
-_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
 _MARKDOWN_HINT = re.compile(r"^(?:#{1,6} |\S.*\n(?:=+|-+)\s*$)|\]\(https?://", re.MULTILINE)
 
 
@@ -105,32 +104,3 @@ def guess_format(body: bytes, content_type: str | None) -> str:
     if _MARKDOWN_HINT.search(head.decode("utf-8", "replace")):
         return "markdown"
     return "text"
-
-
-def decode(body: bytes, content_type: str | None, *, sniff_meta: bool) -> tuple[str, bytes | None]:
-    """Bytes to text: BOM, then the Content-Type charset, then <meta charset>, else UTF-8.
-
-    Also returns the text's UTF-8 encoding when that is `body` itself (UTF-8 without a BOM or
-    a bad byte), so that the text need not be encoded again to be parsed and scanned.
-    """
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                          (codecs.BOM_UTF16_BE, "utf-16")):
-        if body.startswith(bom):
-            return body.decode(encoding, "replace"), None
-    charset = _content_type_charset(content_type)
-    if charset is None and sniff_meta:
-        found = _CHARSET.search(body[:4096])
-        charset = found.group(1).decode("ascii") if found else None
-    try:
-        text = body.decode(charset or "utf-8", "replace")
-    except LookupError:
-        charset = None
-        text = body.decode("utf-8", "replace")
-    # A bad byte would have been replaced by U+FFFD.
-    clean_utf8 = codecs.lookup(charset or "utf-8").name == "utf-8" and "\ufffd" not in text
-    return text, body if clean_utf8 else None
-
-
-def _content_type_charset(content_type: str | None) -> str | None:
-    found = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9_:.-]+)", content_type or "", re.IGNORECASE)
-    return found.group(1) if found else None
