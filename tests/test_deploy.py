@@ -52,32 +52,46 @@ def test_dockerfile_passes_hadolint() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_image_holds_what_init_needs_and_runs_as_a_user() -> None:
-    """`clausewatch init` finds migrations/ and alembic.ini next to the package (MIGRATIONS_DIR): the image
-    copies them beside monitor/ into /app and installs it editable, so the package stays at /app/monitor."""
-    from monitor.store.db import migrations_dir
+def stages() -> list[list[tuple[str, str]]]:
+    """The Dockerfile's steps, one list per stage (each starts with its FROM)."""
+    found: list[list[tuple[str, str]]] = []
+    for step in dockerfile():
+        if step[0] == "FROM":
+            found.append([])
+        found[-1].append(step)
+    return found
 
-    assert migrations_dir() == REPO / "migrations"  # the layout the image reproduces under /app
-    steps = dockerfile()
-    workdirs = [arguments for instruction, arguments in steps if instruction == "WORKDIR"]
-    assert workdirs[0] == "/app"
-    copied = {arguments.split()[0].rstrip("/"): arguments.split()[-1] for instruction, arguments in steps
-              if instruction == "COPY"}
-    copied_files = {word for instruction, arguments in steps if instruction == "COPY"
+
+def test_image_installs_the_built_wheel_and_runs_as_a_user() -> None:
+    """A build stage makes the wheel from the checkout; the image installs that wheel (which carries the
+    migrations and the registry: tests/test_packaging.py) and holds no source tree, no editable install."""
+    build, image = stages()
+    assert build[0][1].endswith(" AS build")
+    copied_files = {word for instruction, arguments in build if instruction == "COPY"
                     for word in arguments.split()[:-1]}
-    assert {"pyproject.toml", "alembic.ini", "sources.yaml"} <= copied_files
-    assert copied["migrations"].rstrip("/") == "migrations" and copied["monitor"].rstrip("/") == "monitor"
-    assert any(instruction == "RUN" and "pip install --no-cache-dir -e ." in arguments
-               for instruction, arguments in steps)
+    assert {"pyproject.toml", "README.md", "MANIFEST.in", "alembic.ini", "sources.yaml", "migrations/",
+            "monitor/"} <= copied_files
+    assert any(instruction == "RUN" and "python -m build --wheel --outdir /dist ." in arguments
+               for instruction, arguments in build)
+    assert ("COPY", "--from=build /dist/ /tmp/dist/") in image
+    installs = [arguments for instruction, arguments in image if instruction == "RUN" and "pip install" in arguments]
+    assert len(installs) == 1
+    assert 'pip install --no-cache-dir "${wheel}[${extras}]"' in installs[0]
+    assert "for wheel in /tmp/dist/clausewatch-*.whl" in installs[0]
+    assert 'extras="postgres"' in installs[0]  # compose runs it on PostgreSQL
+    assert not any(instruction == "COPY" and "--from=build" not in arguments for instruction, arguments in image)
+    assert not any(" -e " in arguments for instruction, arguments in build + image if instruction == "RUN")
     ignored = [line.strip().rstrip("/") for line in (REPO / ".dockerignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")]
-    for needed in ("migrations", "alembic.ini", "monitor", "sources.yaml", "pyproject.toml", "README.md"):
+    for needed in ("migrations", "alembic.ini", "monitor", "sources.yaml", "pyproject.toml", "README.md",
+                   "MANIFEST.in"):
         assert needed not in ignored
-    users = [arguments for instruction, arguments in steps if instruction == "USER"]
+    users = [arguments for instruction, arguments in image if instruction == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
-    assert ("VOLUME", '["/data"]') in steps
-    assert exec_form(dict(steps)["ENTRYPOINT"]) == ["clausewatch"]
-    healthcheck = dict(steps)["HEALTHCHECK"]
+    assert ("VOLUME", '["/data"]') in image
+    assert ("WORKDIR", "/data") in image  # a sources.yaml in the volume replaces the shipped registry
+    assert exec_form(dict(image)["ENTRYPOINT"]) == ["clausewatch"]
+    healthcheck = dict(image)["HEALTHCHECK"]
     # degraded (exit 1: some sources failing) is reported by alerts, not by restarting the container
     assert exec_form(healthcheck.split("CMD", 1)[1]) == ["sh", "-c", 'clausewatch health || [ "$?" -eq 1 ]']
 
@@ -112,10 +126,11 @@ def _has_command(name: str) -> bool:
 
 def test_the_image_commands_run_in_the_venv(tmp_path: Path) -> None:
     """The default CMD, the HEALTHCHECK, and the image's environment (a SQLite file in the data volume)."""
-    steps = dict(dockerfile())
+    steps = dict(stages()[-1])
     env_line = shlex.split(steps["ENV"])
     image_env = dict(item.split("=", 1) for item in env_line)
     assert image_env["CLAUSEWATCH_DB"] == "sqlite:////data/clausewatch.db"
+    assert "CLAUSEWATCH_SOURCES" not in image_env  # the shipped registry, or /data/sources.yaml
     clausewatch_line(["init"], tmp_path)
     clausewatch_line(exec_form(steps["CMD"]), tmp_path)
     clausewatch_line(["config"], tmp_path)
