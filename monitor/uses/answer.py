@@ -295,7 +295,8 @@ def _restriction_verdict(use: Use, clause: Clause, document: _Document) -> Verdi
     if fit == "condition":
         return Verdict(CONDITIONAL, f"{_name(clause)} forbids this for some kinds of model only{consent}.{note}",
                        cited, (Condition("model", fit_text),), definitions)
-    return Verdict(FORBIDDEN, f"{_name(clause)} forbids {_act_words(use)} ({reach}){consent}.{note}", cited,
+    scope = f" ({reach})" if use.act in ("train", "fine-tune", "distil") else ""
+    return Verdict(FORBIDDEN, f"{_name(clause)} forbids {_act_words(use)}{scope}{consent}.{note}", cited,
                    definitions=definitions)
 
 
@@ -331,8 +332,8 @@ def _exception_outcome(use: Use, clause: Clause, exception: dict, document: _Doc
                                 f"version defines it.", ())
     if kind == "specific":
         excluded = _DERIVATIVE_EXCLUSION.search(_as_written(clause, text))
-        if excluded is None:
-            return None
+        if excluded is None:  # e.g. "other than allowing End Users to interface with ...": said, not applied
+            return Verdict(FORBIDDEN, f"Its exception “{_as_written(clause, text)}” does not name this use.", ())
         if use.base_model == "provider":
             return Verdict(CONDITIONAL, f"{_name(clause)} excludes {excluded.group(1)} and its derivatives.", (),
                            (Condition("derivative", f"the model improved is {excluded.group(1)} or a derivative "
