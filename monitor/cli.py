@@ -28,12 +28,24 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ClauseWatchError as error:
-            err_console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+            from rich.markup import escape  # a message may hold [brackets]: pip install 'clausewatch[postgres]'
+
+            err_console.print(f"[bold red]error:[/] {escape(str(error))}", markup=True, highlight=False, soft_wrap=True)
             sys.exit(error.exit_code)
         except (OperationalError, ProgrammingError) as error:
             err_console.print(f"[bold red]error:[/] database: {str(error.orig).strip().splitlines()[0]}",
                               soft_wrap=True)
             sys.exit(DatabaseError.exit_code)
+
+
+# The commands that may create the database (a new SQLite file, a new schema); every other command
+# refuses a SQLite file that is not there, so that a mistyped --db is an error, not an empty answer.
+CREATING_COMMANDS = frozenset({"init", "run", "daemon", "ingest", "import", "import-export", "worker"})
+
+
+def _creates_database() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return ctx is None or ctx.find_root().invoked_subcommand in CREATING_COMMANDS
 
 
 class Context:
@@ -51,7 +63,7 @@ class Context:
         from monitor.store.db import ensure_database
 
         if self._engine is None:
-            self._engine = connect(self.db_url)
+            self._engine = connect(self.db_url, must_exist=not _creates_database())
             if ensure:
                 ensure_database(self._engine)
         return self._engine
@@ -101,6 +113,9 @@ def cli(ctx: click.Context, db: str | None, sources: str | None, config: str | N
     """
     from monitor.logs import configure_logging
 
+    if db is not None and not db.strip():
+        raise UsageError("--db is empty: give a database URL (sqlite:///clausewatch.db, "
+                         "postgresql://user@host/dbname) or leave the option out")
     configure_logging(log_format, verbose)
     ctx.obj = Context(db, sources, config)
 
@@ -589,7 +604,8 @@ def history(obj: Context, source_id: str, key: str | None, as_json: bool) -> Non
 @click.argument("source_id", metavar="ID")
 @click.option("--from", "from_seq", type=int, help="Older version seq [default: the one before --to].")
 @click.option("--to", "to_seq", type=int, help="Newer version seq [default: the latest].")
-@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "output", type=click.Choice(["text", "html", "json"]), default="text", show_default=True,
+              help="html: the history site's diff page, as one file (its stylesheet inlined).")
 @pass_context
 def diff(obj: Context, source_id: str, from_seq: int | None, to_seq: int | None, output: str) -> None:
     """Word-level diff between two versions of a document.
@@ -598,6 +614,7 @@ def diff(obj: Context, source_id: str, from_seq: int | None, to_seq: int | None,
     Examples:
       clausewatch diff le-chat-commercial-terms
       clausewatch diff le-chat-commercial-terms --from 1 --to 3 --format json
+      clausewatch diff le-chat-commercial-terms --format html > diff.html
     """
     from monitor.changes import word_diff
     from monitor.store import session_scope
@@ -611,6 +628,9 @@ def diff(obj: Context, source_id: str, from_seq: int | None, to_seq: int | None,
         to_seq = to_seq or newest.seq
         from_seq = from_seq or max(1, to_seq - 1)
         before, after = get_version(session, source_id, from_seq), get_version(session, source_id, to_seq)
+        if output == "html":
+            print(_diff_page(session, source_id, from_seq, to_seq), end="")
+            return
         ops = word_diff(before.text, after.text)
     if output == "json":
         _print_json({"source": source_id, "from": from_seq, "to": to_seq, "diff": [list(op) for op in ops]})
@@ -620,6 +640,20 @@ def diff(obj: Context, source_id: str, from_seq: int | None, to_seq: int | None,
         console.print("no difference")
         return
     console.print(_changed_paragraphs(ops))
+
+
+def _diff_page(session: Any, source_id: str, from_seq: int, to_seq: int) -> str:
+    """The site's diff page (monitor/web: its data, its template, its word diff), with the stylesheet inlined
+    so the file reads on its own; links are relative, as in `clausewatch site`'s export."""
+    from monitor.web import queries
+    from monitor.web.render import STATIC, Renderer
+
+    renderer = Renderer(static=True)
+    path = f"/sources/{source_id}/diff/{from_seq}..{to_seq}"
+    page = renderer.render("diff.html", queries.diff_page(session, source_id, str(from_seq), str(to_seq),
+                                                          budget=None), path)
+    stylesheet = f'<link rel="stylesheet" href="{renderer.link_for(path)("/static/site.css")}">'
+    return page.replace(stylesheet, f"<style>\n{(STATIC / 'site.css').read_text(encoding='utf-8')}</style>", 1)
 
 
 def _changed_paragraphs(ops: list) -> Any:

@@ -77,6 +77,7 @@ def test_check_source_shows_what_would_be_extracted(local_server, tmp_path: Path
 def test_unknown_source_and_bad_time_are_clear_errors(tmp_path: Path) -> None:
     write_sources(tmp_path, "https://example.com/terms")
     db = f"sqlite:///{tmp_path / 'cw.db'}"
+    assert clausewatch("--db", db, "init", cwd=tmp_path).returncode == 0  # read commands need the database
     done = clausewatch("--db", db, "history", "nope", cwd=tmp_path)
     assert done.returncode == 2 and "no source 'nope'" in done.stderr
     done = clausewatch("--db", db, "changes", "--since", "last tuesday", cwd=tmp_path)

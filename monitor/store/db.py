@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from monitor.errors import DatabaseError
+from monitor.errors import ConfigError, DatabaseError
 
 DEFAULT_DB_URL = "sqlite:///clausewatch.db"
 DB_ENV = "CLAUSEWATCH_DB"
@@ -31,13 +31,20 @@ def database_url(explicit: str | None = None) -> str:
     return url
 
 
-def connect(url: str | None = None, *, keep_connections: bool = True) -> Engine:
+def connect(url: str | None = None, *, keep_connections: bool = True, must_exist: bool = False) -> Engine:
     """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout.
 
     With `keep_connections` false every session opens its own connection and closes it when it ends.
+    With `must_exist`, a SQLite file that is not there is an error (SQLite would create it).
     """
     url = database_url(url)
+    file = sqlite_file(url)
+    if must_exist and file is not None and not file.exists():
+        raise DatabaseError(f"no database at {str(file)!r}: check --db / {DB_ENV}, or create it with "
+                            f"`clausewatch init`")
     pooling = {} if keep_connections else {"poolclass": NullPool}
+    if url.startswith("postgresql+psycopg") and not _psycopg_installed():
+        raise ConfigError("PostgreSQL needs the postgres extra: pip install 'clausewatch[postgres]'")
     try:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"timeout": 30}, **pooling)
@@ -47,6 +54,28 @@ def connect(url: str | None = None, *, keep_connections: bool = True) -> Engine:
     except (SQLAlchemyError, ImportError, ValueError) as error:
         raise DatabaseError(f"cannot use database {url!r}: {error}") from None
     return engine
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for other databases, in-memory ones and URI filenames."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # create_engine says what is wrong with it
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:") or parsed.query:
+        return None
+    return Path(parsed.database)
+
+
+def _psycopg_installed() -> bool:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
