@@ -271,7 +271,10 @@ def _restriction_verdict(use: Use, clause: Clause, document: _Document) -> Verdi
             continue
         if kind == _CONSENT:
             written = _as_written(clause, exception.get("text", ""))
-            consent = f" unless {document.provider} authorises it (“{written}”)"
+            named = re.search(r"\b([A-Z][\w-]+)[’']s\b|\bby ([A-Z][\w-]+)", written) or re.search(
+                r"\bby ([A-Z][\w-]+)|\bfrom ([A-Z][\w-]+)", clause.text)
+            who = next((group for group in named.groups() if group), None) if named else None
+            consent = f" unless {who or document.provider} authorises it (“{written}”)"
             continue
         outcome = _exception_outcome(use, clause, exception, document)
         if outcome is None:
