@@ -428,7 +428,9 @@ def _alternative_fits(use: Use, text: str, document: _Document) -> tuple[bool | 
         if use.model in ("llm", "small-model"):
             return False, [], "covers only models that categorize, classify or organize data"
     if _PROVIDER_PLATFORM.search(description) and use.platform != "provider":
-        return False, [], f"covers only work done inside {document.provider}’s own services"
+        owner = re.search(r"\b([A-Z][\w-]+)[’']s\b", description)
+        who = owner.group(1) if owner else document.provider
+        return False, [], f"covers only work done inside {who}’s own services"
     if condition and _NOT_DISTRIBUTED.search(condition) and use.distribution == "third-parties":
         return False, [], "requires that the model is not distributed or made available to third parties"
     features = _features_of(description)
