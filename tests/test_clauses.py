@@ -271,3 +271,17 @@ def test_rules_file_from_environment_with_includes(tmp_path, monkeypatch):
     assert load_rules().rules[1].matches("no gadgets here")
     monkeypatch.delenv("CLAUSEWATCH_RULES")
     assert "x.widgets" not in {rule.id for rule in load_rules().rules}
+
+
+def test_service_terms_drop_licence_categories_and_policies_drop_use_policy() -> None:
+    # genai-eu/Llama API/Terms of Service 2026-07-08: the provider's own usage policy, incorporated.
+    terms = ("Restrictions.10.1 Compliance with Restrictions. Your use of the Services, including any Content, must comply "
+             "with the (i) Terms, (ii) our Meta Model API Acceptable Use Policy (“Model API AUP”) which is incorporated by "
+             "reference herein, and (iii) all applicable laws and regulations.")
+    assert "use_policy" in classify_clause(terms).categories
+    assert not [c for c in extract_clauses(terms, "terms") if c.categories]
+    # genai-eu/Llama API/Acceptable Use Policy: a use policy is the policy, not one incorporated by reference.
+    policy = ("Use the Services to autonomously interact with systems or services in a manner that violates the terms of "
+              "service or acceptable use policies of those systems or services.")
+    assert "use_policy" in classify_clause(policy).categories
+    assert all("use_policy" not in c.categories for c in extract_clauses(policy, "policy"))
