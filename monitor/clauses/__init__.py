@@ -55,8 +55,8 @@ def extract_clauses(text: str, kind: str | None = None) -> list[Clause]:
     (the naming condition of an output-training permission): a service's terms are watched for how the
     service and its outputs may be used, and licence mechanics copied into them (user thresholds,
     attribution notices for redistributed weights, regional licence carve-outs) are not what they govern.
-    A stand-alone use policy (`policy`) carries no `use_policy` category: it is the policy that licences
-    incorporate, and its own bans are classified by what they ban.
+    Neither a stand-alone use policy (`policy`) nor service terms carry `use_policy`: a policy is what
+    licences incorporate, and service terms name the provider's own.
     """
     from monitor.clauses.segment import segment_document
 
@@ -86,8 +86,9 @@ def _clause(key: str, segment: Segment, kind: str | None) -> Clause:
     categories, rules, features = result.categories, result.rules, result.features
     if kind == "terms" and categories and not set(categories) - set(LICENSE_CATEGORIES):
         categories, rules, features = (), (), {}
-    if kind == "policy" and "use_policy" in categories:
-        # A use policy is the policy itself: what it bans is not a policy incorporated by reference.
+    if kind in ("terms", "policy") and "use_policy" in categories:
+        # A use policy is the policy itself, and service terms refer to the provider's own: neither is a
+        # policy a licence incorporates.
         categories = tuple(c for c in categories if c != "use_policy")
         rules = tuple(r for r in rules if not r.startswith("use-policy."))
         features = features if categories else {}
