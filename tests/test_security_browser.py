@@ -52,6 +52,8 @@ def test_page_requests_to_another_private_server_are_aborted(chromium: str, loca
     url = local_server.serve("/terms", f"""<!doctype html><html><body><main><h1>Terms of Use</h1>
 <img src="/own.png"><img src="{other}/img.png"><iframe src="{other}/frame"></iframe>
 <script src="{other}/script.js"></script>
+<link rel="preconnect" href="{other}"><link rel="prefetch" href="{other}/prefetch">
+<script>try {{ new WebSocket("ws://127.0.0.1:{private.port}/socket"); }} catch (e) {{}}</script>
 <p id="out">waiting</p>
 <script>fetch("{other}/fetch").then(r => r.text(), e => "refused: " + e)
   .then(t => document.getElementById("out").textContent = t);</script></main></body></html>""")
