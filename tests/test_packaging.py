@@ -101,9 +101,10 @@ def test_a_local_sources_file_wins_over_the_shipped_one(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`python -m build --wheel` of the checkout (setuptools comes from the package index, as for CI)."""
+    """`python -m build` of the checkout: the sdist, then the wheel built from it (setuptools comes from the
+    package index, as for CI)."""
     out = tmp_path_factory.mktemp("dist")
-    done = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
+    done = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(REPO)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return next(out.glob("clausewatch-*.whl"))
