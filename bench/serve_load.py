@@ -1,0 +1,137 @@
+"""`serve` under load: the corpus imported, a real `clausewatch serve` on 127.0.0.1, N requests at C concurrent.
+
+    .venv/bin/python bench/serve_load.py [--db URL] [--requests 2000] [--concurrency 50]
+
+Without --db it imports ../shared/corpus/genai-eu and ../shared/corpus/licenses-lineage into a temporary
+SQLite file first (as bench/web_speed.py does). The requests cycle through every kind of page (found through
+the JSON API: documents, versions, clauses, diffs, feeds, search, matrix, trends, raw snapshots), all to
+127.0.0.1 only, bounded in count, and the run stops by itself. It prints errors (transport errors and 5xx),
+latency p50/p99/max, throughput, and the server's resident memory (VmRSS) after start-up and after the
+load, against issue 18's target: no errors, p99 under 1 s, RSS under 200 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from web_speed import build_database, page_urls  # noqa: E402
+
+TARGET_P99_S = 1.0
+TARGET_RSS_MB = 200.0
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(base: str, timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base + "/healthz", timeout=5)  # any answer (503 too: nothing fetched lately) means up
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit(f"serve did not answer on {base} within {timeout:g} s")
+
+
+async def load(base: str, paths: list[str], requests: int, concurrency: int) -> tuple[list[float], list[str]]:
+    import httpx
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    queue = iter(range(requests))
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for number in queue:
+            path = paths[number % len(paths)]
+            began = time.perf_counter()
+            try:
+                response = await client.get(path)
+                await response.aread()
+                if response.status_code >= 500:
+                    errors.append(f"{response.status_code} {path}")
+            except httpx.HTTPError as error:
+                errors.append(f"{type(error).__name__} {path}")
+            latencies.append(time.perf_counter() - began)
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return latencies, errors
+
+
+def snapshot_paths(get) -> list[str]:  # type: ignore[no-untyped-def]
+    paths = []
+    for group in get("/api/").json()["providers"]:
+        for source in group["sources"][:3]:
+            paths.append(f"/sources/{source['id']}/versions/1/snapshot")
+    return paths
+
+
+def run(url: str, requests: int, concurrency: int) -> None:
+    import httpx
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "monitor", "--db", url, "serve", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_up(base)
+        with httpx.Client(base_url=base, timeout=60) as client:
+            paths = [path for _kind, path in page_urls(client.get)] + snapshot_paths(client.get)
+        before = rss_mb(server.pid)
+        started = time.perf_counter()
+        latencies, errors = asyncio.run(load(base, paths, requests, concurrency))
+        elapsed = time.perf_counter() - started
+        after = rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    latencies.sort()
+    p50, p99 = statistics.median(latencies), latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(f"{len(latencies)} requests over {len(paths)} distinct pages at {concurrency} concurrent in {elapsed:.1f} s "
+          f"({len(latencies) / elapsed:.0f}/s)")
+    print(f"errors {len(errors)}" + (f" (first: {', '.join(errors[:5])})" if errors else ""))
+    print(f"latency p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+          f"{'' if p99 < TARGET_P99_S else f'  OVER the {TARGET_P99_S:g} s target'}")
+    print(f"serve RSS {before:.0f} MB after start-up, {after:.0f} MB after the load"
+          f"{'' if after < TARGET_RSS_MB else f'  OVER the {TARGET_RSS_MB:g} MB target'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="an already imported database (default: import the corpus into a temp file)")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    args = parser.parse_args()
+    if args.db:
+        run(args.db, args.requests, args.concurrency)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        run(build_database(folder), args.requests, args.concurrency)
+
+
+if __name__ == "__main__":
+    main()
