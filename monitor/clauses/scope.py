@@ -26,6 +26,8 @@ _LINK = re.compile(r"https?://\S+|www\.\S+|\]\([^)\s]+\)")
 _SEPARATOR = re.compile(r"^(?:,|;|/|or\b|and\b|nor\b|and/or\b)|(?:,|;|/|\bor|\band|\bnor|\band/or)$", re.I)
 
 _ILLUSTRATION = re.compile(r"(?:including|includes|such as|e\.g\.|for example|i\.e\.)\b", re.I)
+# An exception or condition added after a comma is no alternative: the features judge exceptions.
+_EXCEPTION_OPENER = re.compile(r"(?:except|unless|other than|excluding|without|provided|if|subject to|save)\b", re.I)
 
 Diff = list[tuple[int, str]]
 
@@ -304,7 +306,8 @@ def is_alternative(edit: Edit) -> bool:
     if edit.old and edit.new:
         return False
     text = (edit.new or edit.old).strip()
-    return not _ILLUSTRATION.match(text.strip(" ,;(")) and bool(_SEPARATOR.search(text)) \
+    opening = text.strip(" ,;(")
+    return not _ILLUSTRATION.match(opening) and not _EXCEPTION_OPENER.match(opening) and bool(_SEPARATOR.search(text)) \
         and bool(_content(_words(text)) - {"or", "and", "nor", "otherwise"})
 
 
