@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from test_uses_corpus import corpus_db  # noqa: F401  (the imported documents, one database per backend)
-from test_web_browser import CHROMIUM_ARGS, axe, check  # noqa: F401  (the axe fixture and page check)
+from test_web_browser import axe, browser, check, serve  # noqa: F401  (the axe and browser fixtures, page check)
 
 PHONE = {"width": 390, "height": 844}
 
@@ -28,33 +23,7 @@ def site(corpus_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "monitor", "--db", corpus_db, "serve", "--host", "127.0.0.1",
-                               "--port", str(port)], cwd=tmp_path_factory.mktemp("serve"),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/api/", timeout=5).read()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError(f"serve did not start: {server.stderr.read().decode() if server.stderr else ''}")
-            time.sleep(0.2)
-    yield base
-    server.terminate()
-    server.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str):  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    yield from serve(corpus_db, port, cwd=tmp_path_factory.mktemp("serve"))
 
 
 def _fits(page) -> None:  # type: ignore[no-untyped-def]

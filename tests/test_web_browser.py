@@ -44,8 +44,13 @@ def site(corpus: Path, tmp_path_factory: pytest.TempPathFactory, module_db_url: 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    yield from serve(db, port)
+
+
+def serve(db: str, port: int, cwd: Path | None = None) -> Iterator[str]:
+    """Run `clausewatch serve` over `db` on `port` until the caller is done; yields its base URL."""
     server = subprocess.Popen([sys.executable, "-m", "monitor", "--db", db, "serve", "--host", "127.0.0.1",
-                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               "--port", str(port)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
