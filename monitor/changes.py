@@ -259,7 +259,8 @@ def describe_change(before: Clause, after: Clause, merged: list[Clause], relatio
         return ClauseChange(after.key, after.path, "modified", categories, "reworded", reason, before.text,
                             after.text, word_diff(before.text, after.text))
     edits = classify_edits(word_diff(strip_label(before.text), strip_label(after.text)), declared)
-    if not merged and not relation and all(edit.cosmetic for edit in edits):
+    same_categories = set(before.categories) == set(after.categories)
+    if not merged and not relation and same_categories and all(edit.cosmetic for edit in edits):
         return ClauseChange(after.key, after.path, "modified", categories, "reworded", _cosmetic_reason(edits),
                             before.text, after.text, word_diff(before.text, after.text))
     sources = [before, *merged]
