@@ -62,6 +62,13 @@ class WorkerStopped(BaseException):
     """Raised in the main thread by SIGTERM/SIGINT while a batch is being fetched, to stop it short."""
 
 
+def is_stop(error: BaseException) -> bool:
+    """A stop signal, also when it struck inside a task group of the fetcher and came back wrapped in a group."""
+    if isinstance(error, BaseExceptionGroup):
+        return error.split(WorkerStopped)[1] is None
+    return isinstance(error, WorkerStopped)
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
@@ -127,7 +134,9 @@ def run_worker(engine: Engine, sources: Sequence[Source], fetch_settings: Any, n
             stats.batches += 1
             _run_batch(engine, recorder, owner, claims, by_id, fetch_settings, notifiers, stats, fetching,
                        on_progress)
-    except WorkerStopped:
+    except BaseException as error:
+        if not is_stop(error):
+            raise
         log.info("worker %s: stopped during a batch", owner)
     finally:
         stop.set()

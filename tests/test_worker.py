@@ -232,3 +232,13 @@ def test_stop_event_ends_a_worker_in_process(postgres_url: str, local_server) ->
     threading.Timer(0.5, stop.set).start()
     stats = run_worker(engine, [], fetch_settings_from_env({}), settings=WorkerSettings(poll=0.1), stop=stop)
     assert stats.batches == 0
+
+
+def test_a_stop_wrapped_by_a_task_group_is_still_a_stop() -> None:
+    # SIGTERM can strike while the fetcher's task group runs: the stop then arrives inside an exception group.
+    from monitor.worker import WorkerStopped, is_stop
+
+    assert is_stop(WorkerStopped())
+    assert is_stop(BaseExceptionGroup("fetch", [WorkerStopped()]))
+    assert not is_stop(BaseExceptionGroup("fetch", [WorkerStopped(), ValueError("boom")]))
+    assert not is_stop(KeyboardInterrupt())
