@@ -59,14 +59,20 @@ def test_a_route_names_only_known_uses(tmp_path: Path, monkeypatch: pytest.Monke
     assert config.routes_for_event(event) == {"everything": "immediate"}  # the use route takes no clause events
 
 
-def test_an_answer_change_reaches_the_subscribers_through_the_outbox(corpus: Path, tmp_path: Path, db_url: str,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def _licence_recorder(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    """A recorder for the Llama licence with the subscribing routes, run where no ./uses.yaml is."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CLAUSEWATCH_USES", raising=False)
     engine = connect(db_url)
     ensure_database(engine)
     recorder = Recorder(engine, alerts=_config(tmp_path))
     recorder.sync_sources([LICENCE])
+    return recorder
+
+
+def test_an_answer_change_reaches_the_subscribers_through_the_outbox(corpus: Path, tmp_path: Path, db_url: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = _licence_recorder(tmp_path, db_url, monkeypatch)
     for name in ("2024-04-15T00-00-00Z.md", "2024-07-08T00-00-00Z.md"):  # Llama 3, then Llama 3.1
         at = dt.datetime.fromisoformat(name[:10]).replace(tzinfo=dt.timezone.utc)
         ingest_file(recorder, LICENCE, str(corpus / LLAMA / name), at)
@@ -84,7 +90,7 @@ def test_an_answer_change_reaches_the_subscribers_through_the_outbox(corpus: Pat
     assert removed and any(op == -1 for op, _ in removed[0]["diff"])
     assert all("type" not in event for event in _lines(tmp_path / "everything.jsonl"))  # the clause events
 
-    with session_scope(engine) as session:
+    with session_scope(recorder.engine) as session:
         rows = session.execute(select(Notification).where(Notification.type == "answer_change")).scalars().all()
         assert [(row.channel, row.status, row.source_id) for row in rows] == [("compliance", "sent", "llama-license")]
         keys = {row.key for row in session.execute(select(Notification)).scalars()}
@@ -102,12 +108,7 @@ def test_an_answer_change_reaches_the_subscribers_through_the_outbox(corpus: Pat
 
 def test_a_reworded_version_sends_subscribers_nothing(corpus: Path, tmp_path: Path, db_url: str,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("CLAUSEWATCH_USES", raising=False)
-    engine = connect(db_url)
-    ensure_database(engine)
-    recorder = Recorder(engine, alerts=_config(tmp_path))
-    recorder.sync_sources([LICENCE])
+    recorder = _licence_recorder(tmp_path, db_url, monkeypatch)
     # Llama 3.1 then 3.2: the licence is renumbered and renamed, the rules and the answers stay
     for name in ("2024-07-08T00-00-00Z.md", "2024-09-25T00-00-00Z.md"):
         at = dt.datetime.fromisoformat(name[:10]).replace(tzinfo=dt.timezone.utc)
