@@ -264,7 +264,7 @@ def describe_change(before: Clause, after: Clause, merged: list[Clause], relatio
         return ClauseChange(after.key, after.path, "modified", categories, "reworded", _cosmetic_reason(edits),
                             before.text, after.text, word_diff(before.text, after.text))
     sources = [before, *merged]
-    signals = feature_signals(sources, after, pieces)
+    signals = feature_signals(sources, after, pieces, _inserted_prohibitions(edits))
     if relation == "merged":
         # A clause folded into a larger one: only what it loses counts.
         signals = _lost_in_merge(before, after)
@@ -367,8 +367,14 @@ def _set_signals(name: str, label: str, before: list[dict], after: dict, sign_of
     return signals
 
 
-def feature_signals(sources: list[Clause], after: Clause, pieces: list[Clause] | tuple[Clause, ...] = ()) -> list[tuple[int, str]]:
-    """(+1 tightening / -1 loosening, reason) for every difference in categories and features."""
+def feature_signals(sources: list[Clause], after: Clause, pieces: list[Clause] | tuple[Clause, ...] = (),
+                    new_rules: list[str] | tuple[str, ...] = ()) -> list[tuple[int, str]]:
+    """(+1 tightening / -1 loosening, reason) for every difference in categories and features.
+
+    `new_rules` are inserted passages that state a prohibition of their own: an exception inside one qualifies
+    only that new prohibition and does not loosen the rest. (A removed passage's exception still counts: when
+    unsure, a change leans to tightened.)
+    """
     signals: list[tuple[int, str]] = []
     before_categories = {c for s in sources for c in s.categories}
     after_categories = set(after.categories) | {c for p in pieces for c in p.categories}
@@ -392,7 +398,8 @@ def feature_signals(sources: list[Clause], after: Clause, pieces: list[Clause] |
     signals += _set_signals("actions", "action", before_features, a, sign_of, "action_classes")
     signals += _set_signals("objects", "object", before_features, a, sign_of, "object_classes")
     for qualifier in sorted(set(b.get("qualifiers", [])) - set(a.get("qualifiers", []))):
-        signals.append((sign_of, f"qualifier '{qualifier}' dropped: scope widened"))
+        if _qualified_words_kept(qualifier, [s.text for s in sources], after.text):
+            signals.append((sign_of, f"qualifier '{qualifier}' dropped: scope widened"))
     for qualifier in sorted(set(a.get("qualifiers", [])) - set(b.get("qualifiers", []))):
         signals.append((-sign_of, f"qualifier '{qualifier}' added: scope narrowed"))
     if b.get("scope") == "competing" and a.get("scope") == "any":
@@ -408,7 +415,10 @@ def feature_signals(sources: list[Clause], after: Clause, pieces: list[Clause] |
     for key in removed:
         signals.append((sign_of, f"exception '{before_exceptions[key]}' removed"))
     for key in added:
-        signals.append((-sign_of, f"exception '{after_exceptions[key]}' added"))
+        if not any(after_exceptions[key] in passage for passage in new_rules):
+            signals.append((-sign_of, f"exception '{after_exceptions[key]}' added"))
+    for key in sorted(set(before_exceptions) & set(after_exceptions)):
+        signals.extend(_exception_strictness(before_exceptions[key], after_exceptions[key], sign_of))
     for party in sorted(set(a.get("bound_parties", [])) - set(b.get("bound_parties", []))):
         signals.append((sign_of, f"now also binds {party}"))
     for party in sorted(set(b.get("bound_parties", [])) - set(a.get("bound_parties", []))):
@@ -419,6 +429,32 @@ def feature_signals(sources: list[Clause], after: Clause, pieces: list[Clause] |
     for territory in sorted(set(b.get("territories", [])) - set(a.get("territories", []))):
         signals.append((-sign_of, f"territory removed: {territory}"))
     return signals
+
+
+# A passage that forbids something by itself ("For the avoidance of doubt, you may not resell ...").
+_PROHIBITION = re.compile(r"\b(?:not|never|no one|nor|cannot|prohibit\w*|forbid\w*)\b|n't\b")
+
+
+def _inserted_prohibitions(edits: list) -> list[str]:
+    """The inserted passages of the edits that state a prohibition of their own."""
+    inserted = [prepare_text(edit.new) for edit in edits if len(edit.new.split()) >= 4]
+    return [passage for passage in inserted if _PROHIBITION.search(passage)]
+
+
+def _qualified_words_kept(qualifier: str, before_texts: list[str], after_text: str) -> bool:
+    """Whether the words a dropped qualifier narrowed are still in the clause ("commercial products" →
+    "products" widens the rule; a whole item removed with its qualifier only loosens it)."""
+    pattern = load_rules().features["qualifiers"][qualifier]
+    after_words = set(re.findall(r"[a-z]+", prepare_text(after_text)))
+    narrowed = []
+    for text in map(prepare_text, before_texts):
+        for match in pattern.finditer(text):
+            following = [w for w in re.findall(r"[a-z]+", text[match.end():])[:4] if w not in _LINKING_WORDS]
+            narrowed.append(set(following[:2]))
+    return not narrowed or any(not words or words & after_words for words in narrowed)
+
+
+_LINKING_WORDS = {"a", "an", "the", "or", "and", "of", "to", "for", "any", "other", "use", "uses"}
 
 
 def _lost_in_merge(part: Clause, whole: Clause, split: bool = False) -> list[tuple[int, str]]:
@@ -476,6 +512,22 @@ def _substantive_exceptions(features: dict) -> dict[str, str]:
         key = exception["type"] if exception["type"] != "specific" else f"specific:{exception['text']}"
         out.setdefault(key, exception["text"])
     return out
+
+
+# Words that make a consent or carve-out harder to obtain ("consent" → "prior written consent").
+_EXCEPTION_STRICTNESS = re.compile(r"\b(?:written|writing|prior|advance|express|expressly|explicit|explicitly|official)\b")
+
+
+def _exception_strictness(old: str, new: str, sign_of: int) -> list[tuple[int, str]]:
+    """An exception kept but made harder to meet narrows it (tightens the rule); made easier, widens it."""
+    gained = set(_EXCEPTION_STRICTNESS.findall(new)) - set(_EXCEPTION_STRICTNESS.findall(old))
+    lost = set(_EXCEPTION_STRICTNESS.findall(old)) - set(_EXCEPTION_STRICTNESS.findall(new))
+    signals = []
+    if gained:
+        signals.append((sign_of, f"exception narrowed: now needs {', '.join(sorted(gained))} ('{new}')"))
+    if lost:
+        signals.append((-sign_of, f"exception widened: no longer needs {', '.join(sorted(lost))} ('{new}')"))
+    return signals
 
 
 def _reworded_exceptions(removed: list[str], added: list[str]) -> list[tuple[str, str]]:

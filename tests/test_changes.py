@@ -201,6 +201,55 @@ def test_dropped_qualifier_widens_the_rule() -> None:
     assert change.direction == "tightened" and "your own" in change.reason
 
 
+def test_qualifier_removed_with_its_item_does_not_widen_the_rule() -> None:
+    # Le Chat/Commercial Terms 2026-03-12: item (b), with its "commercial products", was deleted.
+    before = ("3.3. Output Restrictions. To the extent permitted by applicable law, Customer may not use: (a) image "
+              "Outputs to develop or train any image generation product that competes with a Mistral AI Product; or (b) "
+              "Outputs generated using our web-search feature to (i) copy, store, archive, cache, or create a database "
+              "of the Outputs, (ii) redistribute, resell, or sublicense the Outputs, (iii) as part of any machine "
+              "learning or similar algorithmic activity, or (iv) to create, train, evaluate, or improve commercial "
+              "products or services that Customer makes available to third-parties.")
+    after = ("3.3. Output Restrictions. To the extent permitted by applicable law, Customer may not use image Outputs "
+             "to develop or train any image generation product that competes with a Mistral AI Product.")
+    _, change = change_of(before, after)
+    assert change.direction == "loosened" and "commercial" not in change.reason
+
+
+def test_consent_made_harder_to_get_is_tightened_and_easier_loosened() -> None:
+    # Grok/Acceptable Use Policy 2026-07-08: "our official blessing" became "our official written consent".
+    before = ("Don’t circumvent safeguards unless you are part of an official Red Team or otherwise have our official "
+              "blessing.")
+    after = before.replace("blessing", "written consent")
+    _, change = change_of(before, after)
+    assert change.direction == "tightened" and "written" in change.reason
+    _, change = change_of(after, before)
+    assert change.direction == "loosened" and "written" in change.reason
+
+
+def test_exception_of_an_added_prohibition_does_not_loosen_the_clause() -> None:
+    # Llama API/Terms of Service 2026-08-22: a new resale ban, with its own exception, appended to item (i).
+    before = ("(i) access or use the Services on behalf of any third party, or grant access to the Services (including "
+              "any related Meta Model API key) to any third party other than allowing End Users to interface with the "
+              "Meta Materials through use of your Integrated Products;")
+    after = before.rstrip(";") + (". For the avoidance of doubt, you may not resell, or otherwise provide access to the "
+                                  "Services (including the Meta Models or any Meta Model API key) to any third party on "
+                                  "a standalone basis, or through any model aggregator, API gateway, proxy, or similar "
+                                  "offering, in each case except as expressly authorized by Meta in writing;")
+    _, change = change_of(before, after)
+    assert change.direction == "tightened", change.reason
+
+
+def test_exception_added_beside_a_widening_is_unclear() -> None:
+    # Grok/Commercial Terms 2026-08-14: any model now, but "except as may be expressly permitted in an Order Form".
+    _, change = change_of(
+        "Customer shall not represent that Output was human-generated or use the Output to train Customer’s or its "
+        "providers’ machine learning or AI models.",
+        "Customer will not, and will not permit any third party to: (i) use any Output to train any foundation models, "
+        "large language models, or other artificial intelligence systems except as may be expressly permitted in an "
+        "Order Form; or (ii) misrepresent that any Output was human-generated.")
+    assert change.direction == "unclear" and "order form" in change.reason
+
+
 def test_removed_rule_restated_in_another_clause_is_a_merge() -> None:
     # Le Chat/Terms of Service 2025-12-15: the API-key paragraph folded into the credentials clause.
     key = ("API Key. We will provide you with a confidential API key (the “API Key”) to enable you to access our APIs. "
