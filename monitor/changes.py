@@ -10,6 +10,7 @@ from diff_match_patch import diff_match_patch
 from monitor.clauses import PERMISSIVE_CATEGORIES, RESTRICTIVE_CATEGORIES, Clause
 from monitor.clauses.align import align_clauses, content_of, strip_label
 from monitor.clauses.definitions import definitions_of, uses_term
+from monitor.clauses.language import is_mainly_cjk
 from monitor.clauses.classify import core_categories, extract_features, load_rules, matches_core_rule, prepare_text
 from monitor.clauses.thresholds import compare_thresholds
 from monitor.clauses.scope import (alternative_signals, classify_edits, declared_names, edits_of,
@@ -155,10 +156,10 @@ def compare_clauses(previous: list[Clause], current: list[Clause]) -> tuple[list
             changes.append(change)
     for i in alignment.removed:
         if previous[i].watched:
-            changes.append(_appeared_or_gone(previous[i], "removed"))
+            changes.append(_translation_or(_appeared_or_gone(previous[i], "removed"), previous[i], keyed))
     for j in alignment.added:
         if keyed[j].watched:
-            changes.append(_appeared_or_gone(keyed[j], "added"))
+            changes.append(_translation_or(_appeared_or_gone(keyed[j], "added"), keyed[j], previous))
     changes += definition_changes(previous, keyed, changes, declared)
     return keyed, changes
 
@@ -223,6 +224,21 @@ def _assign_keys(current: list[Clause], carried: dict[int, str]) -> list[Clause]
 def _is_permission(categories: tuple[str, ...] | set[str]) -> bool:
     """A clause that grants (possibly on conditions) rather than forbids."""
     return bool(set(categories) & set(PERMISSIVE_CATEGORIES)) and not set(categories) & set(RESTRICTIVE_CATEGORIES)
+
+
+def _translation_or(change: ClauseChange, clause: Clause, other_version: list[Clause]) -> ClauseChange:
+    """A clause that appears or goes with its whole language (a bilingual licence that keeps only its English
+    text, or gains a Chinese one) is a translation, not a rule, when the other version states its categories
+    in its own language. Otherwise the change stands: a rule found only in the translation is still news."""
+    cjk = is_mainly_cjk(clause.text)
+    watched = [c for c in other_version if c.watched]
+    if any(is_mainly_cjk(c.text) == cjk for c in watched):
+        return change
+    if not set(clause.categories) <= {category for c in watched for category in c.categories}:
+        return change
+    side = "dropped" if change.kind == "removed" else "added"
+    return replace(change, direction="reworded",
+                   reason=f"translation {side}: the other version states the same categories in its own language")
 
 
 def _appeared_or_gone(clause: Clause, kind: str) -> ClauseChange:
@@ -397,11 +413,17 @@ def feature_signals(sources: list[Clause], after: Clause, pieces: list[Clause] |
     sign_of = -1 if _is_permission(after_categories | before_categories) else 1
     signals += _set_signals("actions", "action", before_features, a, sign_of, "action_classes")
     signals += _set_signals("objects", "object", before_features, a, sign_of, "object_classes")
+    before_texts = [s.text for s in sources]
     for qualifier in sorted(set(b.get("qualifiers", [])) - set(a.get("qualifiers", []))):
-        if _qualified_words_kept(qualifier, [s.text for s in sources], after.text):
+        if _listed_with_others(qualifier, before_texts):
+            signals.append((-sign_of, f"'{qualifier}' dropped from the list it was one of: fewer cases covered"))
+        elif _qualified_words_kept(qualifier, before_texts, after.text):
             signals.append((sign_of, f"qualifier '{qualifier}' dropped: scope widened"))
     for qualifier in sorted(set(a.get("qualifiers", [])) - set(b.get("qualifiers", []))):
-        signals.append((-sign_of, f"qualifier '{qualifier}' added: scope narrowed"))
+        if _listed_with_others(qualifier, [after.text]):
+            signals.append((sign_of, f"'{qualifier}' added to a list: more cases covered"))
+        else:
+            signals.append((-sign_of, f"qualifier '{qualifier}' added: scope narrowed"))
     if b.get("scope") == "competing" and a.get("scope") == "any":
         signals.append((sign_of, "scope widened from competing models or services to any"))
     elif b.get("scope") == "any" and a.get("scope") == "competing":
@@ -424,10 +446,12 @@ def feature_signals(sources: list[Clause], after: Clause, pieces: list[Clause] |
     for party in sorted(set(b.get("bound_parties", [])) - set(a.get("bound_parties", []))):
         signals.append((-sign_of, f"no longer binds {party}"))
     signals.extend(_threshold_signals(b, a))
-    for territory in sorted(set(a.get("territories", [])) - set(b.get("territories", []))):
-        signals.append((sign_of, f"territory added: {territory}"))
-    for territory in sorted(set(b.get("territories", [])) - set(a.get("territories", []))):
-        signals.append((-sign_of, f"territory removed: {territory}"))
+    if "geographic_restriction" in before_categories | after_categories:
+        # Elsewhere a named country is context ("China's national security"), not the rule's reach.
+        for territory in sorted(set(a.get("territories", [])) - set(b.get("territories", []))):
+            signals.append((sign_of, f"territory added: {territory}"))
+        for territory in sorted(set(b.get("territories", [])) - set(a.get("territories", []))):
+            signals.append((-sign_of, f"territory removed: {territory}"))
     return signals
 
 
@@ -439,6 +463,17 @@ def _inserted_prohibitions(edits: list) -> list[str]:
     """The inserted passages of the edits that state a prohibition of their own."""
     inserted = [prepare_text(edit.new) for edit in edits if len(edit.new.split()) >= 4]
     return [passage for passage in inserted if _PROHIBITION.search(passage)]
+
+
+def _listed_with_others(qualifier: str, texts: list[str]) -> bool:
+    """Whether the qualifier is one of a list of alternatives ("for any commercial, military, or illegal
+    purposes"): there it names one more case the rule covers, not a narrowing of the rule."""
+    pattern = load_rules().features["qualifiers"][qualifier]
+    for text in map(prepare_text, texts):
+        for match in pattern.finditer(text):
+            if re.match(r"(?:\s*,\s*[\w-]+)*,?\s+(?:or|and/or)\s", text[match.end():]):
+                return True
+    return False
 
 
 def _qualified_words_kept(qualifier: str, before_texts: list[str], after_text: str) -> bool:

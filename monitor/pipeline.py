@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from monitor.analysis import Analysis, AnalysisPool, compress_body, discard_pool
 from monitor.changes import ALERTING_DIRECTIONS, ClauseChange, compare_clauses
+from monitor.clauses.align import content_of
 from monitor.clauses import Clause, extract_clauses
 from monitor.clauses.language import detect_language
 from monitor.errors import ExtractionError
@@ -409,14 +410,23 @@ def log_outcome(source: Source, result: FetchResult, outcome: CaptureOutcome) ->
 
 def _text_to_measure_against(document: Document, latest: _Latest | None) -> str | None:
     """The latest version's text, for the check that a capture is not far shorter than it; None when the
-    capture is in another language (a Chinese text is about a third as long as the same terms in English)."""
-    if latest is None:
-        return None
-    if len(document.text) < MIN_SHARE_OF_PREVIOUS * len(latest.text) and latest.language is not None:
+    capture is in another language (a Chinese text is about a third as long as the same terms in English), or
+    states a watched rule the latest version does not (a short new text, not a truncated page: an MIT licence
+    replaced by one sentence that puts the model under a community licence and its use policy)."""
+    if latest is None or len(document.text) >= MIN_SHARE_OF_PREVIOUS * len(latest.text):
+        return latest.text if latest is not None else None
+    if latest.language is not None:
         language = detect_language(document.text)
         if language is not None and language != latest.language:
             return None
+    if _states_a_new_rule(document.text, latest.text):
+        return None
     return latest.text
+
+
+def _states_a_new_rule(text: str, previous_text: str) -> bool:
+    previous = content_of(previous_text)
+    return any(clause.watched and content_of(clause.text) not in previous for clause in extract_clauses(text))
 
 
 def _version_id(latest: _Latest | None) -> int | None:

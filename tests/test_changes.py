@@ -250,6 +250,28 @@ def test_exception_added_beside_a_widening_is_unclear() -> None:
     assert change.direction == "unclear" and "order form" in change.reason
 
 
+def test_purpose_dropped_from_a_list_of_banned_purposes_loosens() -> None:
+    # ChatGLM-6B Model License 2023-07-08: "commercial" left the banned purposes; added back, it tightens.
+    before = ("You will not use, copy, modify, merge, publish, distribute, reproduce, or create derivative works of the "
+              "Software, in whole or in part, for any commercial, military, or illegal purposes.")
+    after = before.replace("commercial, ", "")
+    _, change = change_of(before, after)
+    assert change.direction == "loosened" and "commercial" in change.reason
+    _, change = change_of(after, before)
+    assert change.direction == "tightened" and "commercial" in change.reason
+
+
+def test_a_country_named_as_context_is_no_territory_change() -> None:
+    # ChatGLM3 Model License 2024-05-24: "China's national security" → "national security", and more harms named.
+    _, change = change_of(
+        "You will not use the Software for any act that may undermine China's national security and national unity, "
+        "harm the public interest of society, or infringe upon the rights and interests of human beings.",
+        "You are not allowed to use this software to engage in any behavior that endangers national security and "
+        "unity, endangers social public interests and public order, infringes on the rights and interests of others "
+        "such as trade secrets, intellectual property rights, reputation rights, portrait rights, property rights.")
+    assert change.direction != "loosened" and "territory" not in change.reason
+
+
 def test_removed_rule_restated_in_another_clause_is_a_merge() -> None:
     # Le Chat/Terms of Service 2025-12-15: the API-key paragraph folded into the credentials clause.
     key = ("API Key. We will provide you with a confidential API key (the “API Key”) to enable you to access our APIs. "

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from monitor.clauses import language
+from monitor.changes import compare_clauses
+from monitor.clauses import extract_clauses, language
 from monitor.clauses.language import detect_language
 from monitor.fetch import FetchResult
 from monitor.pipeline import NEW_VERSION, Recorder
@@ -136,3 +137,25 @@ def test_versions_recorded_before_languages_were_stored_are_compared_as_before(d
         technical = session.execute(select(Version.technical).where(Version.seq == 2)).scalar_one()
         events = session.execute(select(ChangeEvent.id)).all()
     assert outcome.outcome == NEW_VERSION and not technical and events
+
+
+def test_a_translation_dropped_or_added_is_no_change_of_rule(corpus: Path) -> None:
+    """ChatGLM-6B's bilingual licence keeping only its English text (as Yi's did): its Chinese clauses go, and
+    the English still states every one of their categories. Added back, they are a translation again."""
+    chinese, english = halves(corpus, CHATGLM_6B)
+    bilingual, english_only = extract_clauses(chinese + "\n\n" + english), extract_clauses(english)
+    _, dropped = compare_clauses(bilingual, english_only)
+    gone = [change for change in dropped if change.kind == "removed" and language.is_mainly_cjk(change.before)]
+    assert gone and all(change.direction == "reworded" and "translation dropped" in change.reason for change in gone)
+    _, added = compare_clauses(english_only, bilingual)
+    new = [change for change in added if change.kind == "added" and language.is_mainly_cjk(change.after)]
+    assert new and all(change.direction == "reworded" and "translation added" in change.reason for change in new)
+
+
+def test_a_rule_only_the_translation_states_still_alerts(corpus: Path) -> None:
+    chinese, english = halves(corpus, CHATGLM_6B)
+    english_only = [clause for clause in extract_clauses(english) if "use_policy" not in clause.categories]
+    chinese_rules = [clause for clause in extract_clauses(chinese) if "use_policy" in clause.categories]
+    assert chinese_rules
+    _, changes = compare_clauses(english_only, english_only + chinese_rules)
+    assert {change.direction for change in changes if change.kind == "added"} == {"tightened"}

@@ -174,3 +174,32 @@ def test_a_capture_that_cannot_be_stored_fails_alone(db_url: str, monkeypatch) -
     assert [row[:2] for row in stored(rec)["versions"]] == [("good", 1)]
     # The transaction that failed had cached a first version of good that it then rolled back.
     assert rec.record(good, fetched(text + "\n\nMore.", 1)).version_seq == 2
+
+
+# ---------------------------------------------------------------- a short new text is not a truncated page
+
+SD35 = "licenses/stability/sd3_5-repo-license"
+
+
+def licence_capture(text: str, day: int) -> FetchResult:
+    return FetchResult(url="https://example.com/LICENSE", outcome="ok", started_at=T0 + dt.timedelta(days=day),
+                       elapsed_ms=5, body=text.encode("utf-8"), content_type="text/plain")
+
+
+def test_a_short_text_with_a_new_rule_is_a_version_but_a_truncated_one_is_not(db_url: str, corpus: Path) -> None:
+    # Stable Diffusion 3.5's repository licence: MIT (1,074 characters), then one sentence putting the model
+    # under the Community Licence and its Acceptable Use Policy (365): a tightening, not a truncated page.
+    mit, community = (path.read_text(encoding="utf-8") for path in sorted((corpus / SD35).glob("*.txt")))
+    rec = Recorder(connect(db_url))
+    init_database(rec.engine)
+    licence = Source(id="sd35-licence", provider="Stability AI", title="SD3.5 licence",
+                     url="https://example.com/LICENSE", kind="license")
+    assert rec.record(licence, licence_capture(mit, 0)).outcome == NEW_VERSION
+    outcome = rec.record(licence, licence_capture(community, 1))
+    assert outcome.outcome == NEW_VERSION, outcome.error
+    assert [(e["kind"], e["direction"], e["categories"]) for e in outcome.events] == [("added", "tightened", ["use_policy"])]
+    # The same licence cut to its first fifth carries no rule that the last version lacks: still refused.
+    outcome = rec.record(licence, licence_capture(mit + "\n\n" + community * 4, 2))
+    assert outcome.outcome == NEW_VERSION
+    truncated = rec.record(licence, licence_capture((mit + "\n\n" + community * 4)[:300], 3))
+    assert truncated.outcome == FAILED and "far shorter" in (truncated.error or "")
