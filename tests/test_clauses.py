@@ -88,6 +88,18 @@ def test_hard_wrapped_licence_is_joined(corpus: Path) -> None:
     assert "\n" not in clause.text and clause.text.startswith("v.")
 
 
+def test_a_numbered_title_on_its_own_line_is_a_heading_not_part_of_the_clause() -> None:
+    # ChatGLM3 Model License (2024-05-24), plain text: "3. Restrictions" above the sentences it heads.
+    text = ("3. Restrictions\nYou are not allowed to use, copy, modify, merge, publish, distribute, copy or create all "
+            "or part of the derivative works of this software for any military or illegal purposes.\n\n"
+            "4. You may not use the\nOutputs to train any other large language model.")
+    first, second = [c for c in extract_clauses(text) if c.watched]
+    assert first.heading == "Restrictions" and first.text.startswith("You are not allowed")
+    assert second.text == "4. You may not use the Outputs to train any other large language model."
+    # Creating derivative works is copying, not building a model.
+    assert "develop" not in first.features["actions"]
+
+
 def test_glued_list_from_a_single_line_capture(corpus: Path) -> None:
     folder = corpus / "genai-eu" / "Llama API" / "Terms of Service"
     text = sorted(folder.glob("*.md"))[-1].read_text()

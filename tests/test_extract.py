@@ -57,6 +57,14 @@ def test_raw_snapshots_differ_while_text_does_not(corpus: Path) -> None:
 
 # ---------------------------------------------------------------- Markdown and plain text
 
+def test_a_numbered_title_line_stays_a_title_in_plain_text() -> None:
+    # ChatGLM3 Model License: "3. Restrictions" heads the sentences below it; a wrapped sentence is joined.
+    text = normalise_plain_text("3. Restrictions\nYou are not allowed to use this software for any military purposes."
+                                "\n\n4. You may not use the\nOutputs to train models.")
+    assert text.split("\n\n") == ["3. Restrictions", "You are not allowed to use this software for any military "
+                                    "purposes.", "4. You may not use the Outputs to train models."]
+
+
 def test_hard_wrapped_licence_paragraph_becomes_one_line(corpus: Path) -> None:
     text = normalise_plain_text(
         (corpus / "licenses" / "meta-llama" / "llama2-license" / "2023-07-18_6d4c0c2.txt").read_text(encoding="utf-8"))

@@ -201,6 +201,9 @@ class _BlockParser:
             self._flush()
             self.blocks.append(stripped)
             return index + 1
+        if not self.markdown and self.in_item and len(self.lines) == 1 and stripped[:1].isupper() \
+                and is_title_words(self.lines[0]):
+            self._flush()  # "3. Restrictions" on its own line heads the sentences below it
         marker = MARKER.match(stripped)
         if marker:
             self._start_item(indent, stripped, marker.group(0))
@@ -290,6 +293,16 @@ class _BlockParser:
         self.lines = []
         self.prefix = ""
         self.hard_break = False
+
+
+def is_title_words(text: str) -> bool:
+    """A short title ("Restrictions", "Use of the Materials"): at most six words, no closing punctuation, every
+    word of four letters or more capitalised. A wrapped line of a sentence ("You may not use the") is not."""
+    words = text.split()
+    long_words = [word for word in words if len(word) >= 4]
+    if not 0 < len(words) <= 6 or text.endswith((".", ":", ";", ",")) or not long_words:
+        return False
+    return all(word[:1].isupper() for word in long_words) and words[0][:1].isupper()
 
 
 def _is_title_line(stripped: str) -> bool:
