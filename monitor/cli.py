@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import logging
 import sys
@@ -21,8 +22,33 @@ console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+# The commands of other areas live in their own modules, which register themselves on `cli` when imported.
+# They are imported when one of their commands runs or --help lists them, not on every start, so that
+# `run --once` from cron does not pay for the web app or the uses registry.
+LAZY_COMMANDS = {
+    "alerts": "monitor.cli_alerts",
+    "config": "monitor.cli_ops", "prune": "monitor.cli_ops", "export": "monitor.cli_ops",
+    "import-export": "monitor.cli_ops",
+    "can": "monitor.cli_uses",
+    "serve": "monitor.cli_web", "site": "monitor.cli_web", "show": "monitor.cli_web", "matrix": "monitor.cli_web",
+    "trends": "monitor.cli_web",
+    "worker": "monitor.cli_worker", "health": "monitor.cli_worker",
+}
+
+
 class _Group(click.Group):
-    """Turns every ClauseWatchError (and database failures) into one line and an exit code."""
+    """Turns every ClauseWatchError (and database failures) into one line and an exit code; imports the
+    module of a command of LAZY_COMMANDS when it is needed."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            importlib.import_module(LAZY_COMMANDS[name])
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module in dict.fromkeys(LAZY_COMMANDS.values()):
+            importlib.import_module(module)
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -675,10 +701,6 @@ def _changed_paragraphs(ops: list) -> Any:
         if any(op != 0 for op, _ in line):
             out.append_text(diff_as_rich_text(line)).append("\n\n")
     return out
-
-
-# The commands of other areas live in their own modules and register themselves on `cli`.
-from monitor import cli_alerts, cli_ops, cli_uses, cli_web, cli_worker  # noqa: E402, F401
 
 
 def main() -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import json
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -53,6 +57,7 @@ def _check_schedule(value: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=1024)  # a registry repeats a few selectors over hundreds of sources
 def _check_selector(value: str) -> str:
     from cssselect import GenericTranslator, SelectorError
 
@@ -161,12 +166,27 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 
 
 def load_sources(path: str | os.PathLike | None = None) -> list[Source]:
-    """Read and validate a sources file; raise ConfigError naming file, line, source and field."""
+    """Read and validate a sources file; raise ConfigError naming file, line, source and field.
+
+    A file that validated before, byte for byte, under this same code comes from the cache (`_SourcesCache`).
+    """
     file = sources_path(path)
     try:
-        raw = load_guarded(file.read_text(encoding="utf-8"), _LineLoader)
+        data = file.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such sources file (use --sources PATH or {SOURCES_ENV})") from None
+    cache = _SourcesCache(file, data)
+    cached = cache.read()
+    if cached is not None:
+        return cached
+    sources = _validate_sources(file, data)
+    cache.write(sources)
+    return sources
+
+
+def _validate_sources(file: Path, data: bytes) -> list[Source]:
+    try:
+        raw = load_guarded(data.decode("utf-8"), _LineLoader)
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ConfigError(f"{file}: not valid YAML: {_one_line(str(error))}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("sources"), list):
@@ -189,6 +209,80 @@ def load_sources(path: str | os.PathLike | None = None) -> list[Source]:
         seen[source.id] = line
         sources.append(source)
     return sources
+
+
+CACHE_ENTRIES = 32
+# The code whose rules a cached result was validated under: a new version or an edited checkout misses.
+_VALIDATING_MODULES = ("sources.py", "urls.py", "yaml_loader.py")
+
+
+class _SourcesCache:
+    """The validated sources of one file, kept in $XDG_CACHE_HOME/clausewatch (else ~/.cache/clausewatch).
+
+    Parsing and validating 1,000 sources takes about half a second, most of a cron run that finds nothing
+    new; a hit takes milliseconds. An entry is used only when the file's bytes and the validating code are
+    the ones it was made from (a SHA-256 of both), and only when this user owns it and nobody else may
+    write it, since a hit skips validation. Any problem with the cache is a miss, never an error.
+    """
+
+    def __init__(self, file: Path, data: bytes) -> None:
+        digest = hashlib.sha256(_validation_fingerprint())
+        digest.update(data)
+        self.digest = digest.hexdigest()
+        name = hashlib.sha256(os.fsencode(file.resolve())).hexdigest()[:32]
+        self.path = _cache_folder() / f"sources-{name}.json"
+
+    def read(self) -> list[Source] | None:
+        try:
+            with self.path.open("rb") as handle:
+                status = os.fstat(handle.fileno())
+                if status.st_uid != os.getuid() or status.st_mode & 0o022:
+                    return None
+                entry = json.loads(handle.read())
+            if entry.get("digest") != self.digest:
+                return None
+            return [_construct(fields) for fields in entry["sources"]]
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
+
+    def write(self, sources: list[Source]) -> None:
+        entry = {"digest": self.digest, "sources": [source.model_dump(mode="json") for source in sources]}
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=self.path.parent, suffix=".tmp", delete=False,
+                                             encoding="utf-8") as handle:
+                json.dump(entry, handle)
+            os.replace(handle.name, self.path)
+            _prune(self.path.parent)
+        except OSError:
+            return
+
+
+def _cache_folder() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "clausewatch"
+
+
+def _validation_fingerprint() -> bytes:
+    import pydantic
+
+    code = b"".join((_PACKAGE_DIR / module).read_bytes() for module in _VALIDATING_MODULES)
+    return hashlib.sha256(code + pydantic.VERSION.encode()).digest()
+
+
+def _construct(fields: dict) -> Source:
+    """A Source from its cached, already validated fields (lists back to tuples)."""
+    if set(fields) != set(Source.model_fields):
+        raise KeyError("cached fields differ from Source's")
+    return Source.model_construct(**{name: tuple(value) if isinstance(value, list) else value
+                                     for name, value in fields.items()})
+
+
+def _prune(folder: Path) -> None:
+    """Keep the CACHE_ENTRIES newest entries (tests and moved files would otherwise leave them forever)."""
+    entries = sorted(folder.glob("sources-*.json"), key=lambda entry: entry.stat().st_mtime, reverse=True)
+    for stale in entries[CACHE_ENTRIES:]:
+        stale.unlink(missing_ok=True)
 
 
 def _describe(file: Path, line: object, name: str, error: ValidationError) -> str:

@@ -6,10 +6,10 @@ arrives escaped: a `<script>` in a page is shown, never run.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
-from jinja2 import Environment
 from markupsafe import Markup, escape
 
 from monitor.alerts.base import Message
@@ -143,12 +143,7 @@ def message_text(message: Message) -> str:
     return body + footer
 
 
-_env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-_env.filters["diff_html"] = diff_as_html
-_env.globals.update(badge=badge, clause_name=clause_name, notice_title=notice_title, notice_summary=notice_summary,
-                    colours=COLOURS)
-
-_ITEM = _env.from_string("""\
+_ITEM = """\
 {% if item.type is defined %}
 <div class="notice" style="margin:0 0 1.5em 0">
   <h2 style="font-size:1.1em;margin:0 0 .3em 0">{{ notice_title(item) }}</h2>
@@ -181,9 +176,9 @@ _ITEM = _env.from_string("""\
   <blockquote style="white-space:pre-wrap;margin:.2em 0 .2em 1em">{{ item.after or '(none)' }}</blockquote>
 </div>
 {% endif %}
-""")
+"""
 
-_PAGE = _env.from_string("""\
+_PAGE = """\
 <!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{{ title }}</title></head>
 <body style="font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:50em">
@@ -192,18 +187,30 @@ _PAGE = _env.from_string("""\
 {% for item in items %}{{ render_item(item) }}{% endfor %}
 <p style="color:#98a2b3;font-size:.8em">ClauseWatch message {{ message_id }}</p>
 </body></html>
-""")
+"""
+
+
+@functools.cache
+def _templates() -> tuple:
+    """The item and page templates, compiled on first use (jinja2 is imported only by runs that send HTML)."""
+    from jinja2 import Environment
+
+    env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["diff_html"] = diff_as_html
+    env.globals.update(badge=badge, clause_name=clause_name, notice_title=notice_title, notice_summary=notice_summary,
+                        colours=COLOURS)
+    return env.from_string(_ITEM), env.from_string(_PAGE)
 
 
 def item_html(item: dict) -> Markup:
     """One event or notice as an HTML fragment (email part, Atom entry content)."""
-    return Markup(_ITEM.render(item=item))
+    return Markup(_templates()[0].render(item=item))
 
 
 def message_html(message: Message) -> str:
     """The HTML body of a message: a whole document, every piece of page text escaped."""
-    return _PAGE.render(title=subject(message, ""), several=len(message.items) > 1, items=message.items,
-                        render_item=item_html, message_id=message.id)
+    return _templates()[1].render(title=subject(message, ""), several=len(message.items) > 1,
+                                  items=message.items, render_item=item_html, message_id=message.id)
 
 
 def sample_event() -> dict:

@@ -1,0 +1,63 @@
+"""What a cron run imports (issue 14, item 3): `run --once` loads neither the web app, nor the uses registry,
+nor jinja2, nor anything else it does not use on that run; every command is still there."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+PAGE = "<html><body><main><h1>Terms</h1><p>" + "You may not use Output to develop competing models. " * 40 + \
+       "</p></main></body></html>"
+# Run the command line in-process, then write the names of every module it imported.
+RUN_AND_LIST_MODULES = """
+import atexit, json, sys
+listing = sys.argv[1]
+atexit.register(lambda: open(listing, "w").write(json.dumps(sorted(sys.modules))))
+sys.argv = ["clausewatch"] + sys.argv[2:]
+from monitor.cli import main
+main()
+"""
+# (rich.progress is not in the list: httpx imports it for its own command line, httpx._main.)
+NOT_FOR_A_CRON_RUN = ("jinja2", "starlette", "uvicorn", "playwright", "pypdf", "langdetect", "apprise", "monitor.web", "monitor.uses", "monitor.cli_web", "monitor.cli_uses",
+                      "monitor.cli_worker", "monitor.cli_alerts", "monitor.cli_ops")
+
+
+def imported_by(tmp_path: Path, *args: str) -> set[str]:
+    listing = tmp_path / "modules.json"
+    done = subprocess.run([sys.executable, "-c", RUN_AND_LIST_MODULES, str(listing), *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120,
+                          env={name: value for name, value in os.environ.items()
+                               if not name.startswith("CLAUSEWATCH_")} | {"XDG_CACHE_HOME": str(tmp_path)})
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    return set(json.loads(listing.read_text()))
+
+
+def test_run_once_imports_nothing_it_does_not_use(local_server, tmp_path: Path) -> None:
+    url = local_server.serve("/terms", PAGE)
+    entry = {"id": "example-terms", "provider": "Example", "title": "Terms", "url": url, "allow_private": True}
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": [entry]}))
+    modules = imported_by(tmp_path, "--db", f"sqlite:///{tmp_path / 'cw.db'}", "run", "--once", "--quiet")
+    assert "monitor.pipeline" in modules  # the run did run
+    unwanted = {name for name in modules for prefix in NOT_FOR_A_CRON_RUN
+                if name == prefix or name.startswith(prefix + ".")}
+    assert unwanted == set()
+
+
+def test_every_command_of_the_lazy_modules_is_listed_and_runs(tmp_path: Path) -> None:
+    from monitor import cli as cli_module
+
+    for module in set(cli_module.LAZY_COMMANDS.values()):
+        __import__(module)
+    defined_elsewhere = {name: command.callback.__module__ for name, command in cli_module.cli.commands.items()
+                         if command.callback.__module__ != "monitor.cli"}
+    assert defined_elsewhere == cli_module.LAZY_COMMANDS
+    done = subprocess.run([sys.executable, "-m", "monitor", "--help"], capture_output=True, text=True, timeout=60)
+    assert all(f"  {name} " in done.stdout for name in cli_module.LAZY_COMMANDS), done.stdout
+    can = subprocess.run([sys.executable, "-m", "monitor", "can", "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert can.returncode == 0 and "Usage: clausewatch can" in can.stdout
