@@ -263,3 +263,10 @@ def test_text_nested_in_a_hundred_thousand_divs_is_extracted() -> None:
                                 select=["main"])
     assert inner.strip() in document.text and document.text.endswith("Last paragraph, after the nesting.")
     check_document(document)
+
+
+def test_classifying_past_the_deadline_is_an_analysis_error(monkeypatch) -> None:
+    monkeypatch.setattr("monitor.clauses.ANALYSIS_SECONDS", -1.0)  # already past: no clock is waited on
+    with pytest.raises(Exception) as stopped:
+        extract_clauses(TERMS)
+    assert stopped.value.kind == ANALYSIS_ERROR and "stopped at clause 1 of" in str(stopped.value)
