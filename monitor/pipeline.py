@@ -21,10 +21,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from monitor.analysis import ANALYSIS_ERROR, Analysis, AnalysisPool, compress_body, contained, discard_pool, \
-    failure_reason
+from monitor.analysis import (ANALYSIS_ERROR, Analysis, AnalysisPool, compress_body, contained, discard_pool,
+                              failure_reason)
 from monitor.changes import ALERTING_DIRECTIONS, ClauseChange, compare_clauses
 from monitor.clauses import Clause, extract_clauses
 from monitor.clauses.language import detect_language
@@ -149,12 +150,13 @@ class Recorder:
         """`record` one capture; if storing it fails, store it as a failed capture instead (`analysis_error`,
         with the reason), so that a body no check foresaw (one the database refuses) fails alone.
 
-        Raises only if the failure cannot be stored either (the database itself is failing).
+        Raises when the database itself is failing (unreachable, deadlocked: no fault of this body), or the
+        failure cannot be stored either.
         """
         try:
             return self.record_many([capture])[0]
-        except Exception as error:  # noqa: BLE001 - any error storing this body is this capture's failure
-            if not capture.result.ok:
+        except Exception as error:  # noqa: BLE001 - any other error storing this body is this capture's failure
+            if not capture.result.ok or isinstance(error, OperationalError):
                 raise
             reason = failure_reason("could not be stored", error)
             logging.getLogger(__name__).warning("%s: %s", capture.source.id, reason)

@@ -270,3 +270,18 @@ def test_classifying_past_the_deadline_is_an_analysis_error(monkeypatch) -> None
     with pytest.raises(Exception) as stopped:
         extract_clauses(TERMS)
     assert stopped.value.kind == ANALYSIS_ERROR and "stopped at clause 1 of" in str(stopped.value)
+
+
+def test_a_failing_database_is_raised_not_blamed_on_the_capture(db_url, monkeypatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    rec = recorder(db_url)
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr("monitor.pipeline.insert_clause_rows", unreachable)
+    with pytest.raises(OperationalError):
+        rec.record_or_fail(Capture(source(), fetched(TERMS)))
+    with session_scope(rec.engine) as session:
+        assert session.execute(select(FetchAttempt)).first() is None
