@@ -285,3 +285,14 @@ def test_a_failing_database_is_raised_not_blamed_on_the_capture(db_url, monkeypa
         rec.record_or_fail(Capture(source(), fetched(TERMS)))
     with session_scope(rec.engine) as session:
         assert session.execute(select(FetchAttempt)).first() is None
+
+
+def test_a_deep_page_with_names_and_text_lxml_refuses_is_still_read() -> None:
+    inner = "You may not use Output to develop models \x01that compete with Example. " * 5
+    page = nested_divs(300, inner).replace("<div>", "<div b\u00bcw=1 :x=2 data-ok='\x02yes' hidden>", 1)
+    page = page.replace("<div>", "<sp\u00bcan><div>", 1)
+    document = extract_document(page.encode(), format="html", content_type="text/html", select=["main"],
+                                remove=["[data-ok]"])
+    assert document.text == "# Terms of Use\n\nLast paragraph, after the nesting."  # the hidden div is gone
+    shown = extract_document(page.replace(" hidden", "").encode(), format="html", content_type="text/html")
+    assert "that compete with Example." in shown.text and "\x01" not in shown.text

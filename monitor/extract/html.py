@@ -44,7 +44,7 @@ _STRING = etree.XPath("string()", smart_strings=False)
 MAX_DEPTH = 200
 VOID_TAGS = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 # What lxml refuses in element names and text (XML's rules).
-_XML_NAME = re.compile(r"^[A-Za-z_][\w.-]*$")
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
