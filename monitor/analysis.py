@@ -9,6 +9,7 @@ while the main process fetches. A missing or failed analysis only means the reco
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -16,7 +17,7 @@ import signal
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -33,6 +34,11 @@ PROCESSES_ENV = "CLAUSEWATCH_ANALYSIS_PROCESSES"
 MIN_SOURCES_TO_START_WORKERS = 8
 # How often a worker checks that the process it works for is still alive.
 OWNER_CHECK_SECONDS = 1.0
+# The attempt outcome of a body whose analysis (or storing) failed with an error no check foresaw: a hostile
+# body that trips a library limit (a PDF bomb), or a bug. The capture fails; the cycle goes on.
+ANALYSIS_ERROR = "analysis_error"
+# A failure's reason is stored and shown in one line: at most this many characters of it.
+MAX_REASON_CHARACTERS = 300
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,19 +67,43 @@ class Analysis:
 
 def analyse_body(body: bytes, content_type: str | None, source: Source) -> Analysis:
     """Compress `body`, extract it with the source's settings and, if it is a plausible capture, classify
-    its clauses."""
+    its clauses. Never raises for what the body holds: any failure is the Analysis's error."""
     compressed = compress_body(body)
     try:
-        document = extract_document(body, format=source.format, content_type=content_type,
-                                    select=source.select, remove=source.remove)
+        with contained():
+            document = extract_document(body, format=source.format, content_type=content_type,
+                                        select=source.select, remove=source.remove)
     except ExtractionError as error:
         return Analysis(None, error_kind=error.kind, error_reason=error.reason, compressed_body=compressed)
     try:
         check_document(document, expect=source.expect)
     except ExtractionError:
         return Analysis(document, compressed_body=compressed)
-    rows = clause_rows(extract_clauses(document.text, kind=source.kind))
+    try:
+        with contained():
+            rows = clause_rows(extract_clauses(document.text, kind=source.kind))
+    except ExtractionError as error:
+        return Analysis(None, error_kind=error.kind, error_reason=error.reason, compressed_body=compressed)
     return Analysis(document, rows, compressed_body=compressed)
+
+
+@contextlib.contextmanager
+def contained() -> Iterator[None]:
+    """Any error but an ExtractionError raised inside becomes an ExtractionError of kind `analysis_error`
+    naming it, so that a body no check foresaw fails its own capture and nothing else."""
+    try:
+        yield
+    except ExtractionError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a library limit (pypdf's LimitReachedError), a deep tree, a bug
+        raise ExtractionError(ANALYSIS_ERROR, failure_reason("analysis failed", error)) from error
+
+
+def failure_reason(what: str, error: BaseException) -> str:
+    """One storable line: `what`, the error's type and message (no NUL, no line breaks, not too long)."""
+    message = " ".join(str(error).replace("\x00", "").split())
+    reason = f"{what}: {type(error).__name__}: {message}" if message else f"{what}: {type(error).__name__}"
+    return reason if len(reason) <= MAX_REASON_CHARACTERS else reason[: MAX_REASON_CHARACTERS - 1] + "…"
 
 
 def compress_body(body: bytes) -> bytes:

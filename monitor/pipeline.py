@@ -21,9 +21,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from monitor.analysis import Analysis, AnalysisPool, compress_body, discard_pool
+from monitor.analysis import (ANALYSIS_ERROR, Analysis, AnalysisPool, compress_body, contained, discard_pool,
+                              failure_reason)
 from monitor.changes import ALERTING_DIRECTIONS, ClauseChange, compare_clauses
 from monitor.clauses.align import content_of
 from monitor.clauses import Clause, extract_clauses
@@ -145,6 +147,23 @@ class Recorder:
         """
         return self.record_many([Capture(source, result, technical, analysis)])[0]
 
+    def record_or_fail(self, capture: Capture) -> CaptureOutcome:
+        """`record` one capture; if storing it fails, store it as a failed capture instead (`analysis_error`,
+        with the reason), so that a body no check foresaw (one the database refuses) fails alone.
+
+        Raises when the database itself is failing (unreachable, deadlocked: no fault of this body), or the
+        failure cannot be stored either.
+        """
+        try:
+            return self.record_many([capture])[0]
+        except Exception as error:  # noqa: BLE001 - any other error storing this body is this capture's failure
+            if not capture.result.ok or isinstance(error, OperationalError):
+                raise
+            reason = failure_reason("could not be stored", error)
+            logging.getLogger(__name__).warning("%s: %s", capture.source.id, reason)
+        failed = replace(capture.result, outcome=ANALYSIS_ERROR, error=reason)
+        return self.record_many([Capture(capture.source, failed)])[0]
+
     def record_many(self, captures: Sequence[Capture]) -> list[CaptureOutcome]:
         """Store several captures in one transaction, in order: the rows and outcomes `record` would give
         one by one, for one commit and a few queries on their sources however many they are.
@@ -231,10 +250,13 @@ class Recorder:
         if known_text is not None:
             analysis = Analysis(Document(title="", text=known_text))
         try:
-            document = (analysis.document_or_raise() if analysis is not None
-                        else extract_document(result.body, format=source.format, content_type=result.content_type,
-                                              select=source.select, remove=source.remove))
-            check_document(document, expect=source.expect, previous_text=_text_to_measure_against(document, latest))
+            with contained():
+                document = (analysis.document_or_raise() if analysis is not None
+                            else extract_document(result.body, format=source.format,
+                                                  content_type=result.content_type, select=source.select,
+                                                  remove=source.remove))
+                check_document(document, expect=source.expect,
+                               previous_text=_text_to_measure_against(document, latest))
         except ExtractionError as error:
             attempt.outcome, attempt.error = error.kind, error.reason
             return self._failed(source_row, error.kind, error.reason)
@@ -243,6 +265,13 @@ class Recorder:
         if latest is not None and text_sha256 == latest.text_sha256:
             return self._unchanged(source_row, attempt, result, latest)
         rows = analysis.clause_rows if analysis is not None else None
+        if rows is None:
+            try:
+                with contained():
+                    rows = clause_rows(extract_clauses(document.text, kind=source.kind))
+            except ExtractionError as error:
+                attempt.outcome, attempt.error = error.kind, error.reason
+                return self._failed(source_row, error.kind, error.reason)
         return self._new_version(session, source, source_row, attempt, result, snapshot, document,
                                  text_sha256, latest, technical, rows)
 
@@ -650,8 +679,9 @@ def _record_fetched(recorder: Recorder, fetched: queue.SimpleQueue, notifiers: S
     worker stored; log, count and report every outcome and send its alerts.
 
     The captures waiting when the recorder gets to them are stored in one transaction (up to
-    CAPTURES_PER_TRANSACTION). If that fails they are stored one by one, so a capture that cannot be
-    stored fails alone; the first such error is raised once every other capture is stored.
+    CAPTURES_PER_TRANSACTION). If that fails they are stored one by one, and a capture that cannot be
+    stored is stored as a failed capture (`Recorder.record_or_fail`); only an error storing even that (the
+    database failing) is raised, the first one, once every other capture is stored.
     """
     from monitor.alerts import send_alerts
 
@@ -684,19 +714,19 @@ def _record_fetched(recorder: Recorder, fetched: queue.SimpleQueue, notifiers: S
 
 def _record_together(recorder: Recorder, captures: list[Capture],
                      errors: list[Exception]) -> list[tuple[Capture, CaptureOutcome]]:
-    """The captures stored in one transaction, else one by one; the errors of those that fail go to `errors`."""
+    """The captures stored in one transaction, else one by one (each a failed capture if it cannot be
+    stored); the errors of those that cannot be stored at all go to `errors`."""
     if not captures:
         return []
-    try:
-        return list(zip(captures, recorder.record_many(captures), strict=True))
-    except Exception as error:  # noqa: BLE001 - stored one by one below; what fails again is raised later
-        if len(captures) == 1:
-            errors.append(error)
-            return []
+    if len(captures) > 1:
+        try:
+            return list(zip(captures, recorder.record_many(captures), strict=True))
+        except Exception:  # noqa: BLE001 - stored one by one below, so that what fails fails alone
+            pass
     recorded = []
     for capture in captures:
         try:
-            recorded.append((capture, recorder.record_many([capture])[0]))
+            recorded.append((capture, recorder.record_or_fail(capture)))
         except Exception as error:  # noqa: BLE001 - the run goes on; run_cycle raises it at the end
             errors.append(error)
     return recorded
@@ -823,7 +853,7 @@ def ingest_file(recorder: Recorder, source: Source, path: str, at: dt.datetime |
         result = replace(result, started_at=at, url=source.url)
     else:
         result = replace(result, url=source.url)
-    outcome = recorder.record(source, result)
+    outcome = recorder.record_or_fail(Capture(source, result))
     send_alerts(notifiers, outcome.events + outcome.notices)
     for failure in deliver_notifications(recorder):
         logging.getLogger(__name__).warning("alert channel failed: %s", failure)
@@ -848,7 +878,7 @@ def reextract_source(recorder: Recorder, source: Source) -> CaptureOutcome | Non
         body, content_type = zlib.decompress(snapshot.body), snapshot.content_type
     result = FetchResult(url=source.url, outcome=OK, started_at=dt.datetime.now(dt.timezone.utc), elapsed_ms=0,
                          body=body, content_type=content_type)
-    return recorder.record(source, result, technical=True)
+    return recorder.record_or_fail(Capture(source, result, technical=True))
 
 
 @dataclass(frozen=True)
@@ -866,8 +896,9 @@ def check_capture(source: Source, result: FetchResult) -> SourceCheck:
     if not result.ok:
         return SourceCheck(result, None, [f"{result.outcome}: {result.error or result.http_status}"], [])
     try:
-        document = extract_document(result.body, format=source.format, content_type=result.content_type,
-                                    select=source.select, remove=source.remove)
+        with contained():
+            document = extract_document(result.body, format=source.format, content_type=result.content_type,
+                                        select=source.select, remove=source.remove)
     except ExtractionError as error:
         return SourceCheck(result, None, [f"{error.kind}: {error.reason}"], [])
     problems = []
@@ -875,4 +906,10 @@ def check_capture(source: Source, result: FetchResult) -> SourceCheck:
         check_document(document, expect=source.expect)
     except ExtractionError as error:
         problems.append(f"{error.kind}: {error.reason}")
-    return SourceCheck(result, document, problems, extract_clauses(document.text, kind=source.kind))
+    clauses: list[Clause] = []
+    try:
+        with contained():
+            clauses = extract_clauses(document.text, kind=source.kind)
+    except ExtractionError as error:
+        problems.append(f"{error.kind}: {error.reason}")
+    return SourceCheck(result, document, problems, clauses)

@@ -4,6 +4,8 @@
 - `redirect(server, path, to)`: one redirect hop on any LocalServer.
 - `SlowReceiver`: a webhook receiver that takes `delay` seconds over each delivery and counts every
   delivery of every message id, to catch duplicates when several processes deliver at once.
+- Hostile bodies for the fetch/ingest path: `pdf_bomb()` (a font's /ToUnicode stream that inflates past
+  pypdf's limit, which pypdf raises through text extraction), `random_bytes(size)`, `nested_divs(depth)`.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import random
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -89,3 +93,39 @@ class SlowReceiver:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def pdf_bomb(inflated: int = 100 * 1024 * 1024) -> bytes:
+    """A one-page PDF (about 100 KB) whose font's /ToUnicode map inflates to `inflated` bytes of spaces."""
+    bomb = zlib.compress(b" " * inflated, 9)
+    content = b"BT /F1 12 Tf 72 720 Td (Terms of Use) Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(bomb), bomb),
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def random_bytes(size: int, seed: int = 18) -> bytes:
+    """`size` random bytes, the same for the same seed."""
+    return random.Random(seed).randbytes(size)
+
+
+def nested_divs(depth: int, inner: str) -> str:
+    """A terms page whose text sits inside `depth` nested <div>s, with a paragraph after them."""
+    return ("<html><head><title>Terms of Use</title></head><body><main><h1>Terms of Use</h1>" + "<div>" * depth
+            + f"<p>{inner}</p>" + "</div>" * depth + "<p>Last paragraph, after the nesting.</p></main></body></html>")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from monitor.errors import ExtractionError
 
 if TYPE_CHECKING:
     from monitor.clauses.segment import Segment
@@ -20,6 +23,16 @@ RESTRICTIVE_CATEGORIES = (
 PERMISSIVE_CATEGORIES = ("output_training_permission",)
 LICENSE_CATEGORIES = ("scale_threshold", "attribution_naming", "use_policy", "geographic_restriction")
 CATEGORIES = RESTRICTIVE_CATEGORIES + PERMISSIVE_CATEGORIES + LICENSE_CATEGORIES
+
+# Work caps per document (issue 18 item 12), far above any real document (the corpus's longest clause has
+# 1,805 characters, its most clauses in one document are 885, and a document is classified in well under a
+# second). Classifying costs time in proportion to a clause's length (a paragraph of few distinct words, one
+# sentence repeated, stays one clause however long) and about a millisecond per short clause: a document
+# beyond a cap is no valid capture. The deadline bounds what the other caps let through (a hundred clauses
+# of 20,000 characters each).
+MAX_SEGMENT_CHARACTERS = 20_000
+MAX_SEGMENTS = 5_000
+ANALYSIS_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -60,15 +73,31 @@ def extract_clauses(text: str, kind: str | None = None) -> list[Clause]:
     """
     from monitor.clauses.segment import segment_document
 
+    deadline = time.monotonic() + ANALYSIS_SECONDS
+    segments = segment_document(text)
+    _check_work(segments)
     clauses: list[Clause] = []
     seen: dict[str, int] = {}
-    for segment in segment_document(text):
+    for segment in segments:
+        if time.monotonic() > deadline:
+            raise ExtractionError("analysis_error", f"classifying the clauses took over {ANALYSIS_SECONDS:g} s "
+                                                    f"(stopped at clause {len(clauses) + 1} of {len(segments)})")
         key = _content_key(segment.text)
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1:
             key = f"{key}-{seen[key]}"
         clauses.append(_clause(key, segment, kind))
     return clauses
+
+
+def _check_work(segments: list[Segment]) -> None:
+    """Raise ExtractionError for a document whose clauses are too many or too long to classify."""
+    if len(segments) > MAX_SEGMENTS:
+        raise ExtractionError("invalid", f"{len(segments):,} clauses, over {MAX_SEGMENTS:,} clauses in one document")
+    longest = max((len(segment.text) for segment in segments), default=0)
+    if longest > MAX_SEGMENT_CHARACTERS:
+        raise ExtractionError("invalid", f"a clause of {longest:,} characters (maximum {MAX_SEGMENT_CHARACTERS:,}): "
+                                         f"no sentence or item breaks it up")
 
 
 # Consecutive versions of a document repeat almost every clause in the same place, so clauses are

@@ -86,7 +86,7 @@ def _document(title: str, text: str) -> Document:
     lines = text.split("\n", 80)
     heading = next((line for line in lines if line.startswith("# ")), "")
     fallback = next((line for line in lines if line.startswith("#")), "")
-    chosen = heading or title or fallback
+    chosen = (heading or title or fallback).replace("\x00", "")
     return Document(title=chosen.lstrip("#").strip(), text=text)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from html.parser import HTMLParser
 
 from cssselect import HTMLTranslator, SelectorError
 from lxml import etree
@@ -36,6 +37,15 @@ _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 _PARSER = etree.HTMLParser()
 _UTF8_PARSER = etree.HTMLParser(encoding="utf-8")
 _STRING = etree.XPath("string()", smart_strings=False)
+# libxml2 stops at the 256th level of nesting and drops the rest of the page (a page of 100,000 nested
+# <div>s kept only its title). Such a page is read again by the standard library's tokenizer, which has
+# no limit, and what lies deeper than this is flattened into its ancestor at this depth: the walk over the
+# tree recurses once or twice per level, well within Python's recursion limit here.
+MAX_DEPTH = 200
+VOID_TAGS = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+# What lxml refuses in element names and text (XML's rules).
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 @functools.lru_cache(maxsize=512)
@@ -59,10 +69,72 @@ def parse_html(markup: str, utf8: bytes | None = None) -> etree._Element:
         markup, utf8 = markup[declaration.end() :], None
     if not markup.strip():
         markup, utf8 = "<html><body></body></html>", None
-    root = etree.fromstring(markup, _PARSER) if utf8 is None else etree.fromstring(utf8, _UTF8_PARSER)
+    parser = _PARSER if utf8 is None else _UTF8_PARSER
+    root = etree.fromstring(markup if utf8 is None else utf8, parser)
     if root is None:
         raise etree.ParserError("Document is empty")
+    if any("Excessive depth" in error.message for error in parser.error_log):
+        return parse_deep_html(markup)
     return root
+
+
+def parse_deep_html(markup: str) -> etree._Element:
+    """Markup nested deeper than libxml2 reads to an lxml tree at most MAX_DEPTH deep (the rest flattened)."""
+    builder = _FlatteningBuilder()
+    builder.feed(markup)
+    builder.close()
+    return builder.root()
+
+
+class _FlatteningBuilder(HTMLParser):
+    """Tokens of the standard library's HTML tokenizer to an lxml tree: <html> at the root, void elements
+    closed at once, an end tag closing the elements opened since its start tag, nothing deeper than
+    MAX_DEPTH (a start tag there opens nothing, and its end tag closes nothing)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tree = etree.TreeBuilder()
+        self.tree.start("html", {})
+        self.open: list[str] = ["html"]
+        self.flattened: dict[str, int] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "html" or not _XML_NAME.match(tag):
+            return
+        attributes = {name: _xml_text(value or "") for name, value in attrs if _XML_NAME.match(name)}
+        if tag in VOID_TAGS:
+            self.tree.start(tag, attributes)
+            self.tree.end(tag)
+        elif len(self.open) >= MAX_DEPTH:
+            self.flattened[tag] = self.flattened.get(tag, 0) + 1
+        else:
+            self.tree.start(tag, attributes)
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in VOID_TAGS:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.flattened.get(tag):
+            self.flattened[tag] -= 1
+        elif tag != "html" and tag in self.open:
+            while self.open[-1] != tag:
+                self.tree.end(self.open.pop())
+            self.tree.end(self.open.pop())
+
+    def handle_data(self, data: str) -> None:
+        self.tree.data(_xml_text(data))
+
+    def root(self) -> etree._Element:
+        while self.open:
+            self.tree.end(self.open.pop())
+        return self.tree.close()
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML_TEXT.sub("", text) if _NOT_XML_TEXT.search(text) else text
 
 
 def page_title(root: etree._Element) -> str:

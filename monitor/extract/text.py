@@ -76,9 +76,11 @@ _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 # Captures of one document share almost every line, so the inline clean-ups are memoised.
 @functools.lru_cache(maxsize=65536)
 def clean_inline(text: str) -> str:
-    """Collapse whitespace, drop invisible characters, entities and relative dates; keep quotes."""
+    """Collapse whitespace, drop invisible characters, NUL, entities and relative dates; keep quotes."""
     if "&" in text:
         text = html.unescape(text)
+    if "\x00" in text:  # no text column of PostgreSQL can hold it, and it is never part of the terms
+        text = text.replace("\x00", "")
     if not text.isascii() and _INVISIBLE.search(text):
         text = _INVISIBLE.sub("", text)
     text = " ".join(text.split())

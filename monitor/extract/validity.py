@@ -14,6 +14,15 @@ MIN_CHARACTERS = 200
 # (error page in the normal chrome, half-rendered page, wrong selector), not a rewrite: real
 # rewrites in the corpus stay well above half the length of what they replace.
 MIN_SHARE_OF_PREVIOUS = 0.4
+# Longer than this is never one terms document: the longest real one in the corpus has about 132,000
+# characters, and a page of Amazon's service terms about 900,000. Analysing text costs time in proportion to
+# its length, so a longer capture (one 9.5 MB line of repeated words, say) is refused before any of it.
+MAX_TEXT_CHARACTERS = 2_000_000
+# Text in which more than this share of the characters are control characters, replacement characters
+# (U+FFFD: bytes that did not decode) or private-use code points is binary data, not terms; real pages have
+# none or a handful (an icon font's glyphs).
+MAX_GARBAGE_SHARE = 0.05
+_GARBAGE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]")
 # Error, challenge and login pages are short; phrases that real terms also use ("access",
 # "sign in", "not found") only count on a page shorter than this.
 SHORT_PAGE_CHARACTERS = 3000
@@ -115,6 +124,9 @@ def check_document(document: Document, *, expect: str | None = None,
                    previous_text: str | None = None) -> None:
     """Raise ExtractionError unless `document` is a plausible capture of the watched terms."""
     text = document.text
+    reason = unreadable_reason(text)
+    if reason:
+        raise ExtractionError("invalid", reason)
     reason = blocked_reason(document.title, text)
     if reason:
         raise ExtractionError("blocked", reason)
@@ -130,6 +142,18 @@ def check_document(document: Document, *, expect: str | None = None,
         )
     if expect and _folded(expect) not in _folded(text):
         raise ExtractionError("invalid", f"expected phrase {expect!r} is missing")
+
+
+def unreadable_reason(text: str) -> str | None:
+    """Why a text is no capture of any terms whatever its words: too long to analyse, or binary garbage
+    (random bytes served as a page); None for readable text."""
+    if len(text) > MAX_TEXT_CHARACTERS:
+        return f"text too long: {len(text):,} characters (maximum {MAX_TEXT_CHARACTERS:,})"
+    garbage = sum(1 for _ in _GARBAGE.finditer(text))
+    if garbage > MAX_GARBAGE_SHARE * len(text):
+        return (f"not text: {garbage / len(text):.0%} of its {len(text):,} characters are control, replacement "
+                f"or private-use characters (bytes that do not decode as text)")
+    return None
 
 
 def _folded(text: str) -> str:

@@ -16,6 +16,7 @@ FAILURE_KINDS = (
     "blocked",
     "invalid",
     "too_large",
+    "analysis_error",
 )
 
 
