@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from diff_match_patch import diff_match_patch
@@ -375,11 +376,19 @@ def _set_signals(name: str, label: str, before: list[dict], after: dict, sign_of
         mapping = load_rules().features[table]
         added = {v for v in added if mapping.get(v, v) is not None}
         removed = {v for v in removed if mapping.get(v, v) is not None}
+    return _gained_and_lost(added, removed, sign_of, lambda names: f"{label}s added: {names}",
+                            lambda names: f"{label}s removed: {names}")
+
+
+def _gained_and_lost(gained: set[str], lost: set[str], sign_of: int, gained_reason: Callable[[str], str],
+                     lost_reason: Callable[[str], str]) -> list[tuple[int, str]]:
+    """A signal for what a clause gained (`sign_of`) and one for what it lost (the other way); each reason is
+    written from the names, sorted and joined."""
     signals = []
-    if added:
-        signals.append((sign_of, f"{label}s added: {', '.join(sorted(added))}"))
-    if removed:
-        signals.append((-sign_of, f"{label}s removed: {', '.join(sorted(removed))}"))
+    if gained:
+        signals.append((sign_of, gained_reason(", ".join(sorted(gained)))))
+    if lost:
+        signals.append((-sign_of, lost_reason(", ".join(sorted(lost)))))
     return signals
 
 
@@ -555,14 +564,10 @@ _EXCEPTION_STRICTNESS = re.compile(r"\b(?:written|writing|prior|advance|express|
 
 def _exception_strictness(old: str, new: str, sign_of: int) -> list[tuple[int, str]]:
     """An exception kept but made harder to meet narrows it (tightens the rule); made easier, widens it."""
-    gained = set(_EXCEPTION_STRICTNESS.findall(new)) - set(_EXCEPTION_STRICTNESS.findall(old))
-    lost = set(_EXCEPTION_STRICTNESS.findall(old)) - set(_EXCEPTION_STRICTNESS.findall(new))
-    signals = []
-    if gained:
-        signals.append((sign_of, f"exception narrowed: now needs {', '.join(sorted(gained))} ('{new}')"))
-    if lost:
-        signals.append((-sign_of, f"exception widened: no longer needs {', '.join(sorted(lost))} ('{new}')"))
-    return signals
+    before, after = set(_EXCEPTION_STRICTNESS.findall(old)), set(_EXCEPTION_STRICTNESS.findall(new))
+    return _gained_and_lost(after - before, before - after, sign_of,
+                            lambda names: f"exception narrowed: now needs {names} ('{new}')",
+                            lambda names: f"exception widened: no longer needs {names} ('{new}')")
 
 
 def _reworded_exceptions(removed: list[str], added: list[str]) -> list[tuple[str, str]]:

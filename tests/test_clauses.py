@@ -11,6 +11,7 @@ from monitor.clauses import Clause, extract_clauses
 from monitor.clauses.align import align_clauses
 from monitor.clauses.classify import classify_clause, extract_features, load_rules
 from monitor.clauses.segment import segment_document, split_sentences
+from monitor.extract.text import normalise_plain_text
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "clause_cases.yaml").read_text(encoding="utf-8"))
 
@@ -89,11 +90,12 @@ def test_hard_wrapped_licence_is_joined(corpus: Path) -> None:
 
 
 def test_a_numbered_title_on_its_own_line_is_a_heading_not_part_of_the_clause() -> None:
-    # ChatGLM3 Model License (2024-05-24), plain text: "3. Restrictions" above the sentences it heads.
+    # ChatGLM3 Model License (2024-05-24), plain text as the extract stage gives it: "3. Restrictions" above
+    # the sentences it heads.
     text = ("3. Restrictions\nYou are not allowed to use, copy, modify, merge, publish, distribute, copy or create all "
             "or part of the derivative works of this software for any military or illegal purposes.\n\n"
             "4. You may not use the\nOutputs to train any other large language model.")
-    first, second = [c for c in extract_clauses(text) if c.watched]
+    first, second = [c for c in extract_clauses(normalise_plain_text(text)) if c.watched]
     assert first.heading == "Restrictions" and first.text.startswith("You are not allowed")
     assert second.text == "4. You may not use the Outputs to train any other large language model."
     # Creating derivative works is copying, not building a model.

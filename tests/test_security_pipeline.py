@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,8 @@ import yaml
 from sqlalchemy import select
 
 from hostile import nested_divs, pdf_bomb, random_bytes
+from test_alerts import clausewatch
+from test_pipeline import FILLER, T0, TERMS as PIPELINE_TERMS
 from monitor.analysis import ANALYSIS_ERROR, analyse_body
 from monitor.clauses import extract_clauses
 from monitor.extract import check_document, extract_document
@@ -24,34 +23,11 @@ from monitor.pipeline import FAILED, NEW_VERSION, Capture, Recorder, ingest_file
 from monitor.sources import Source
 from monitor.store import ChangeEvent, FetchAttempt, SourceRow, Version, connect, init_database, session_scope
 
-T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-TERMS = """# Terms of Use
-
-## 3. Restrictions
-
-You may not:
-
-(a) use Output to develop models that compete with Example, except for a Permitted Exception;
-
-(b) reverse engineer, decompile or disassemble the Services;
-
-(c) use any automated means to scrape data from the Services.
-
-## 4. Other
-
-""" + "We may update these Terms from time to time and will tell you when we do so. " * 4
+TERMS = PIPELINE_TERMS.format(extra=FILLER)
 TIGHTENED = TERMS.replace(", except for a Permitted Exception", "")
 NUL_PAGE = ("<html><head><title>Terms\0 of Use</title></head><body><main><h1>Terms of\0 Use</h1>"
             "<p>You may not use Output to develop models that compete with Example.\0</p><p>"
-            + "We may update these Terms from time to time and will tell you when we do so. " * 4
-            + "</p></main></body></html>")
-
-
-def clausewatch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "monitor", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "COLUMNS": "200"})
-    assert "Traceback" not in done.stderr, done.stderr
-    return done
+            + FILLER + "</p></main></body></html>")
 
 
 def entry(source_id: str, url: str, **fields: object) -> dict:

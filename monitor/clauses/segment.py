@@ -6,7 +6,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from monitor.extract.text import is_title_words, strip_markdown_inline
+from monitor.extract.text import strip_markdown_inline
 
 # Token counting the way the clause is judged: lower-case words of 2+ characters, unique.
 _WORD = re.compile(r"[a-z0-9]+")
@@ -150,22 +150,10 @@ def _paragraph_blocks(paragraph: str) -> tuple[_Block, ...]:
         if bullet or label or current is None:
             close()
             current = _Block(clean_inline(rest), _indent_of(raw), label=label, bullet=bullet)
-        elif _numbered_heading_line(current, stripped):
-            current.heading = True
-            close()
-            current = _Block(clean_inline(stripped), _indent_of(raw))
         else:
             current.text += " " + clean_inline(stripped)
     close()
     return tuple(blocks)
-
-
-def _numbered_heading_line(current: _Block, following: str) -> bool:
-    """A numbered title on a line of its own ("3. Restrictions") above a sentence: a heading, not the first
-    line of a hard-wrapped clause (see `is_title_words`)."""
-    if not current.label or current.bullet or current.heading or not following[:1].isupper():
-        return False
-    return is_title_words(current.text)
 
 
 # ---------------------------------------------------------------- sentences
