@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.changes import compare_clauses, render_diff_text
+from monitor.changes import compare_clauses
 from monitor.clauses import extract_clauses
+from monitor.diffs import diff_as_text
 
 
 def change_of(before: str, after: str):
@@ -32,7 +33,7 @@ def _check_direction(before: str, after: str, expected: dict) -> None:
     if "reason_lacks" in expected:
         assert expected["reason_lacks"].lower() not in reason, change.reason
     if "diff_has" in expected:
-        assert expected["diff_has"] in render_diff_text(change.diff)
+        assert expected["diff_has"] in diff_as_text(change.diff)
 
 
 @pytest.mark.parametrize("case", DIRECTION_CASES, ids=lambda c: c["name"])

@@ -7,7 +7,6 @@ with the shared secret of `<timestamp>.<body>`. See `verify_signature` for the r
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -19,6 +18,7 @@ import tenacity
 from pydantic import Field, field_validator
 
 from monitor.alerts.base import ChannelError, ChannelNotifier, ChannelSettings, Message
+from monitor.timestamps import now_iso
 
 ID_HEADER = "X-ClauseWatch-Id"
 TIMESTAMP_HEADER = "X-ClauseWatch-Timestamp"
@@ -110,7 +110,7 @@ class WebhookNotifier(ChannelNotifier):
             "id": message.id,
             "channel": self.name,
             "digest": message.digest,
-            "sent_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "sent_at": now_iso(),
             "events": message.events,
             "notices": message.notices,
         }
