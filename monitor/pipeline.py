@@ -43,9 +43,10 @@ from monitor.store.payloads import FAILING_AFTER, event_payload, source_notice
 
 # How many recent versions a new text is compared with to call it a revert (flap), not news.
 REVERT_WINDOW = 5
-# After this many failed captures in a row a source raises one "source failing" notice.
 # Captures that wait for the recorder are stored together, one transaction (and one commit) for up to this many.
 CAPTURES_PER_TRANSACTION = 50
+# Bodies fetched and not yet recorded, at most (then the fetchers wait): see Backlog.
+MAX_BACKLOG_BYTES = 32 * 1024 * 1024
 # New bodies go to a worker process this many at a time (stored in one transaction), or fewer when the first
 # has waited this long.
 WORKER_BATCH = 8
@@ -565,17 +566,20 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
     fetched: queue.SimpleQueue = queue.SimpleQueue()
 
     to_workers = _WorkerBatches(pool, WorkerRecorder.of(recorder, database_url)) if database_url else None
+    backlog = Backlog()
 
     def hand_over(request: Any, result: FetchResult) -> None:
         stored_by_worker = None
         if to_workers and result.ok and _sha256(result.body) not in known_bodies.get(request.source.id, ()):
             stored_by_worker = to_workers.add(request.source, result)
+        backlog.add(len(result.body))
         fetched.put((request.source, result, stored_by_worker))
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as recording:
-        recorded = recording.submit(_record_fetched, recorder, fetched, notifiers, summary, on_progress, pool)
+        recorded = recording.submit(_record_fetched, recorder, fetched, notifiers, summary, on_progress, pool,
+                                    backlog)
         try:
-            asyncio.run(_fetch_all(requests, fetch_settings, hand_over))
+            asyncio.run(_fetch_all(requests, fetch_settings, hand_over, backlog.admit))
         finally:
             if to_workers:
                 to_workers.send()
@@ -594,7 +598,46 @@ def deliver_notifications(recorder: Recorder) -> list[str]:
     return deliver_outbox(recorder.engine, recorder.alerts).errors
 
 
-async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[Any, FetchResult], None]) -> None:
+class Backlog:
+    """The bytes of fetched bodies not yet recorded, and the fetchers' back-pressure: over the limit, no new
+    fetch starts until the recording thread (and the analysis processes it waits for) catch up, so a slow
+    database or a burst of new pages holds memory to about `limit` plus the fetches in flight."""
+
+    POLL_SECONDS = 0.02
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = MAX_BACKLOG_BYTES if limit is None else limit
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._gate: asyncio.Lock | None = None  # made in the event loop that awaits it
+
+    def add(self, size: int) -> None:
+        with self._lock:
+            self._bytes += size
+
+    def done(self, size: int) -> None:
+        with self._lock:
+            self._bytes -= size
+
+    @property
+    def waiting(self) -> int:
+        return self._bytes
+
+    async def admit(self) -> None:
+        """Return when the backlog is under its limit; one waiter polls, the others queue behind it."""
+        import asyncio
+
+        if self._bytes < self.limit:
+            return
+        if self._gate is None:
+            self._gate = asyncio.Lock()
+        async with self._gate:
+            while self._bytes >= self.limit:
+                await asyncio.sleep(self.POLL_SECONDS)
+
+
+async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[Any, FetchResult], None],
+                     admit: Callable[[], Any] | None = None) -> None:
     """HTTP sources and browser sources fetched side by side."""
     import asyncio
 
@@ -603,7 +646,7 @@ async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[An
 
     by_browser = [request for request in requests if request.source.fetcher == "browser"]
     by_http = [request for request in requests if request.source.fetcher != "browser"]
-    await asyncio.gather(fetch_sources(by_http, settings, on_result=on_result),
+    await asyncio.gather(fetch_sources(by_http, settings, on_result=on_result, admit=admit, keep_results=False),
                          fetch_with_browser(by_browser, settings, on_result=on_result))
 
 
@@ -637,7 +680,8 @@ def fetch_once(source: Source, settings: Any) -> FetchResult:
 
 
 def _record_fetched(recorder: Recorder, fetched: queue.SimpleQueue, notifiers: Sequence[Any],
-                    summary: CycleSummary, on_progress: ProgressCallback | None, pool: AnalysisPool | None) -> None:
+                    summary: CycleSummary, on_progress: ProgressCallback | None, pool: AnalysisPool | None,
+                    backlog: Backlog | None = None) -> None:
     """Take the (source, result, worker's outcome) items handed over until None comes; store those no
     worker stored; log, count and report every outcome and send its alerts.
 
@@ -671,6 +715,9 @@ def _record_fetched(recorder: Recorder, fetched: queue.SimpleQueue, notifiers: S
             summary.alert_failures += send_alerts(notifiers, outcome.events + outcome.notices)
             if on_progress:
                 on_progress(source, outcome)
+        if backlog is not None:
+            backlog.done(sum(len(result.body) for _, result, _ in items))
+        del items, recorded, to_store  # the bodies go now, not when the next batch replaces them
     if errors:
         raise errors[0]
 

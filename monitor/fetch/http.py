@@ -14,7 +14,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -50,21 +50,28 @@ async def fetch_sources(
     requests: Sequence[FetchRequest],
     settings: FetchSettings,
     on_result: Callable[[FetchRequest, FetchResult], None] | None = None,
+    *,
+    admit: Callable[[], Awaitable[None]] | None = None,
+    keep_results: bool = True,
 ) -> list[FetchResult]:
     """Fetch every request with bounded concurrency; results in the order of `requests`.
 
     `on_result` is called as each fetch finishes. A failed fetch is a result, never an
     exception. `elapsed_ms` counts the fetch's own time: not the time it queued behind
-    other requests for the global or per-host limits.
+    other requests for the global or per-host limits. `admit`, awaited by each request once it holds
+    its slots, is the caller's back-pressure (it returns when the caller can take another body). With
+    `keep_results=False` nothing is returned, so a body is freed once `on_result` is done with it.
     """
     results: list[FetchResult | None] = [None] * len(requests)
 
     async def fetch_one(index: int, request: FetchRequest) -> None:
-        results[index] = await crawl.fetch(request)
+        result = await crawl.fetch(request)
+        if keep_results:
+            results[index] = result
         if on_result is not None:
-            on_result(request, results[index])
+            on_result(request, result)
 
-    async with _Crawl(settings) as crawl, asyncio.TaskGroup() as group:
+    async with _Crawl(settings, admit) as crawl, asyncio.TaskGroup() as group:
         for index, request in enumerate(requests):
             group.create_task(fetch_one(index, request))
     return [result for result in results if result is not None]
@@ -220,8 +227,9 @@ class _Budget:
 class _Crawl:
     """Shared state of one `fetch_sources` call: clients, limits, DNS and robots caches."""
 
-    def __init__(self, settings: FetchSettings) -> None:
+    def __init__(self, settings: FetchSettings, admit: Callable[[], Awaitable[None]] | None = None) -> None:
         self.settings = settings
+        self.admit = admit
         self.clients = _HostClients(settings)
         self.slots = asyncio.Semaphore(settings.concurrency)
         self.hosts = _HostGates(settings.per_host, settings.per_host_delay)
@@ -304,6 +312,8 @@ class _Crawl:
         """One GET inside the host's and the run's limits; the body is read only for a 2xx."""
         queued_at = time.monotonic()
         async with self.hosts.slot(urlsplit(url).hostname or ""), self.slots:
+            if self.admit is not None:  # the caller's back-pressure: its slot waits, so nothing more is read
+                await self.admit()
             budget.queued += time.monotonic() - queued_at
             began = time.monotonic()
             limit = budget.limit()
