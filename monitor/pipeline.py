@@ -122,12 +122,17 @@ class Recorder:
             upsert_sources(session, sources)
 
     def known_bodies(self, source_ids: Sequence[str]) -> dict[str, set[str]]:
-        """SHA-256 of every body stored for each source: a body among them is never analysed again."""
+        """SHA-256 of the bodies whose text each source already knows: every stored snapshot's, and the body of
+        its newest accepted capture (an unchanged one keeps only its hash). A body among them is never
+        analysed again."""
         known: dict[str, set[str]] = {}
         with session_scope(self.engine) as session:
             rows = session.execute(select(Snapshot.source_id, Snapshot.sha256)
-                                   .where(Snapshot.source_id.in_(source_ids)))
-            for source_id, sha256 in rows:
+                                   .where(Snapshot.source_id.in_(source_ids))).all()
+            newest = session.execute(select(SourceRow.id, FetchAttempt.body_sha256)
+                                     .join(FetchAttempt, FetchAttempt.id == _newest_accepted_attempt(SourceRow.id))
+                                     .where(SourceRow.id.in_(source_ids), FetchAttempt.body_sha256.is_not(None)))
+            for source_id, sha256 in [*rows, *newest]:
                 known.setdefault(source_id, set()).add(sha256)
         return known
 
@@ -213,7 +218,7 @@ class Recorder:
                 attempt = FetchAttempt(
                     source_id=source.id, started_at=result.started_at, outcome=result.outcome,
                     http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
-                    error=result.error,
+                    error=result.error, body_sha256=_sha256(result.body) if result.body else None,
                 )
                 outcome = self._record(session, source, source_rows[source.id], attempt, result, capture.technical,
                                        capture.analysis)
@@ -240,8 +245,9 @@ class Recorder:
             return self._failed(source_row, result.outcome, result.error)
 
         latest = self._latest[source.id]
-        snapshot, known_text = self._store_snapshot(session, source.id, result, analysis)
-        attempt.snapshot_id = snapshot.id
+        snapshot, known_text = self._seen_body(session, source.id, result)
+        if snapshot is not None:
+            attempt.snapshot_id = snapshot.id
         if technical:  # re-extraction: the stored text of this body is what may be out of date
             known_text = None
         if known_text is not None and latest is not None and known_text == latest.text:
@@ -258,8 +264,7 @@ class Recorder:
                 check_document(document, expect=source.expect,
                                previous_text=_text_to_measure_against(document, latest))
         except ExtractionError as error:
-            attempt.outcome, attempt.error = error.kind, error.reason
-            return self._failed(source_row, error.kind, error.reason)
+            return self._invalid(session, source_row, attempt, result, analysis, error)
 
         text_sha256 = _sha256(document.text.encode("utf-8"))
         if latest is not None and text_sha256 == latest.text_sha256:
@@ -270,10 +275,20 @@ class Recorder:
                 with contained():
                     rows = clause_rows(extract_clauses(document.text, kind=source.kind))
             except ExtractionError as error:
-                attempt.outcome, attempt.error = error.kind, error.reason
-                return self._failed(source_row, error.kind, error.reason)
+                return self._invalid(session, source_row, attempt, result, analysis, error)
+        snapshot = snapshot or self._keep_snapshot(session, source.id, result, analysis)
+        attempt.snapshot_id = snapshot.id  # the evidence of the version
         return self._new_version(session, source, source_row, attempt, result, snapshot, document,
                                  text_sha256, latest, technical, rows)
+
+    def _invalid(self, session: Session, source_row: SourceRow, attempt: FetchAttempt, result: FetchResult,
+                 analysis: Analysis | None, error: ExtractionError) -> CaptureOutcome:
+        """A body fetched that makes no version (invalid, too short, ...). The first of a failing streak is
+        kept, so what the page showed when it began to fail can be seen; the rest keep their hash only."""
+        attempt.outcome, attempt.error = error.kind, error.reason
+        if attempt.snapshot_id is None and source_row.failures_in_a_row == 0:
+            attempt.snapshot_id = self._keep_snapshot(session, source_row.id, result, analysis).id
+        return self._failed(source_row, error.kind, error.reason)
 
     def _failed(self, source_row: SourceRow, kind: str, error: str | None) -> CaptureOutcome:
         source_row.failures_in_a_row += 1
@@ -362,9 +377,10 @@ class Recorder:
         ).first()
         return _Latest(*row, clauses=None, language=language) if row else None
 
-    def _store_snapshot(self, session: Session, source_id: str, result: FetchResult,
-                        analysis: Analysis | None) -> tuple[Snapshot, str | None]:
-        """The snapshot row for this body (new or seen before) and, if seen before, the text it gave."""
+    @staticmethod
+    def _seen_body(session: Session, source_id: str, result: FetchResult) -> tuple[Snapshot | None, str | None]:
+        """The snapshot kept of this body, if any, and the text the body gave when last accepted, if known
+        (from its snapshot, or from the source's newest accepted capture, which keeps only the body's hash)."""
         sha256 = _sha256(result.body)
         snapshot = session.execute(
             select(Snapshot).where(Snapshot.source_id == source_id, Snapshot.sha256 == sha256)
@@ -372,6 +388,13 @@ class Recorder:
         if snapshot is not None:
             snapshot.last_seen = max(snapshot.last_seen, result.started_at)
             return snapshot, _text_of_snapshot(session, snapshot.id)
+        return None, _text_of_newest_body(session, source_id, sha256)
+
+    @staticmethod
+    def _keep_snapshot(session: Session, source_id: str, result: FetchResult,
+                       analysis: Analysis | None) -> Snapshot:
+        """A new snapshot row holding this body (compressed), as the evidence of a version or a failure."""
+        sha256 = _sha256(result.body)
         compressed = analysis.compressed_body if analysis is not None else None
         snapshot = Snapshot(
             source_id=source_id, sha256=sha256, content_type=result.content_type, size=len(result.body),
@@ -380,7 +403,7 @@ class Recorder:
         )
         session.add(snapshot)
         session.flush()
-        return snapshot, None
+        return snapshot
 
     def _refresh_latest(self, session: Session, source_ids: set[str]) -> None:
         """Bring the cached latest version of these sources up to date: another process may have recorded
@@ -416,6 +439,22 @@ _NEWEST_SEQ = (select(Version.source_id, func.max(Version.seq).label("seq"))
                .group_by(Version.source_id).subquery())
 _NEWEST_VERSIONS = select(Version.source_id, Version.id).join(
     _NEWEST_SEQ, and_(Version.source_id == _NEWEST_SEQ.c.source_id, Version.seq == _NEWEST_SEQ.c.seq))
+
+
+def _newest_accepted_attempt(source_id: Any) -> Any:
+    """The id of the source's newest attempt that gave a version (new or unchanged), as a scalar subquery;
+    `source_id` is a value or a column of the enclosing query."""
+    query = (select(FetchAttempt.id).where(FetchAttempt.source_id == source_id, FetchAttempt.version_id.is_not(None))
+             .order_by(FetchAttempt.id.desc()).limit(1))
+    return (query.correlate(SourceRow) if source_id is SourceRow.id else query).scalar_subquery()
+
+
+def _text_of_newest_body(session: Session, source_id: str, sha256: str) -> str | None:
+    """The text of the source's newest accepted capture, if its body was this one."""
+    return session.execute(
+        select(Version.text).join(FetchAttempt, FetchAttempt.version_id == Version.id)
+        .where(FetchAttempt.id == _newest_accepted_attempt(source_id), FetchAttempt.body_sha256 == sha256)
+    ).scalar_one_or_none()
 
 
 def _text_of_snapshot(session: Session, snapshot_id: int) -> str | None:
