@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.analysis import (ANALYSIS_ERROR, Analysis, AnalysisPool, compress_body, contained, discard_pool,
@@ -38,11 +38,15 @@ from monitor.logs import log_capture
 from monitor.sources import Source
 from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version, session_scope
 from monitor.store.bulk import clause_rows, clauses_from_rows, insert_clause_rows
+from monitor.store.db import begin_writing
 
 # How many recent versions a new text is compared with to call it a revert (flap), not news.
 REVERT_WINDOW = 5
 # After this many failed captures in a row a source raises one "source failing" notice.
 FAILING_AFTER = 3
+# Storing captures is tried this many times when the database refuses it for a row another process wrote
+# meanwhile (a source both created); each try reads the source's latest version again.
+STORE_TRIES = 3
 # Captures that wait for the recorder are stored together, one transaction (and one commit) for up to this many.
 CAPTURES_PER_TRANSACTION = 50
 # New bodies go to a worker process this many at a time (stored in one transaction), or fewer when the first
@@ -98,7 +102,8 @@ class _Latest:
 class Recorder:
     """Records captures of sources into the database; keeps each source's latest version in memory.
 
-    One Recorder per process; `record` is safe to call from several threads (one lock per source).
+    One Recorder per process; `record` is safe to call from several threads (one lock per source), and from
+    several processes at once (each transaction holds its sources in the database before it reads them).
     """
 
     def __init__(self, engine: Engine, *, revert_window: int = REVERT_WINDOW,
@@ -187,12 +192,15 @@ class Recorder:
         with contextlib.ExitStack() as held:
             for source_id in source_ids:  # always in the same order, so two callers never wait on each other
                 held.enter_context(self._lock(source_id))
-            try:
-                outcomes = self._record_in_one_transaction(captures)
-            except BaseException:
-                for source_id in source_ids:  # the versions this transaction cached were rolled back
-                    self._latest.pop(source_id, None)
-                raise
+            for tries_left in reversed(range(STORE_TRIES)):
+                try:
+                    outcomes = self._record_in_one_transaction(captures)
+                    break
+                except BaseException as error:
+                    for source_id in source_ids:  # the versions this transaction cached were rolled back
+                        self._latest.pop(source_id, None)
+                    if not isinstance(error, IntegrityError) or not tries_left:
+                        raise
         record_ms = int((time.monotonic() - started) * 1000 / len(captures))
         return [replace(outcome, record_ms=record_ms) for outcome in outcomes]
 
@@ -207,8 +215,13 @@ class Recorder:
 
     def _record_in_one_transaction(self, captures: Sequence[Capture]) -> list[CaptureOutcome]:
         with session_scope(self.engine) as session:
+            # Another process (a daemon beside `run --once`, a worker) may record these sources now: hold them
+            # (PostgreSQL: their rows; SQLite: the database) before reading their latest versions, so that a
+            # new version's seq and baseline are the true latest until this commits.
+            begin_writing(session)
             source_rows = {row.id: row for row in session.scalars(
-                select(SourceRow).where(SourceRow.id.in_({capture.source.id for capture in captures})))}
+                select(SourceRow).where(SourceRow.id.in_({capture.source.id for capture in captures}))
+                .order_by(SourceRow.id).with_for_update())}
             self._refresh_latest(session, {capture.source.id for capture in captures if capture.result.ok})
             recorded = []
             for capture in captures:
