@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 
 from sqlalchemy import select
 
@@ -13,7 +12,7 @@ from monitor.fetch import FetchResult
 from monitor.pipeline import FAILED, NEW_VERSION, UNCHANGED, Recorder, reextract_source
 from monitor.sources import Source
 from monitor.store import FetchAttempt, Snapshot, Version, connect, init_database, session_scope
-from monitor.store.portable import export_jsonl, import_records, row_counts, _records_jsonl
+from monitor.store.portable import export_jsonl, import_records, open_export, row_counts
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 TERMS = """<main><h1>Terms of Use</h1><h2>3. Restrictions</h2><p>You may not:</p><ol>
@@ -149,11 +148,12 @@ def test_export_and_import_carry_the_attempts_body_hashes(db_url: str, tmp_path)
     rec = recorder(db_url)
     rec.record(source(), fetched(page("nonce-1"), 0))
     rec.record(source(), fetched(page("nonce-2"), 1))
-    exported = io.StringIO()
-    export_jsonl(rec.engine, exported)
+    exported = tmp_path / "export.jsonl"
+    with exported.open("w", encoding="utf-8") as out:
+        export_jsonl(rec.engine, out)
     other = connect(f"sqlite:///{tmp_path / 'imported.db'}")
     init_database(other)
-    import_records(other, _records_jsonl(io.StringIO(exported.getvalue())))
+    import_records(other, open_export(str(exported)))
     assert attempts(Recorder(other)) == attempts(rec)
 
 
