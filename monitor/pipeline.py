@@ -5,6 +5,7 @@ The CLI (`run`, `ingest`, `import`), the scheduler and the web app call this mod
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import hashlib
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.analysis import (ANALYSIS_ERROR, Analysis, AnalysisPool, compress_body, contained, discard_pool,
@@ -39,10 +40,14 @@ from monitor.logs import log_capture
 from monitor.sources import Source
 from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version, session_scope
 from monitor.store.bulk import clause_rows, clauses_from_rows, insert_clause_rows
+from monitor.store.db import begin_writing
 from monitor.store.payloads import FAILING_AFTER, event_payload, source_notice
 
 # How many recent versions a new text is compared with to call it a revert (flap), not news.
 REVERT_WINDOW = 5
+# Storing captures is tried this many times when the database refuses it for a row another process wrote
+# meanwhile (a source both created); each try reads the source's latest version again.
+STORE_TRIES = 3
 # Captures that wait for the recorder are stored together, one transaction (and one commit) for up to this many.
 CAPTURES_PER_TRANSACTION = 50
 # Bodies fetched and not yet recorded, at most (then the fetchers wait): see Backlog.
@@ -100,7 +105,8 @@ class _Latest:
 class Recorder:
     """Records captures of sources into the database; keeps each source's latest version in memory.
 
-    One Recorder per process; `record` is safe to call from several threads (one lock per source).
+    One Recorder per process; `record` is safe to call from several threads (one lock per source), and from
+    several processes at once (each transaction holds its sources in the database before it reads them).
     """
 
     def __init__(self, engine: Engine, *, revert_window: int = REVERT_WINDOW,
@@ -124,12 +130,17 @@ class Recorder:
             upsert_sources(session, sources)
 
     def known_bodies(self, source_ids: Sequence[str]) -> dict[str, set[str]]:
-        """SHA-256 of every body stored for each source: a body among them is never analysed again."""
+        """SHA-256 of the bodies whose text each source already knows: every stored snapshot's, and the body of
+        its newest accepted capture (an unchanged one keeps only its hash). A body among them is never
+        analysed again."""
         known: dict[str, set[str]] = {}
         with session_scope(self.engine) as session:
             rows = session.execute(select(Snapshot.source_id, Snapshot.sha256)
-                                   .where(Snapshot.source_id.in_(source_ids)))
-            for source_id, sha256 in rows:
+                                   .where(Snapshot.source_id.in_(source_ids))).all()
+            newest = session.execute(select(SourceRow.id, FetchAttempt.body_sha256)
+                                     .join(FetchAttempt, FetchAttempt.id == _newest_accepted_attempt(SourceRow.id))
+                                     .where(SourceRow.id.in_(source_ids), FetchAttempt.body_sha256.is_not(None)))
+            for source_id, sha256 in [*rows, *newest]:
                 known.setdefault(source_id, set()).add(sha256)
         return known
 
@@ -184,12 +195,15 @@ class Recorder:
         with contextlib.ExitStack() as held:
             for source_id in source_ids:  # always in the same order, so two callers never wait on each other
                 held.enter_context(self._lock(source_id))
-            try:
-                outcomes = self._record_in_one_transaction(captures)
-            except BaseException:
-                for source_id in source_ids:  # the versions this transaction cached were rolled back
-                    self._latest.pop(source_id, None)
-                raise
+            for tries_left in reversed(range(STORE_TRIES)):
+                try:
+                    outcomes = self._record_in_one_transaction(captures)
+                    break
+                except BaseException as error:
+                    for source_id in source_ids:  # the versions this transaction cached were rolled back
+                        self._latest.pop(source_id, None)
+                    if not isinstance(error, IntegrityError) or not tries_left:
+                        raise
         record_ms = int((time.monotonic() - started) * 1000 / len(captures))
         return [replace(outcome, record_ms=record_ms) for outcome in outcomes]
 
@@ -204,8 +218,13 @@ class Recorder:
 
     def _record_in_one_transaction(self, captures: Sequence[Capture]) -> list[CaptureOutcome]:
         with session_scope(self.engine) as session:
+            # Another process (a daemon beside `run --once`, a worker) may record these sources now: hold them
+            # (PostgreSQL: their rows; SQLite: the database) before reading their latest versions, so that a
+            # new version's seq and baseline are the true latest until this commits.
+            begin_writing(session)
             source_rows = {row.id: row for row in session.scalars(
-                select(SourceRow).where(SourceRow.id.in_({capture.source.id for capture in captures})))}
+                select(SourceRow).where(SourceRow.id.in_({capture.source.id for capture in captures}))
+                .order_by(SourceRow.id).with_for_update())}
             self._refresh_latest(session, {capture.source.id for capture in captures if capture.result.ok})
             recorded = []
             for capture in captures:
@@ -215,7 +234,7 @@ class Recorder:
                 attempt = FetchAttempt(
                     source_id=source.id, started_at=result.started_at, outcome=result.outcome,
                     http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
-                    error=result.error,
+                    error=result.error, body_sha256=_sha256(result.body) if result.body else None,
                 )
                 outcome = self._record(session, source, source_rows[source.id], attempt, result, capture.technical,
                                        capture.analysis)
@@ -242,8 +261,9 @@ class Recorder:
             return self._failed(source_row, result.outcome, result.error)
 
         latest = self._latest[source.id]
-        snapshot, known_text = self._store_snapshot(session, source.id, result, analysis)
-        attempt.snapshot_id = snapshot.id
+        snapshot, known_text = self._seen_body(session, source.id, result)
+        if snapshot is not None:
+            attempt.snapshot_id = snapshot.id
         if technical:  # re-extraction: the stored text of this body is what may be out of date
             known_text = None
         if known_text is not None and latest is not None and known_text == latest.text:
@@ -260,8 +280,7 @@ class Recorder:
                 check_document(document, expect=source.expect,
                                previous_text=_text_to_measure_against(document, latest))
         except ExtractionError as error:
-            attempt.outcome, attempt.error = error.kind, error.reason
-            return self._failed(source_row, error.kind, error.reason)
+            return self._invalid(session, source_row, attempt, result, analysis, error)
 
         text_sha256 = _sha256(document.text.encode("utf-8"))
         if latest is not None and text_sha256 == latest.text_sha256:
@@ -272,10 +291,20 @@ class Recorder:
                 with contained():
                     rows = clause_rows(extract_clauses(document.text, kind=source.kind))
             except ExtractionError as error:
-                attempt.outcome, attempt.error = error.kind, error.reason
-                return self._failed(source_row, error.kind, error.reason)
+                return self._invalid(session, source_row, attempt, result, analysis, error)
+        snapshot = snapshot or self._keep_snapshot(session, source.id, result, analysis)
+        attempt.snapshot_id = snapshot.id  # the evidence of the version
         return self._new_version(session, source, source_row, attempt, result, snapshot, document,
                                  text_sha256, latest, technical, rows)
+
+    def _invalid(self, session: Session, source_row: SourceRow, attempt: FetchAttempt, result: FetchResult,
+                 analysis: Analysis | None, error: ExtractionError) -> CaptureOutcome:
+        """A body fetched that makes no version (invalid, too short, ...). The first of a failing streak is
+        kept, so what the page showed when it began to fail can be seen; the rest keep their hash only."""
+        attempt.outcome, attempt.error = error.kind, error.reason
+        if attempt.snapshot_id is None and source_row.failures_in_a_row == 0:
+            attempt.snapshot_id = self._keep_snapshot(session, source_row.id, result, analysis).id
+        return self._failed(source_row, error.kind, error.reason)
 
     def _failed(self, source_row: SourceRow, kind: str, error: str | None) -> CaptureOutcome:
         source_row.failures_in_a_row += 1
@@ -364,9 +393,10 @@ class Recorder:
         ).first()
         return _Latest(*row, clauses=None, language=language) if row else None
 
-    def _store_snapshot(self, session: Session, source_id: str, result: FetchResult,
-                        analysis: Analysis | None) -> tuple[Snapshot, str | None]:
-        """The snapshot row for this body (new or seen before) and, if seen before, the text it gave."""
+    @staticmethod
+    def _seen_body(session: Session, source_id: str, result: FetchResult) -> tuple[Snapshot | None, str | None]:
+        """The snapshot kept of this body, if any, and the text the body gave when last accepted, if known
+        (from its snapshot, or from the source's newest accepted capture, which keeps only the body's hash)."""
         sha256 = _sha256(result.body)
         snapshot = session.execute(
             select(Snapshot).where(Snapshot.source_id == source_id, Snapshot.sha256 == sha256)
@@ -374,6 +404,13 @@ class Recorder:
         if snapshot is not None:
             snapshot.last_seen = max(snapshot.last_seen, result.started_at)
             return snapshot, _text_of_snapshot(session, snapshot.id)
+        return None, _text_of_newest_body(session, source_id, sha256)
+
+    @staticmethod
+    def _keep_snapshot(session: Session, source_id: str, result: FetchResult,
+                       analysis: Analysis | None) -> Snapshot:
+        """A new snapshot row holding this body (compressed), as the evidence of a version or a failure."""
+        sha256 = _sha256(result.body)
         compressed = analysis.compressed_body if analysis is not None else None
         snapshot = Snapshot(
             source_id=source_id, sha256=sha256, content_type=result.content_type, size=len(result.body),
@@ -382,7 +419,7 @@ class Recorder:
         )
         session.add(snapshot)
         session.flush()
-        return snapshot, None
+        return snapshot
 
     def _refresh_latest(self, session: Session, source_ids: set[str]) -> None:
         """Bring the cached latest version of these sources up to date: another process may have recorded
@@ -418,6 +455,22 @@ _NEWEST_SEQ = (select(Version.source_id, func.max(Version.seq).label("seq"))
                .group_by(Version.source_id).subquery())
 _NEWEST_VERSIONS = select(Version.source_id, Version.id).join(
     _NEWEST_SEQ, and_(Version.source_id == _NEWEST_SEQ.c.source_id, Version.seq == _NEWEST_SEQ.c.seq))
+
+
+def _newest_accepted_attempt(source_id: Any) -> Any:
+    """The id of the source's newest attempt that gave a version (new or unchanged), as a scalar subquery;
+    `source_id` is a value or a column of the enclosing query."""
+    query = (select(FetchAttempt.id).where(FetchAttempt.source_id == source_id, FetchAttempt.version_id.is_not(None))
+             .order_by(FetchAttempt.id.desc()).limit(1))
+    return (query.correlate(SourceRow) if source_id is SourceRow.id else query).scalar_subquery()
+
+
+def _text_of_newest_body(session: Session, source_id: str, sha256: str) -> str | None:
+    """The text of the source's newest accepted capture, if its body was this one."""
+    return session.execute(
+        select(Version.text).join(FetchAttempt, FetchAttempt.version_id == Version.id)
+        .where(FetchAttempt.id == _newest_accepted_attempt(source_id), FetchAttempt.body_sha256 == sha256)
+    ).scalar_one_or_none()
 
 
 def _text_of_snapshot(session: Session, snapshot_id: int) -> str | None:
@@ -625,8 +678,6 @@ class Backlog:
 
     async def admit(self) -> None:
         """Return when the backlog is under its limit; one waiter polls, the others queue behind it."""
-        import asyncio
-
         if self._bytes < self.limit:
             return
         if self._gate is None:
