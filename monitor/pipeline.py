@@ -261,16 +261,16 @@ class Recorder:
             return self._failed(source_row, result.outcome, result.error)
 
         latest = self._latest[source.id]
-        snapshot, known_text = self._seen_body(session, source.id, result)
+        snapshot, known = self._seen_body(session, source.id, result)
         if snapshot is not None:
             attempt.snapshot_id = snapshot.id
         if technical:  # re-extraction: the stored text of this body is what may be out of date
-            known_text = None
-        if known_text is not None and latest is not None and known_text == latest.text:
+            known = None
+        if known is not None and latest is not None and known.text == latest.text:
             return self._unchanged(source_row, attempt, result, latest)
 
-        if known_text is not None:
-            analysis = Analysis(Document(title="", text=known_text))
+        if known is not None:
+            analysis = Analysis(known)
         try:
             with contained():
                 document = (analysis.document_or_raise() if analysis is not None
@@ -394,17 +394,18 @@ class Recorder:
         return _Latest(*row, clauses=None, language=language) if row else None
 
     @staticmethod
-    def _seen_body(session: Session, source_id: str, result: FetchResult) -> tuple[Snapshot | None, str | None]:
-        """The snapshot kept of this body, if any, and the text the body gave when last accepted, if known
-        (from its snapshot, or from the source's newest accepted capture, which keeps only the body's hash)."""
+    def _seen_body(session: Session, source_id: str, result: FetchResult) -> tuple[Snapshot | None, Document | None]:
+        """The snapshot kept of this body, if any, and the document (title and text) the body gave when last
+        accepted, if known (from its snapshot, or from the source's newest accepted capture, which keeps only
+        the body's hash)."""
         sha256 = _sha256(result.body)
         snapshot = session.execute(
             select(Snapshot).where(Snapshot.source_id == source_id, Snapshot.sha256 == sha256)
         ).scalar_one_or_none()
         if snapshot is not None:
             snapshot.last_seen = max(snapshot.last_seen, result.started_at)
-            return snapshot, _text_of_snapshot(session, snapshot.id)
-        return None, _text_of_newest_body(session, source_id, sha256)
+            return snapshot, _document_of_snapshot(session, snapshot.id)
+        return None, _document_of_newest_body(session, source_id, sha256)
 
     @staticmethod
     def _keep_snapshot(session: Session, source_id: str, result: FetchResult,
@@ -465,16 +466,17 @@ def _newest_accepted_attempt(source_id: Any) -> Any:
     return (query.correlate(SourceRow) if source_id is SourceRow.id else query).scalar_subquery()
 
 
-def _text_of_newest_body(session: Session, source_id: str, sha256: str) -> str | None:
-    """The text of the source's newest accepted capture, if its body was this one."""
-    return session.execute(
-        select(Version.text).join(FetchAttempt, FetchAttempt.version_id == Version.id)
+def _document_of_newest_body(session: Session, source_id: str, sha256: str) -> Document | None:
+    """The document of the source's newest accepted capture, if its body was this one."""
+    row = session.execute(
+        select(Version.title, Version.text).join(FetchAttempt, FetchAttempt.version_id == Version.id)
         .where(FetchAttempt.id == _newest_accepted_attempt(source_id), FetchAttempt.body_sha256 == sha256)
-    ).scalar_one_or_none()
+    ).first()
+    return Document(title=row.title, text=row.text) if row else None
 
 
-def _text_of_snapshot(session: Session, snapshot_id: int) -> str | None:
-    """The text a snapshot gave when it was last accepted, so an identical body is never parsed twice."""
+def _document_of_snapshot(session: Session, snapshot_id: int) -> Document | None:
+    """The document a snapshot gave when it was last accepted, so an identical body is never parsed twice."""
     version_id = session.execute(
         select(FetchAttempt.version_id).where(FetchAttempt.snapshot_id == snapshot_id,
                                               FetchAttempt.version_id.is_not(None))
@@ -482,7 +484,8 @@ def _text_of_snapshot(session: Session, snapshot_id: int) -> str | None:
     ).scalar_one_or_none()
     if version_id is None:
         return None
-    return session.execute(select(Version.text).where(Version.id == version_id)).scalar_one()
+    row = session.execute(select(Version.title, Version.text).where(Version.id == version_id)).one()
+    return Document(title=row.title, text=row.text)
 
 
 def log_outcome(source: Source, result: FetchResult, outcome: CaptureOutcome) -> None:
