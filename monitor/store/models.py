@@ -231,3 +231,12 @@ class SourceSchedule(Base):
     # lease's work was recorded, even if its worker died before marking the source done
     claim_attempt_id: Mapped[int | None] = mapped_column(Integer)
     last_success_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class PrunedAttempts(Base):
+    """How many fetch attempts of each outcome `prune` deleted, so the totals /metrics reports never go down."""
+
+    __tablename__ = "pruned_attempts"
+
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
