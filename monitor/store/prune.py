@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, delete, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from monitor.durations import parse_duration
 from monitor.store.db import session_scope
 from monitor.store.models import FetchAttempt, PrunedAttempts
 
@@ -88,11 +89,6 @@ def _tally(session: Session, deleted: Counter[str]) -> None:
 
 
 def parse_age(text: str) -> dt.timedelta:
-    """'90d', '12w', '36h' -> timedelta (a bare number is days)."""
-    from monitor.sources import parse_interval
-
-    text = text.strip()
-    interval = parse_interval(text + "d" if text.isdigit() else text)
-    if interval is None or interval.total_seconds() <= 0:
-        raise ValueError(f"{text!r} is not an age (use e.g. 90d, 12w, 36h)")
-    return interval
+    """'90d', '12w', '36h' -> timedelta. The unit is required: a bare number would be seconds in the one
+    duration grammar, and `prune --attempts-older-than 90` would delete nearly every attempt."""
+    return parse_duration(text, require_unit=True, positive=True)
