@@ -884,8 +884,19 @@ def _record_in_worker(spec: WorkerRecorder, captures: list[tuple[Source, FetchRe
 
     recorder = Recorder(_worker_engine(spec.database_url), revert_window=spec.revert_window,
                         failing_after=spec.failing_after, alerts=spec.alerts)
-    return recorder._store([Capture(source, result, analysis=analyse_body(result.body, result.content_type, source))
+    latest = latest_text_hashes(recorder.engine, [source.id for source, _ in captures])
+    return recorder._store([Capture(source, result, analysis=analyse_body(result.body, result.content_type, source,
+                                                                          latest.get(source.id)))
                             for source, result in captures])
+
+
+def latest_text_hashes(engine: Engine, source_ids: Sequence[str]) -> dict[str, str]:
+    """Each source's latest version's text hash (read without a lock: a hint for the analysis, which the
+    recording transaction checks again)."""
+    with session_scope(engine) as session:
+        return dict(session.execute(
+            select(Version.source_id, Version.text_sha256).where(Version.id.in_(
+                select(_NEWEST_VERSIONS.subquery().c.id))), {"source_ids": list(source_ids)}).all())
 
 
 # A worker's engines, by database URL, the last few used. A worker keeps SQLite connections (opening one
