@@ -455,17 +455,20 @@ def reextract(obj: Context, source_ids: tuple[str, ...]) -> None:
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Check a saved copy of the page instead of fetching it.")
 @click.option("--lines", default=15, show_default=True, help="How many lines of the text to show.")
+@click.option("--suggest", is_flag=True, help="Also print a CSS selector of the terms block found automatically, "
+                                              "ready to paste into sources.yaml as `select`.")
 @pass_context
-def check_source(obj: Context, source_id: str, file: Path | None, lines: int) -> None:
+def check_source(obj: Context, source_id: str, file: Path | None, lines: int, suggest: bool) -> None:
     """Fetch a source once and show what would be extracted: length, first lines, clauses by
     category, and every validation problem. Stores nothing. How a maintainer writes a selector.
 
-    Exit code 0 when the capture is valid, 1 when it has a problem.
+    Exit code 0 when the capture is valid, 1 when it has a problem (selectors that match nothing are one).
 
     \b
     Examples:
       clausewatch check-source anthropic-commercial-terms
       clausewatch check-source anthropic-commercial-terms --file saved.html
+      clausewatch check-source xai-terms-of-service --suggest
     """
     from collections import Counter
 
@@ -475,7 +478,7 @@ def check_source(obj: Context, source_id: str, file: Path | None, lines: int) ->
 
     source = find_source(obj.sources(), source_id)
     result = read_file(file) if file else fetch_once(source, _fetch_settings(None))
-    check = check_capture(source, result)
+    check = check_capture(source, result, suggest=suggest)
     console.print(f"[bold]{source.id}[/] {source.url}", markup=True)
     console.print(f"fetch: {result.outcome} {result.http_status or ''} {len(result.body)} bytes "
                   f"in {result.elapsed_ms} ms")
@@ -488,6 +491,10 @@ def check_source(obj: Context, source_id: str, file: Path | None, lines: int) ->
         by_category = Counter(category for clause in check.clauses for category in clause.categories)
         console.print(f"clauses: {len(check.clauses)}, watched {sum(1 for c in check.clauses if c.categories)}"
                       + "".join(f"\n  {category}: {count}" for category, count in sorted(by_category.items())))
+    if check.document is not None and check.document.method:
+        console.print(f"extraction: {check.document.method}")
+    if check.suggestion:
+        console.print(f"suggested select: [{_yaml_flow_string(check.suggestion)}]", markup=False)
     for problem in check.problems:
         err_console.print(f"[yellow]problem:[/] {problem}", markup=True)
     console.print("ok" if not check.problems else f"{len(check.problems)} problem(s)")
@@ -512,6 +519,13 @@ def parse_time(value: str) -> dt.datetime:
     if len(value.strip()) == 10:  # a bare date means the end of that day, so "as of" includes it
         moment = moment + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def _yaml_flow_string(value: str) -> str:
+    """`value` as an item of a YAML flow list (quoted when YAML would read it otherwise)."""
+    import yaml
+
+    return yaml.safe_dump([value], default_flow_style=True, width=10_000).strip()[1:-1]
 
 
 def _print_json(data: Any) -> None:

@@ -10,8 +10,9 @@ from lxml import etree
 from monitor.errors import ExtractionError
 from monitor.extract import Document
 from monitor.extract.charset import decode
-from monitor.extract.html import html_blocks, page_title, parse_html, matched_roots, remove_elements
-from monitor.extract.locate import tidy_block, locate_terms
+from monitor.extract.html import (html_blocks, matched_roots, page_title, parse_html, remove_elements,
+                                  selector_drift_reason)
+from monitor.extract.locate import locate_terms, suggest_selector, tidy_block
 from monitor.extract.pdf import pdf_text
 from monitor.extract.text import join_blocks, normalise_markdown, normalise_plain_text
 from monitor.extract.validity import SHORT_PAGE_CHARACTERS, ascii_lower, error_page_reason, markup_blocked_reason
@@ -73,6 +74,13 @@ def extract_html(markup: str, utf8: bytes | None = None, *, select: Sequence[str
     if len(text) < SHORT_PAGE_CHARACTERS:
         _raise_if_blocked(root, title, markup, utf8)
     return _document(title, text, method)
+
+
+def suggest_select(body: bytes, content_type: str | None) -> str:
+    """A CSS selector, ready for a source's `select`, of the block automatic location finds in an HTML page."""
+    markup, utf8 = decode(body, content_type, sniff_meta=True)
+    root = parse_html(markup, utf8)
+    return suggest_selector(root, locate_terms(root))
 
 
 def _selected(root: etree._Element, select: Sequence[str]) -> list[etree._Element] | None:

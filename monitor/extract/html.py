@@ -149,9 +149,13 @@ def select_roots(root: etree._Element, select: Sequence[str]) -> list[etree._Ele
         return [body if body is not None else root]
     chosen = matched_roots(root, select)
     if not chosen:
-        shown = ", ".join(select)
-        raise ExtractionError("invalid", f"selector '{shown}' matched nothing")
+        raise ExtractionError("invalid", selector_drift_reason(select))
     return chosen
+
+
+def selector_drift_reason(select: Sequence[str]) -> str:
+    """What to tell when a source's selectors matched nothing."""
+    return f"selector '{', '.join(select)}' matched nothing"
 
 
 def matched_roots(root: etree._Element, select: Sequence[str]) -> list[etree._Element]:

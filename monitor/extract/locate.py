@@ -50,14 +50,21 @@ def locate_terms(root: etree._Element) -> etree._Element:
     body = root.find("body")
     node = body if body is not None else root
     weights: dict[etree._Element, _Weight] = {}
-    title = "headings" if _weigh(node, weights).headings else "titles"
+    _weigh(node, weights)
     while True:
         child = _heaviest_child(node, weights)
         if child is None or weights[child].text < SHARE_OF_PAGE * weights[node].text:
             return node
-        if getattr(weights[node], title) and not getattr(weights[child], title):
+        if _loses_title(weights[node], weights[child]):
             return node
         node = child
+
+
+def _loses_title(node: _Weight, child: _Weight) -> bool:
+    """Whether stepping down leaves the document's title behind: its <h1>, else an element of title class."""
+    if node.headings:
+        return not child.headings
+    return bool(node.titles) and not child.titles
 
 
 def tidy_block(root: etree._Element) -> None:
@@ -148,3 +155,65 @@ def _title_sized(element: etree._Element) -> bool:
 def _heaviest_child(node: etree._Element, weights: dict[etree._Element, _Weight]) -> etree._Element | None:
     children = [child for child in node if child in weights and child.tag not in PARTS_OF_A_DOCUMENT]
     return max(children, key=lambda child: weights[child].text, default=None)
+
+
+# A class or id with a build hash ("LegalPageDetail_body__AK5Wr", "TermsService--AuymZXL9") keeps its stable
+# part; one that is all hash ("x1n2onr6", ":r3:") is never used.
+_HASHED = re.compile(r"^(?P<stable>[A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z][A-Za-z0-9]*)*?)(?:__|--|_)[A-Za-z0-9_-]{5,}$")
+_PLAIN_NAME = re.compile(r"^[A-Za-z][A-Za-z-]*[A-Za-z]$")
+# Atomic CSS (one short generated class per declaration, as Meta's "xwnkcuf"): stable for no one.
+_ATOMIC = re.compile(r"^x[a-z0-9]{5,8}$")
+SEMANTIC_TAGS = ("main", "article", "section")
+
+
+def suggest_selector(root: etree._Element, element: etree._Element) -> str:
+    """A CSS selector that matches `element` alone in the page: an id, a role, a semantic tag or a data
+    attribute first, then the shortest unique path of class names, last a path of positions."""
+    for candidate in _own_selectors(element):
+        if _selects_only(root, candidate, element):
+            return candidate
+    steps = [_position(element)]
+    for ancestor in element.iterancestors():
+        for outer in _own_selectors(ancestor):
+            for inner in [*_own_selectors(element), " > ".join(reversed(steps))]:
+                candidate = f"{outer} {inner}" if inner[0] in "#[." or inner in SEMANTIC_TAGS else f"{outer} > {inner}"
+                if _selects_only(root, candidate, element):
+                    return candidate
+        if ancestor.tag == "body":
+            break
+        steps.append(_position(ancestor))
+    return " > ".join(["body", *reversed(steps)])
+
+
+def _own_selectors(element: etree._Element) -> list[str]:
+    """Selectors naming `element` by its stable attributes, most stable first (unique or not)."""
+    tag, selectors = element.tag, []
+    ident = element.get("id") or ""
+    if _PLAIN_NAME.match(ident):
+        selectors.append(f"#{ident}")
+    if element.get("role"):
+        selectors.append(f'[role="{element.get("role")}"]')
+    if tag in SEMANTIC_TAGS:
+        selectors.append(tag)
+    for name, value in element.items():
+        if name.startswith("data-") and _PLAIN_NAME.match(value or "") and len(value) <= 60:
+            selectors.append(f'[{name}="{value}"]')
+    for token in (element.get("class") or "").split():
+        if (hashed := _HASHED.match(token)) and len(hashed.group("stable")) >= 4:
+            selectors.append(f'[class*="{hashed.group("stable")}"]')
+        elif _PLAIN_NAME.match(token) and not _ATOMIC.match(token):
+            selectors.append(f"{tag}.{token}")
+    return selectors
+
+
+def _selects_only(root: etree._Element, selector: str, element: etree._Element) -> bool:
+    from monitor.extract.html import compile_selectors
+
+    return compile_selectors((selector,))(root) == [element]
+
+
+def _position(node: etree._Element) -> str:
+    """`node` among its siblings: its tag, with its rank among those of that tag if it has any."""
+    parent = node.getparent()
+    same = [sibling for sibling in parent if sibling.tag == node.tag] if parent is not None else [node]
+    return node.tag if len(same) == 1 else f"{node.tag}:nth-of-type({same.index(node) + 1})"
