@@ -566,7 +566,7 @@ def check_extracted(document: Document, source: Source, previous_text: str | Non
     """`check_document` with the source's expected phrase; when the source's selectors matched nothing and
     the automatically found text fails, the reason says both."""
     try:
-        check_document(document, expect=source.expect, previous_text=previous_text)
+        check_document(document, expect=source.expect, previous_text=previous_text, language=source.language)
     except ExtractionError as error:
         if source.select and document.method == AUTOMATIC:
             raise ExtractionError(error.kind, f"{selector_drift_reason(source.select)}, and the text found "
@@ -975,7 +975,7 @@ def check_capture(source: Source, result: FetchResult, *, suggest: bool = False)
     if source.select and document.method == AUTOMATIC:
         problems.append(f"invalid: {selector_drift_reason(source.select)} (the text below was found automatically)")
     try:
-        check_document(document, expect=source.expect)
+        check_document(document, expect=source.expect, language=source.language)
     except ExtractionError as error:
         problems.append(f"{error.kind}: {error.reason}")
     clauses: list[Clause] = []

@@ -59,6 +59,11 @@ _REFUSED_KINDS = ("loopback", "link_local", "unspecified", "multicast", "private
 
 # ---------------------------------------------------------------- public API
 
+def accept_language(source: Source) -> dict[str, str]:
+    """The Accept-Language header of a source that pins its language (`language: en`), else none."""
+    return {"Accept-Language": source.language} if source.language else {}
+
+
 async def fetch_sources(
     requests: Sequence[FetchRequest],
     settings: FetchSettings,
@@ -537,7 +542,8 @@ class _Decoder:
 # ---------------------------------------------------------------- results
 
 def _conditional_headers(request: FetchRequest) -> dict[str, str]:
-    headers = {}
+    """The validators of a conditional GET, and the language a source pins."""
+    headers = accept_language(request.source)
     if request.etag:
         headers["If-None-Match"] = request.etag
     if request.last_modified:
