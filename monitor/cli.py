@@ -345,6 +345,7 @@ def daemon(obj: Context, concurrency: int | None, alerts_file: str | None, quiet
       clausewatch --db postgresql://postgres@db/clausewatch daemon --quiet
     """
     from monitor.analysis import analysis_processes
+    from monitor.fetch.politeness import Politeness
     from monitor.pipeline import Recorder, run_cycle
     from monitor.schedule import run_daemon
 
@@ -352,9 +353,11 @@ def daemon(obj: Context, concurrency: int | None, alerts_file: str | None, quiet
     processes = analysis_processes()
     recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
     settings, notifiers = _fetch_settings(concurrency), _notifiers(alerts_file, quiet, recorder.alerts)
+    politeness = Politeness.for_settings(settings)  # every job's fetches share the per-host limits and robots.txt
 
     def run_source(source: Any) -> None:
-        summary = run_cycle(recorder, [source], settings, notifiers, analysis_processes=processes)
+        summary = run_cycle(recorder, [source], settings, notifiers, analysis_processes=processes,
+                            politeness=politeness)
         logging.getLogger("monitor.daemon").warning("%s: %s", source.id, summary.line())
         for failure in summary.alert_failures:
             logging.getLogger("monitor.daemon").warning("alert channel failed: %s", failure)

@@ -639,7 +639,7 @@ class CycleSummary:
 
 def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any,
               notifiers: Sequence[Any] = (), on_progress: ProgressCallback | None = None,
-              analysis_processes: int | None = None) -> CycleSummary:
+              analysis_processes: int | None = None, politeness: Any = None) -> CycleSummary:
     """Fetch every source once (concurrently), record each result as it arrives, send the alerts.
 
     A body not seen before goes to a worker process, which analyses it (extracts it, classifies its clauses)
@@ -649,6 +649,8 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
     fetching meanwhile. `analysis_processes` (default: $CLAUSEWATCH_ANALYSIS_PROCESSES, else one per core)
     sets the workers; with 0, or a database only this process can open, the recording thread does all of
     it, and so it does in a cycle of a few sources when no earlier cycle has started the workers.
+    `politeness` (a monitor.fetch.politeness.Politeness): per-host limits and robots.txt rules shared with
+    other cycles, as a daemon's jobs share them; by default the cycle's own.
     """
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
@@ -679,7 +681,7 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as recording:
         recorded = recording.submit(_record_fetched, recorder, fetched, notifiers, summary, on_progress, pool)
         try:
-            asyncio.run(_fetch_all(requests, fetch_settings, hand_over))
+            asyncio.run(_fetch_all(requests, fetch_settings, hand_over, politeness))
         finally:
             if to_workers:
                 to_workers.send()
@@ -698,7 +700,8 @@ def deliver_notifications(recorder: Recorder) -> list[str]:
     return deliver_outbox(recorder.engine, recorder.alerts).errors
 
 
-async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[Any, FetchResult], None]) -> None:
+async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[Any, FetchResult], None],
+                     politeness: Any = None) -> None:
     """HTTP sources and browser sources fetched side by side."""
     import asyncio
 
@@ -707,7 +710,7 @@ async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[An
 
     by_browser = [request for request in requests if request.source.fetcher == "browser"]
     by_http = [request for request in requests if request.source.fetcher != "browser"]
-    await asyncio.gather(fetch_sources(by_http, settings, on_result=on_result),
+    await asyncio.gather(fetch_sources(by_http, settings, on_result=on_result, politeness=politeness),
                          fetch_with_browser(by_browser, settings, on_result=on_result))
 
 
