@@ -114,3 +114,18 @@ def test_an_error_page_found_automatically_is_still_no_version() -> None:
     page = UTILITY_CSS_PAGE.split('<div class="prose')[0] + "<h1>This page isn't available</h1></div></body></html>"
     with pytest.raises(ExtractionError):
         check_document(extract_document(page.encode(), format="html", content_type="text/html"))
+
+
+@pytest.mark.parametrize("name", sorted(SNAPSHOTS))
+def test_the_suggested_selector_selects_the_block_found_automatically(name: str) -> None:
+    from monitor.extract.charset import decode
+    from monitor.extract.document import suggest_select
+    from monitor.extract.html import compile_selectors, parse_html
+    from monitor.extract.locate import locate_terms
+
+    body = _page(name)
+    suggestion = suggest_select(body, "text/html")
+    root = parse_html(decode(body, "text/html", sniff_meta=True)[0])
+    found = locate_terms(root)
+    assert compile_selectors((suggestion,))(root) == [found], suggestion
+    assert ":nth-of-type" not in suggestion or name.startswith("meta-llama"), suggestion  # stable attributes first
