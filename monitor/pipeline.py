@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session
 
 from monitor.analysis import (ANALYSIS_ERROR, Analysis, AnalysisPool, compress_body, contained, discard_pool,
                               failure_reason)
-from monitor.changes import ALERTING_DIRECTIONS, ClauseChange, compare_clauses
+from monitor.changes import ClauseChange, compare_clauses
 from monitor.clauses.align import content_of
 from monitor.clauses import Clause, extract_clauses
 from monitor.clauses.language import detect_language
+from monitor.directions import ALERTING_DIRECTIONS
 from monitor.errors import ExtractionError
 from monitor.extract import Document, check_document, extract_document
 from monitor.extract.document import AUTOMATIC, selector_drift_reason, suggest_select
@@ -39,11 +40,11 @@ from monitor.logs import log_capture
 from monitor.sources import Source
 from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version, session_scope
 from monitor.store.bulk import clause_rows, clauses_from_rows, insert_clause_rows
+from monitor.store.payloads import FAILING_AFTER, event_payload, source_notice
 
 # How many recent versions a new text is compared with to call it a revert (flap), not news.
 REVERT_WINDOW = 5
 # After this many failed captures in a row a source raises one "source failing" notice.
-FAILING_AFTER = 3
 # Captures that wait for the recorder are stored together, one transaction (and one commit) for up to this many.
 CAPTURES_PER_TRANSACTION = 50
 # New bodies go to a worker process this many at a time (stored in one transaction), or fewer when the first
@@ -509,29 +510,6 @@ def _source_row(session: Session, row: SourceRow | None, source: Source) -> Sour
     return row
 
 
-def event_payload(event: ChangeEvent, source: SourceRow, version: Version) -> dict:
-    """The JSON form of a change event, as alerts, `changes --json` and exports show it."""
-    return {
-        "id": event.id,
-        "source": source.id,
-        "provider": source.provider,
-        "title": source.title,
-        "url": source.url,
-        "version": version.seq,
-        "observed_at": iso(version.observed_at),
-        "key": event.key,
-        "path": event.path,
-        "kind": event.kind,
-        "categories": list(event.categories),
-        "direction": event.direction,
-        "reason": event.reason,
-        "before": event.before,
-        "after": event.after,
-        "diff": [list(op) for op in event.diff],
-        "alert": event.alert,
-    }
-
-
 def _only_the_method_changed(session: Session, source: Source, latest: _Latest | None, document: Document,
                              result: FetchResult) -> bool:
     """Whether a text found by another method than the latest version's (selectors, automatic location) is
@@ -566,12 +544,22 @@ def check_extracted(document: Document, source: Source, previous_text: str | Non
     """`check_document` with the source's expected phrase; when the source's selectors matched nothing and
     the automatically found text fails, the reason says both."""
     try:
-        check_document(document, expect=source.expect, previous_text=previous_text, language=source.language)
+        check_document(document, expect=source.expect, previous_text=previous_text)
+        check_language(document, source)
     except ExtractionError as error:
         if source.select and document.method == AUTOMATIC:
             raise ExtractionError(error.kind, f"{selector_drift_reason(source.select)}, and the text found "
                                               f"automatically fails: {error.reason}") from None
         raise
+
+
+def check_language(document: Document, source: Source) -> None:
+    """Raise `invalid` when the source pins a language (`language: en`) and the text is in another one; a
+    text too short to tell passes."""
+    found = detect_language(document.text) if source.language else None
+    if found is not None and found != source.language:
+        raise ExtractionError("invalid", f"text is in language {found!r}, not the pinned {source.language!r} "
+                                         f"(language: {source.language})")
 
 
 def _extraction_notices(source: Source, source_row: SourceRow, document: Document) -> list[dict]:
@@ -592,21 +580,6 @@ def _extraction_notices(source: Source, source_row: SourceRow, document: Documen
 
 def _with_notices(outcome: CaptureOutcome, notices: list[dict]) -> CaptureOutcome:
     return replace(outcome, notices=notices + outcome.notices) if notices else outcome
-
-
-def source_notice(kind: str, source: SourceRow, failure: str | None = None, error: str | None = None) -> dict:
-    """An operators' notice: a source has failed several captures in a row, or has recovered."""
-    notice = {"type": kind, "source": source.id, "provider": source.provider, "title": source.title,
-              "url": source.url, "failures_in_a_row": source.failures_in_a_row,
-              "at": iso(dt.datetime.now(dt.timezone.utc))}
-    if failure:
-        notice.update(failure=failure, error=error or "")
-    return notice
-
-
-def iso(moment: dt.datetime) -> str:
-    """ISO 8601 in UTC with a Z, to the second."""
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 ProgressCallback = Callable[[Source, CaptureOutcome], None]
@@ -978,7 +951,8 @@ def check_capture(source: Source, result: FetchResult, *, suggest: bool = False)
     if source.select and document.method == AUTOMATIC:
         problems.append(f"invalid: {selector_drift_reason(source.select)} (the text below was found automatically)")
     try:
-        check_document(document, expect=source.expect, language=source.language)
+        check_document(document, expect=source.expect)
+        check_language(document, source)
     except ExtractionError as error:
         problems.append(f"{error.kind}: {error.reason}")
     clauses: list[Clause] = []

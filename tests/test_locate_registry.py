@@ -12,6 +12,7 @@ import yaml
 
 from monitor.clauses import extract_clauses
 from monitor.extract import check_document, extract_document
+from monitor.pipeline import check_language
 from monitor.sources import load_sources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,7 +41,8 @@ def test_snapshot_source_extracts_its_terms_in_both_modes(source_id: str, mode: 
     document = extract_document(newest_valid_snapshot(corpus, source_id), format=source.format,
                                 content_type="text/html", select=selectors[0], remove=selectors[1])
     assert document.method == mode
-    check_document(document, expect=source.expect, language=source.language)
+    check_document(document, expect=source.expect)
+    check_language(document, source)
     assert not [text for text in CHROME if text in document.text]
     found = {category for clause in extract_clauses(document.text) for category in clause.categories}
     assert set(REGISTRY["snapshots"][source_id]["clauses"]) <= found
@@ -57,5 +59,6 @@ def test_meta_ai_eu_terms_are_in_the_registry_and_match_the_corpus_text(corpus: 
     assert source.url == "https://www.facebook.com/legal/eu-ai-terms" and source.language == "en"
     newest = sorted((corpus / "genai-eu-extra" / "Meta AI" / "Terms of Service").glob("*.md"))[-1]
     document = extract_document(newest.read_bytes(), format="markdown", content_type=None)
-    check_document(document, expect=source.expect, language=source.language)
+    check_document(document, expect=source.expect)
+    check_language(document, source)
     assert "Meta Platforms Ireland Limited" in document.text  # the EU entity: the EU document, not another region's

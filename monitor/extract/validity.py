@@ -121,9 +121,8 @@ def error_page_reason(title: str, text: str) -> str | None:
 
 
 def check_document(document: Document, *, expect: str | None = None,
-                   previous_text: str | None = None, language: str | None = None) -> None:
-    """Raise ExtractionError unless `document` is a plausible capture of the watched terms (in `language`,
-    an ISO 639-1 code, when the source pins one)."""
+                   previous_text: str | None = None) -> None:
+    """Raise ExtractionError unless `document` is a plausible capture of the watched terms."""
     text = document.text
     reason = unreadable_reason(text)
     if reason:
@@ -143,21 +142,6 @@ def check_document(document: Document, *, expect: str | None = None,
         )
     if expect and _folded(expect) not in _folded(text):
         raise ExtractionError("invalid", f"expected phrase {expect!r} is missing")
-    if language:
-        reason = language_reason(text, language)
-        if reason:
-            raise ExtractionError("invalid", reason)
-
-
-def language_reason(text: str, language: str) -> str | None:
-    """Why a text is not in the pinned `language` (another language was served); None when it is, or when
-    the text is too short to tell."""
-    from monitor.clauses.language import detect_language
-
-    found = detect_language(text)
-    if found is None or found == language:
-        return None
-    return f"text is in language {found!r}, not the pinned {language!r} (language: {language})"
 
 
 def unreadable_reason(text: str) -> str | None:

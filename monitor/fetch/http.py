@@ -7,14 +7,12 @@ import contextlib
 import datetime as dt
 import email.utils
 import functools
-import importlib.util
 import ipaddress
 import logging
 import math
 import random
 import socket
 import ssl
-import sys
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -31,12 +29,6 @@ from monitor.sources import Source
 from monitor.urls import Origin, parse_disagreement, urlsplit_origin
 
 log = logging.getLogger(__name__)
-
-# httpcore tries `import sniffio` for every lock it sets up; without sniffio installed each
-# try is a failed import that scans sys.path again (a third of the CPU of a 500-page crawl).
-# A None entry makes the import fail at once, and httpcore and anyio then assume asyncio.
-if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 MAX_REDIRECTS = 10
 ROBOTS_MAX_REDIRECTS = 5

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from urllib.robotparser import RobotFileParser
+from typing import Any
 
 from monitor.fetch.settings import FetchSettings
 
@@ -96,16 +96,16 @@ class RobotsStore:
     def __init__(self, ttl: float = ROBOTS_TTL_SECONDS) -> None:
         self.ttl = ttl
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, concurrent.futures.Future[RobotFileParser | None]]] = {}
+        self._entries: dict[str, tuple[float, concurrent.futures.Future[Any]]] = {}
 
-    def claim(self, address: str) -> tuple[concurrent.futures.Future[RobotFileParser | None], bool]:
+    def claim(self, address: str) -> tuple[concurrent.futures.Future[Any], bool]:
         """The rules of `address` (to await), and whether the caller must load them and set the result."""
         with self._lock:
             now = time.monotonic()
             entry = self._entries.get(address)
             if entry is not None and entry[0] > now:
                 return entry[1], False
-            rules: concurrent.futures.Future[RobotFileParser | None] = concurrent.futures.Future()
+            rules: concurrent.futures.Future[Any] = concurrent.futures.Future()
             self._entries[address] = (now + self.ttl, rules)
             return rules, True
 
