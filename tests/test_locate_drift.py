@@ -15,6 +15,7 @@ from monitor.fetch import FetchResult
 from monitor.pipeline import FAILED, NEW_VERSION, UNCHANGED, Recorder
 from monitor.sources import Source
 from monitor.store import Version, connect, init_database, session_scope
+from monitor.store.history import versions_of
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 RESTRICTIONS = """<h2>3. Restrictions</h2><p>You may not:</p><ol type="a">
@@ -64,8 +65,10 @@ def test_selector_drift_is_a_technical_version_and_one_notice_then_a_recovery(db
     assert [notice["type"] for notice in back.notices] == ["selector_recovered"]
     with session_scope(engine) as session:
         rows = session.execute(select(Version.seq, Version.technical, Version.extraction).order_by(Version.seq)).all()
+        shown = [version["extraction"] for version in versions_of(session, "example-terms")]  # `history --json`
     assert [tuple(row) for row in rows] == [(1, False, "selectors"), (2, True, "automatic"), (3, False, "automatic"),
                                             (4, True, "selectors")]
+    assert shown == ["selectors", "automatic", "automatic", "selectors"]
 
 
 def test_a_new_layout_with_changed_terms_alerts_although_the_method_switched(db_url: str) -> None:
