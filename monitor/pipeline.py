@@ -516,7 +516,8 @@ def _only_the_method_changed(session: Session, source: Source, latest: _Latest |
     what that method finds in the latest version's page too: then the switch, not the terms, changed it.
 
     Both pages are compared as automatic location reads them, the one method that reads any page."""
-    if latest is None or None in (latest.extraction, document.method or None) or latest.extraction == document.method:
+    methods = (latest.extraction if latest else None, document.method or None)
+    if None in methods or methods[0] == methods[1]:
         return False
     if latest.extraction == AUTOMATIC:
         before = latest.text
@@ -527,7 +528,8 @@ def _only_the_method_changed(session: Session, source: Source, latest: _Latest |
         if row is None:
             return False
         before = _automatic_text(zlib.decompress(row.body), row.content_type, source)
-    now = document.text if document.method == AUTOMATIC else _automatic_text(result.body, result.content_type, source)
+    now = (document.text if document.method == AUTOMATIC
+           else _automatic_text(result.body, result.content_type, source))
     return now is not None and now == before
 
 
@@ -949,7 +951,8 @@ def check_capture(source: Source, result: FetchResult, *, suggest: bool = False)
         return SourceCheck(result, None, [f"{error.kind}: {error.reason}"], [])
     problems = []
     if source.select and document.method == AUTOMATIC:
-        problems.append(f"invalid: {selector_drift_reason(source.select)} (the text below was found automatically)")
+        problems.append(f"invalid: {selector_drift_reason(source.select)} "
+                        "(the text below was found automatically)")
     try:
         check_document(document, expect=source.expect)
         check_language(document, source)

@@ -4,9 +4,11 @@ The terms are the page's main run of prose: headings, numbered items and long pa
 weighed by the characters of text it holds outside links (navigation, language pickers and tables of contents
 are mostly link text) and outside boilerplate (navigation, footers, sidebars, banners, forms, cookie
 notices, hidden elements, scripts). From <body> the finder steps down into the child that still holds most
-of the page's weight, and stops where the next step would lose the document's title (its <h1>): the
-smallest element that holds nearly all the prose and its heading. The choice depends on the page's
-structure and words only, so captures whose terms did not change give the same block.
+of its parent's weight, never into a single list, table or paragraph, and stops where the next step would
+lose the document's title (its <h1>, or on pages without one an element of title class): the smallest
+element that holds nearly all the prose and its heading. Inside it, boilerplate is dropped and <span>s
+styled as paragraphs become blocks. `suggest_selector` names that element with a CSS selector. The choice
+depends on the page's structure and words only, so captures whose terms did not change give the same block.
 """
 
 from __future__ import annotations
@@ -22,18 +24,20 @@ from monitor.extract.html import DROPPED_TAGS, _drop_tree, _hidden
 # snapshots (bench/locate_quality.py) 0.5 to 0.95 give the same recall and stability: the title rule and
 # the lists, tables and paragraphs never stepped into do most of the work; a lower share would let a long
 # section be taken for the document, a higher one stop at wrappers that hold a sidebar of prose.
-SHARE_OF_PAGE = 0.75
+SHARE_PER_STEP = 0.75
 # Never the terms, wherever they sit.
 BOILERPLATE_TAGS = frozenset(("nav", "footer", "aside", "form", "menu", "label"))
 # Text for screen readers only ("(opens in a new window)"), which sites add to links and drop again.
-_SCREEN_READER_ONLY = re.compile(r"(?:^|\s)(?:sr-only|visually-?hidden|screen-reader-(?:text|only)|a11y-hidden)(?:\s|$)")
+_SCREEN_READER_ONLY = re.compile(
+    r"(?:^|\s)(?:sr-only|visually-?hidden|screen-reader-(?:text|only)|a11y-hidden)(?:\s|$)")
 BOILERPLATE_ROLES = frozenset(("navigation", "contentinfo", "banner", "search", "complementary", "menu",
                                "menubar", "dialog", "alertdialog"))
 HEADING_TAGS = frozenset(f"h{level}" for level in range(1, 7))
 # A title this short is a logo or a label, this long a paragraph, not the document's title.
 MIN_TITLE_CHARACTERS = 4
 MAX_TITLE_CHARACTERS = 200
-_TITLE_CLASS = re.compile(r"(?:^|[\s_-])(?:page-?|main-?|doc(?:ument)?-?)*title\b|(?:Page|Main|Doc)\w*Title", re.IGNORECASE)
+_TITLE_CLASS = re.compile(r"(?:^|[\s_-])(?:page-?|main-?|doc(?:ument)?-?)*title\b|(?:Page|Main|Doc)\w*Title",
+                          re.IGNORECASE)
 # One list, table or paragraph of the document is never the whole of it: the finder stops above them.
 PARTS_OF_A_DOCUMENT = frozenset(("ol", "ul", "li", "table", "thead", "tbody", "tr", "td", "p", "dl", "dd",
                                  "blockquote", "pre"))
@@ -54,7 +58,7 @@ def locate_terms(root: etree._Element) -> etree._Element:
     _weigh(node, weights)
     while True:
         child = _heaviest_child(node, weights)
-        if child is None or weights[child].text < SHARE_OF_PAGE * weights[node].text:
+        if child is None or weights[child].text < SHARE_PER_STEP * weights[node].text:
             return node
         if _loses_title(weights[node], weights[child]):
             return node
@@ -95,11 +99,6 @@ def _spans_as_paragraphs(element: etree._Element) -> bool:
     if element.text and not element.text.isspace():
         return False
     return all(not child.tail or child.tail.isspace() for child in element)
-
-
-def is_boilerplate(element: etree._Element) -> bool:
-    """Navigation, footer, sidebar, banner, form, cookie notice or hidden element."""
-    return _boilerplate(element)
 
 
 def _boilerplate(element: etree._Element) -> bool:
