@@ -345,6 +345,7 @@ def daemon(obj: Context, concurrency: int | None, alerts_file: str | None, quiet
       clausewatch --db postgresql://postgres@db/clausewatch daemon --quiet
     """
     from monitor.analysis import analysis_processes
+    from monitor.fetch.politeness import Politeness
     from monitor.pipeline import Recorder, run_cycle
     from monitor.schedule import run_daemon
 
@@ -352,9 +353,11 @@ def daemon(obj: Context, concurrency: int | None, alerts_file: str | None, quiet
     processes = analysis_processes()
     recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
     settings, notifiers = _fetch_settings(concurrency), _notifiers(alerts_file, quiet, recorder.alerts)
+    politeness = Politeness.for_settings(settings)  # every job's fetches share the per-host limits and robots.txt
 
     def run_source(source: Any) -> None:
-        summary = run_cycle(recorder, [source], settings, notifiers, analysis_processes=processes)
+        summary = run_cycle(recorder, [source], settings, notifiers, analysis_processes=processes,
+                            politeness=politeness)
         logging.getLogger("monitor.daemon").warning("%s: %s", source.id, summary.line())
         for failure in summary.alert_failures:
             logging.getLogger("monitor.daemon").warning("alert channel failed: %s", failure)
@@ -455,17 +458,20 @@ def reextract(obj: Context, source_ids: tuple[str, ...]) -> None:
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Check a saved copy of the page instead of fetching it.")
 @click.option("--lines", default=15, show_default=True, help="How many lines of the text to show.")
+@click.option("--suggest", is_flag=True, help="Also print a CSS selector of the terms block found automatically, "
+                                              "ready to paste into sources.yaml as `select`.")
 @pass_context
-def check_source(obj: Context, source_id: str, file: Path | None, lines: int) -> None:
+def check_source(obj: Context, source_id: str, file: Path | None, lines: int, suggest: bool) -> None:
     """Fetch a source once and show what would be extracted: length, first lines, clauses by
     category, and every validation problem. Stores nothing. How a maintainer writes a selector.
 
-    Exit code 0 when the capture is valid, 1 when it has a problem.
+    Exit code 0 when the capture is valid, 1 when it has a problem (selectors that match nothing are one).
 
     \b
     Examples:
       clausewatch check-source anthropic-commercial-terms
       clausewatch check-source anthropic-commercial-terms --file saved.html
+      clausewatch check-source xai-terms-of-service --suggest
     """
     from collections import Counter
 
@@ -475,7 +481,7 @@ def check_source(obj: Context, source_id: str, file: Path | None, lines: int) ->
 
     source = find_source(obj.sources(), source_id)
     result = read_file(file) if file else fetch_once(source, _fetch_settings(None))
-    check = check_capture(source, result)
+    check = check_capture(source, result, suggest=suggest)
     console.print(f"[bold]{source.id}[/] {source.url}", markup=True)
     console.print(f"fetch: {result.outcome} {result.http_status or ''} {len(result.body)} bytes "
                   f"in {result.elapsed_ms} ms")
@@ -488,6 +494,10 @@ def check_source(obj: Context, source_id: str, file: Path | None, lines: int) ->
         by_category = Counter(category for clause in check.clauses for category in clause.categories)
         console.print(f"clauses: {len(check.clauses)}, watched {sum(1 for c in check.clauses if c.categories)}"
                       + "".join(f"\n  {category}: {count}" for category, count in sorted(by_category.items())))
+    if check.document is not None and check.document.method:
+        console.print(f"extraction: {check.document.method}")
+    if check.suggestion:
+        console.print(f"suggested select: [{_yaml_flow_string(check.suggestion)}]", markup=False)
     for problem in check.problems:
         err_console.print(f"[yellow]problem:[/] {problem}", markup=True)
     console.print("ok" if not check.problems else f"{len(check.problems)} problem(s)")
@@ -495,6 +505,13 @@ def check_source(obj: Context, source_id: str, file: Path | None, lines: int) ->
 
 
 # ---------------------------------------------------------------------------- reading
+
+
+def _yaml_flow_string(value: str) -> str:
+    """`value` as an item of a YAML flow list (quoted when YAML would read it otherwise)."""
+    import yaml
+
+    return yaml.safe_dump([value], default_flow_style=True, width=10_000).strip()[1:-1]
 
 
 def _print_json(data: Any) -> None:

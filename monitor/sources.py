@@ -82,6 +82,9 @@ class Source(BaseModel):
     allow_private: bool = False  # the URL's own host and port may be a private or loopback address
     allow_private_redirects: bool = False  # so may any other host the page redirects to or loads from
     respect_robots: bool = True
+    # ISO 639-1 code the document is written in: sent as Accept-Language, and a capture in another
+    # language is a failed capture (`invalid`), never a version
+    language: str | None = Field(None, pattern=r"^[a-z]{2,3}$")
 
     @field_validator("provider", "title", "url", "expect", "select", "remove")
     @classmethod
