@@ -295,12 +295,14 @@ def _import_document(recorder: Recorder, source: Source, versions: list[Historic
 def _capture(source: Source, version: HistoricVersion, body: bytes) -> Capture:
     result = FetchResult(url=source.url, outcome=OK, started_at=version.recorded_at, elapsed_ms=0, body=body,
                          content_type=_CONTENT_TYPES.get(version.suffix.lower()))
-    return Capture(_as_archived(source), result, origin=version.origin)
+    return Capture(_as_archived(source, result.content_type), result, origin=version.origin)
 
 
-def _as_archived(source: Source) -> Source:
-    """The source as its archived copies are read: they are the archive's text, not the page the registry's
-    selectors, format and expected phrase were written for."""
+def _as_archived(source: Source, content_type: str | None) -> Source:
+    """The source as an archived copy is read: a raw page (HTML) as the registry says, but the archive's own
+    text (Markdown, plain text, PDF) without the selectors, format and expected phrase written for the page."""
+    if content_type == "text/html":
+        return source
     return source.model_copy(update={"format": None, "select": (), "remove": (), "expect": None})
 
 
@@ -329,7 +331,8 @@ class _StoredCaptures:
                 result = FetchResult(url=source.url, outcome=OK, started_at=attempt.started_at,
                                      elapsed_ms=attempt.elapsed_ms, http_status=attempt.http_status, body=body,
                                      content_type=content_type)
-            captures.append(Capture(_as_archived(source) if origin else source, result, origin=origin))
+            reading = _as_archived(source, result.content_type) if origin else source
+            captures.append(Capture(reading, result, origin=origin))
         return captures
 
 

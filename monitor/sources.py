@@ -217,6 +217,9 @@ def _validate_sources(file: Path, data: bytes) -> list[Source]:
         if not isinstance(entry, dict):
             raise ConfigError(f"{file}: source #{position}: expected a mapping of fields")
         line = entry.pop("__line__", "?")
+        for value in entry.values():  # a nested mapping (history:) has its line too
+            if isinstance(value, dict):
+                value.pop("__line__", None)
         name = entry.get("id") if isinstance(entry.get("id"), str) else f"#{position}"
         try:
             source = Source.model_validate(entry)

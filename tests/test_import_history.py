@@ -122,3 +122,117 @@ def test_a_repository_of_code_is_not_history(tmp_path: Path) -> None:
         pytest.skip("not a git checkout")
     code, out = run("--db", f"sqlite:///{tmp_path / 'cw.db'}", "import", str(project))
     assert code == 2 and "found no versions" in out
+
+
+# ---------------------------------------------------------------- the registry names its history
+
+REGISTRY = """sources:
+  - id: mistral-commercial-terms
+    provider: Mistral AI
+    title: Commercial Terms of Service
+    url: https://legal.mistral.ai/terms/commercial-terms-of-service
+    format: markdown
+    history: {service: "Le Chat", terms_type: "Commercial Terms"}
+"""
+REGISTRY_SOURCE = {"id": "mistral-commercial-terms", "provider": "Mistral AI",
+                   "title": "Commercial Terms of Service", "url": "https://legal.mistral.ai/terms/commercial-terms-of-service"}
+
+
+def source_of(db: str, source_id: str) -> dict:
+    code, out = run("--db", db, "show", source_id, "--json")
+    assert code == 0, out
+    return {k: v for k, v in json.loads(out)["source"].items() if k in REGISTRY_SOURCE}
+
+
+def test_a_registry_entry_continues_its_imported_history(corpus: Path, tmp_path: Path, db_url: str) -> None:
+    registry = tmp_path / "sources.yaml"
+    registry.write_text(REGISTRY)
+    dataset = slice_of(corpus, tmp_path / "dataset", 1, 6)
+    assert run("--db", db_url, "--sources", str(registry), "import", str(dataset))[0] == 0
+    assert source_of(db_url, "mistral-commercial-terms") == REGISTRY_SOURCE
+    assert run("--db", db_url, "history", SOURCE_ID)[0] != 0  # no second timeline under the folder names
+    versions = len(history_of(db_url, "mistral-commercial-terms")["versions"])
+
+    # fetching (ingest: the same pipeline as run) continues the same timeline
+    newest = sorted((dataset / DOCUMENT).glob("*.md"))[-1]
+    page = tmp_path / "page.md"
+    page.write_text(newest.read_text() + "\n\nYou may not use the Services to develop models that compete with us.\n")
+    code, out = run("--db", db_url, "--sources", str(registry), "ingest", "mistral-commercial-terms", str(page),
+                    "--at", "2026-09-01T00:00:00Z")
+    assert code == 0 and f"(version {versions + 1})" in out, out
+    # and no command makes the provider, title or URL flip
+    assert run("--db", db_url, "--sources", str(registry), "import", str(dataset))[0] == 0
+    assert source_of(db_url, "mistral-commercial-terms") == REGISTRY_SOURCE
+    assert len(history_of(db_url, "mistral-commercial-terms")["versions"]) == versions + 1
+
+
+def history_of(db: str, source_id: str) -> dict:
+    code, out = run("--db", db, "history", source_id, "--json")
+    assert code == 0, out
+    return json.loads(out)
+
+
+def test_the_shipped_registry_names_the_corpus_documents_it_watches(corpus: Path) -> None:
+    from monitor.sources import load_sources, shipped_sources_file
+
+    sources = load_sources(shipped_sources_file())
+    folders = {(path.parent.name, path.name) for collection in ("genai-eu", "genai-eu-extra", "genai-eu-snapshots")
+               for path in (corpus / collection).glob("*/*") if path.is_dir()}
+    named = {source.id: (source.history.service, source.history.terms_type) for source in sources if source.history}
+    assert named and set(named.values()) <= folders
+    assert named["anthropic-commercial-terms"] == ("Claude.ai", "Commercial Terms")
+    # every entry whose page the corpus holds snapshots of names its history
+    manifest = json.loads((corpus / "genai-eu-snapshots" / "manifest.json").read_text())
+    snapshot_urls = {entry["url"] for entry in manifest}
+    assert {source.id for source in sources if source.url in snapshot_urls} <= set(named)
+
+
+# ---------------------------------------------------------------- evidence cites its origin
+
+
+def test_imported_evidence_cites_its_origin_never_a_local_path(corpus: Path, tmp_path: Path, db_url: str) -> None:
+    registry = tmp_path / "sources.yaml"
+    registry.write_text(REGISTRY)
+    dataset = slice_of(corpus, tmp_path / "genai-eu", 1, 6)
+    shutil.copytree(corpus / "genai-eu" / "Qwen Chat" / "Terms of Service", dataset / "Qwen Chat" / "Terms of Service")
+    assert run("--db", db_url, "--sources", str(registry), "import", str(dataset))[0] == 0
+    newest = sorted((dataset / DOCUMENT).glob("*.md"))[-1].name
+    for source_id in ("mistral-commercial-terms", "qwen-chat-terms-of-service"):
+        code, out = run("--db", db_url, "show", source_id, "--clauses-only")
+        assert code == 0 and "file:" not in out and str(tmp_path) not in out, out
+        assert "archived copy: dataset genai-eu (versions recorded to " in out
+    shown = run("--db", db_url, "show", "mistral-commercial-terms", "--json")[1]
+    assert f"file Le Chat/Commercial Terms/{newest}" in json.loads(shown)["cite"]
+    assert REGISTRY_SOURCE["url"] in json.loads(shown)["cite"]  # the public URL comes from the registry
+    site = tmp_path / "site"
+    code, out = run("--db", db_url, "site", str(site))
+    assert code == 0, out
+    pages = [page for page in site.rglob("*") if page.is_file() and page.suffix in (".html", ".json", ".atom")]
+    assert len(pages) > 20
+    for page in pages:
+        text = page.read_text(errors="replace")
+        assert "file://" not in text and str(tmp_path) not in text, page
+    assert any("archived copy: dataset genai-eu" in page.read_text() for page in pages if page.suffix == ".html")
+
+
+def test_a_versions_repository_is_cited_by_address_commit_and_path(corpus: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    from monitor.importer import find_versions
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "versions"
+    (repo / "Le Chat").mkdir(parents=True)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "remote", "add", "origin", "https://someone:token@github.com/example/versions.git"],
+                   check=True)
+    shutil.copy(sorted((corpus / "genai-eu" / DOCUMENT).glob("*.md"))[0], repo / "Le Chat" / "Commercial Terms.md")
+    (repo / "README.md").write_text("versions\n")
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    [version] = find_versions(repo)
+    assert version.origin == (f"repository https://github.com/example/versions.git, commit {commit}, "
+                              f"file Le Chat/Commercial Terms.md")

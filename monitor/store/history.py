@@ -67,7 +67,7 @@ def versions_of(session: Session, source_id: str) -> list[dict[str, Any]]:
     rows = session.execute(
         select(Version.id, Version.seq, Version.observed_at, Version.text_sha256, Version.revert_of_seq,
                Version.technical, Version.language, func.length(Version.text).label("length"), Snapshot.sha256,
-               Snapshot.size, Snapshot.content_type, Snapshot.first_seen)
+               Snapshot.size, Snapshot.content_type, Snapshot.first_seen, Snapshot.origin)
         .outerjoin(Snapshot, Snapshot.id == Version.snapshot_id)
         .where(Version.source_id == source_id).order_by(Version.seq))
     fetched = dict(session.execute(
@@ -82,7 +82,7 @@ def versions_of(session: Session, source_id: str) -> list[dict[str, Any]]:
                     "language": r.language,
                     "snapshot": None if r.sha256 is None else {
                         "sha256": r.sha256, "size": r.size, "content_type": r.content_type,
-                        "fetched_at": iso(fetched_at)}})
+                        "fetched_at": iso(fetched_at), "origin": r.origin}})
     return out
 
 
