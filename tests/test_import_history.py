@@ -197,7 +197,7 @@ def test_imported_evidence_cites_its_origin_never_a_local_path(corpus: Path, tmp
     shutil.copytree(corpus / "genai-eu" / "Qwen Chat" / "Terms of Service", dataset / "Qwen Chat" / "Terms of Service")
     assert run("--db", db_url, "--sources", str(registry), "import", str(dataset))[0] == 0
     newest = sorted((dataset / DOCUMENT).glob("*.md"))[-1].name
-    for source_id in ("mistral-commercial-terms", "qwen-chat-terms-of-service"):
+    for source_id in ("qwen-chat-terms-of-service", "mistral-commercial-terms"):  # no registry entry; one
         code, out = run("--db", db_url, "show", source_id, "--clauses-only")
         assert code == 0 and "file:" not in out and str(tmp_path) not in out, out
         assert "archived copy: dataset genai-eu (versions recorded to " in out
@@ -236,3 +236,24 @@ def test_a_versions_repository_is_cited_by_address_commit_and_path(corpus: Path,
     [version] = find_versions(repo)
     assert version.origin == (f"repository https://github.com/example/versions.git, commit {commit}, "
                               f"file Le Chat/Commercial Terms.md")
+
+
+# ---------------------------------------------------------------- health after imports
+
+
+def test_health_after_an_import_reports_the_newest_fetch(corpus: Path, tmp_path: Path, db_url: str) -> None:
+    """An import inserts old attempts after a recent fetch: health goes by the newest fetch time."""
+    import datetime as dt
+
+    registry = tmp_path / "sources.yaml"
+    registry.write_text(REGISTRY.split("    history:")[0])  # the import makes a second source: health is global
+    page = tmp_path / "page.md"
+    page.write_text(sorted((corpus / "genai-eu" / DOCUMENT).glob("*.md"))[-1].read_text())
+    an_hour_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert run("--db", db_url, "--sources", str(registry), "ingest", "mistral-commercial-terms", str(page),
+               "--at", an_hour_ago)[0] == 0
+    dataset = slice_of(corpus, tmp_path / "dataset", 1, 6)
+    assert run("--db", db_url, "--sources", str(registry), "import", str(dataset))[0] == 0
+    code, out = run("--db", db_url, "health", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["last_success_at"] == an_hour_ago, out
