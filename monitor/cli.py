@@ -133,7 +133,8 @@ def cli(ctx: click.Context, db: str | None, sources: str | None, config: str | N
 
     \b
     Quick start:
-      clausewatch init              # create the database (./clausewatch.db)
+      clausewatch import --example  # a small real history (./clausewatch.db)
+      clausewatch serve             # browse it at http://127.0.0.1:8000/
       clausewatch run --once        # fetch every source once, record, alert
       clausewatch changes           # what changed, clause by clause
     """

@@ -257,3 +257,42 @@ def test_health_after_an_import_reports_the_newest_fetch(corpus: Path, tmp_path:
     code, out = run("--db", db_url, "health", "--json")
     report = json.loads(out)
     assert code == 0 and report["last_success_at"] == an_hour_ago, out
+
+
+# ---------------------------------------------------------------- the example history
+
+
+def test_the_example_history_loads_and_the_site_shows_it(tmp_path: Path, db_url: str) -> None:
+    from starlette.testclient import TestClient
+
+    from monitor.web.app import create_app
+
+    code, out = run("--db", db_url, "import", "--example")
+    assert code == 0 and "imported" in out, out
+    code, out = run("--db", db_url, "changes", "--direction", "tightened", "--json")
+    tightened = json.loads(out)
+    assert {"mistral-commercial-terms", "meta-llama-api-terms-of-service", "meta-llama-acceptable-use-policy"} <= {
+        event["source"] for event in tightened}  # real tightenings, the licence lineage's among them
+    engine = connect(db_url)
+    try:
+        home = TestClient(create_app(engine)).get("/")
+    finally:
+        engine.dispose()
+    assert home.status_code == 200 and "Mistral AI" in home.text and "Llama" in home.text
+    code, out = run("--db", db_url, "import", "--example")
+    assert code == 0 and out.count("nothing new") == 2, out
+
+
+def test_import_takes_a_path_or_the_example(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cw.db'}"
+    for args in ((), ("--example", str(tmp_path))):
+        code, out = run("--db", db, "import", *args)
+        assert code == 2 and "give a dataset PATH or --example" in out, out
+
+
+def test_the_quick_start_shows_the_example_on_the_site() -> None:
+    code, out = run("--help")
+    assert code == 0 and "clausewatch import --example" in out and "clausewatch serve" in out
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    quick_start = readme[:readme.index("clausewatch serve") + 100]
+    assert "clausewatch import --example" in quick_start
