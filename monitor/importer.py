@@ -320,19 +320,24 @@ class _StoredCaptures:
         with session_scope(recorder.engine) as session:
             bodies = {row.id: (zlib.decompress(row.body), row.content_type) for row in session.execute(
                 select(Snapshot.id, Snapshot.body, Snapshot.content_type).where(Snapshot.source_id == self.source_id))}
-        captures = []
+        captures: list[Capture] = []
+        last_body: tuple[bytes, str | None, str | None] | None = None  # (body, content type, origin)
         for attempt, origin in self.attempts:
-            if attempt.snapshot_id is None:
-                result = FetchResult(url=source.url, outcome=attempt.outcome, started_at=attempt.started_at,
-                                     elapsed_ms=attempt.elapsed_ms, http_status=attempt.http_status,
-                                     error=attempt.error)
-            else:  # failed checks are made again: whether a body is too short depends on what came before it
-                body, content_type = bodies[attempt.snapshot_id]
-                result = FetchResult(url=source.url, outcome=OK, started_at=attempt.started_at,
-                                     elapsed_ms=attempt.elapsed_ms, http_status=attempt.http_status, body=body,
-                                     content_type=content_type)
-            reading = _as_archived(source, result.content_type) if origin else source
-            captures.append(Capture(reading, result, origin=origin))
+            if attempt.snapshot_id is not None:
+                last_body = (*bodies[attempt.snapshot_id], origin)
+            elif attempt.outcome != OK or last_body is None:
+                captures.append(Capture(source, FetchResult(
+                    url=source.url, outcome=attempt.outcome, started_at=attempt.started_at,
+                    elapsed_ms=attempt.elapsed_ms, http_status=attempt.http_status, error=attempt.error)))
+                continue
+            # failed checks are made again (whether a body is too short depends on what came before it); a
+            # success stored without its body was unchanged: it is read as the body stored before it
+            body, content_type, body_origin = last_body
+            result = FetchResult(url=source.url, outcome=OK, started_at=attempt.started_at,
+                                 elapsed_ms=attempt.elapsed_ms, http_status=attempt.http_status, body=body,
+                                 content_type=content_type)
+            reading = _as_archived(source, content_type) if body_origin else source
+            captures.append(Capture(reading, result, origin=body_origin))
         return captures
 
 

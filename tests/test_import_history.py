@@ -259,6 +259,24 @@ def test_health_after_an_import_reports_the_newest_fetch(corpus: Path, tmp_path:
     assert code == 0 and report["last_success_at"] == an_hour_ago, out
 
 
+def test_older_history_goes_in_before_a_fetched_version(corpus: Path, tmp_path: Path, db_url: str,
+                                                        whole: tuple[dict, list[tuple]]) -> None:
+    """A source fetched first and given its archived history afterwards: the history goes before the fetch,
+    whose body (the same text as the newest archived version) is then an unchanged capture."""
+    registry = tmp_path / "sources.yaml"
+    registry.write_text(REGISTRY)
+    page = tmp_path / "page.md"
+    page.write_text(sorted((corpus / "genai-eu" / DOCUMENT).glob("*.md"))[-1].read_text())
+    assert run("--db", db_url, "--sources", str(registry), "ingest", "mistral-commercial-terms", str(page),
+               "--at", "2026-09-01T00:00:00Z")[0] == 0
+    code, out = run("--db", db_url, "--sources", str(registry), "import", str(slice_of(corpus, tmp_path / "d", 1, 6)))
+    assert code == 0 and "time order" in out, out
+    fetched = history_of(db_url, "mistral-commercial-terms")
+    assert [v["seq"] for v in fetched["versions"]] == [v["seq"] for v in whole[0]["versions"]]
+    assert [v["observed_at"] for v in fetched["versions"]] == [v["observed_at"] for v in whole[0]["versions"]]
+    assert fetched["attempts"] == {"ok": 6, "invalid": 1} and counts(db_url)[2] == 0
+
+
 # ---------------------------------------------------------------- the example history
 
 
