@@ -396,8 +396,9 @@ def ingest(obj: Context, source_id: str, file: Path, at: str | None, alerts_file
 
 @cli.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
-@click.option("--example", is_flag=True, help="Load the small real history shipped with ClauseWatch instead of PATH "
-                                              "(terms with real tightenings and a licence lineage; see its ATTRIBUTION.md).")
+@click.option("--example", is_flag=True,
+              help="Load the small real history shipped with ClauseWatch instead of PATH (terms with real "
+                   "tightenings and a licence lineage; see monitor/_example/ATTRIBUTION.md).")
 @pass_context
 def import_command(obj: Context, path: Path | None, example: bool) -> None:
     """Load history from an Open Terms Archive dataset folder or versions git repository.

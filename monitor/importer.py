@@ -1,7 +1,14 @@
 """History import: an Open Terms Archive dataset folder or versions git repository in, recorded versions out.
 
 Dataset layout: <service>/<terms type>/<YYYY-MM-DDTHH-MM-SSZ>.md, one file per recorded version.
-Versions repository: <service>/<terms type>.md, each commit of each file a version at the commit time.
+Versions repository: <service>/<terms type>.md, each commit of each file a version at the commit time (a
+repository with other files below its top level is not one). Nothing else counts as history.
+
+The history stays true however often and in whatever order slices are imported: a version already stored
+(same time, same body) is skipped; versions older than what a source holds make that source's history be
+recorded again in time order (`Recorder.replace_history`). A `sources.yaml` entry whose `history:` names a
+document takes it over (its id, provider, title and URL), so fetching continues the same timeline. Each
+version keeps its origin (dataset and file, or repository, commit and path) on its snapshot, for citing.
 
 A dataset folder is read as untrusted: only regular files inside it (a symlink that leads out of it, or
 to a device, FIFO or /proc file, is refused), each at most MAX_VERSION_BYTES, all checked before anything
@@ -21,10 +28,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from monitor.errors import UsageError
-from monitor.fetch import OK, FetchResult
 from sqlalchemy import select
 
+from monitor.errors import UsageError
+from monitor.fetch import OK, FetchResult
 from monitor.pipeline import Capture, CaptureOutcome, Recorder
 from monitor.sources import Source
 from monitor.store import FetchAttempt, Snapshot, SourceRow, session_scope

@@ -134,8 +134,8 @@ REGISTRY = """sources:
     format: markdown
     history: {service: "Le Chat", terms_type: "Commercial Terms"}
 """
-REGISTRY_SOURCE = {"id": "mistral-commercial-terms", "provider": "Mistral AI",
-                   "title": "Commercial Terms of Service", "url": "https://legal.mistral.ai/terms/commercial-terms-of-service"}
+REGISTRY_SOURCE = {"id": "mistral-commercial-terms", "provider": "Mistral AI", "title": "Commercial Terms of Service",
+                   "url": "https://legal.mistral.ai/terms/commercial-terms-of-service"}
 
 
 def source_of(db: str, source_id: str) -> dict:

@@ -36,10 +36,10 @@ def test_every_folder_of_the_package_is_listed() -> None:
     """The packages are listed by hand (package-dir maps migrations/ into the package): a new folder of
     monitor/ that is not listed would be missing from the wheel."""
     listed = set(pyproject()["tool"]["setuptools"]["packages"])
-    example = REPO / "monitor" / "_example"  # data folders of the example history, carried as package data
+    data = [REPO / "monitor" / "_example" / name for name in ("genai-eu", "licenses-lineage")]  # package data
     folders = {".".join(path.relative_to(REPO).parts) for path in (REPO / "monitor").rglob("*")
                if path.is_dir() and path.name != "__pycache__" and any(path.iterdir())
-               and not path.is_relative_to(example / "genai-eu") and not path.is_relative_to(example / "licenses-lineage")}
+               and not any(path.is_relative_to(folder) for folder in data)}
     assert folders | {"monitor"} <= listed
     mapped = pyproject()["tool"]["setuptools"]["package-dir"]
     assert mapped == {"monitor._migrations": "migrations", "monitor._registry": "."}
