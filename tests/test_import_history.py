@@ -314,3 +314,16 @@ def test_the_quick_start_shows_the_example_on_the_site() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     quick_start = readme[:readme.index("clausewatch serve") + 100]
     assert "clausewatch import --example" in quick_start
+
+
+def test_a_history_named_twice_or_misspelt_is_one_clear_line(tmp_path: Path) -> None:
+    entry = ("  - id: {id}\n    provider: P\n    title: T\n    url: https://example.com/{id}\n"
+             "    history: {{service: \"Le Chat\", {field}: \"Commercial Terms\"}}\n")
+    for text, message in (
+            ("sources:\n" + entry.format(id="a", field="terms_type") + entry.format(id="b", field="terms_type"),
+             "source 'b': field 'history': the same document as source 'a'"),
+            ("sources:\n" + entry.format(id="a", field="type"), "source 'a': field 'history.terms_type': required field is missing")):
+        registry = tmp_path / "sources.yaml"
+        registry.write_text(text)
+        code, out = run("--sources", str(registry), "sources", "--check")
+        assert code == 2 and message in out and len(out.strip().splitlines()) == 1, out
