@@ -133,7 +133,8 @@ def cli(ctx: click.Context, db: str | None, sources: str | None, config: str | N
 
     \b
     Quick start:
-      clausewatch init              # create the database (./clausewatch.db)
+      clausewatch import --example  # a small real history (./clausewatch.db)
+      clausewatch serve             # browse it at http://127.0.0.1:8000/
       clausewatch run --once        # fetch every source once, record, alert
       clausewatch changes           # what changed, clause by clause
     """
@@ -397,32 +398,55 @@ def ingest(obj: Context, source_id: str, file: Path, at: str | None, alerts_file
 
 
 @cli.command("import")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
+@click.option("--example", is_flag=True,
+              help="Load the small real history shipped with ClauseWatch instead of PATH (terms with real "
+                   "tightenings and a licence lineage; see monitor/_example/ATTRIBUTION.md).")
 @pass_context
-def import_command(obj: Context, path: Path) -> None:
+def import_command(obj: Context, path: Path | None, example: bool) -> None:
     """Load history from an Open Terms Archive dataset folder or versions git repository.
 
     A dataset folder holds <service>/<terms type>/<YYYY-MM-DDTHH-MM-SSZ>.md; a versions repository
-    holds <service>/<terms type>.md with one commit per version. Each document becomes a source whose
-    provider is the service and whose title is the terms type. Imported history sends no alerts.
+    holds <service>/<terms type>.md with one commit per version. A document that an entry of the sources
+    file names in its `history:` field continues as that source; any other becomes a source whose provider
+    is the service and whose title is the terms type. Versions already stored are skipped; older ones are
+    put in time order. Imported history sends no alerts.
 
     \b
-    Example:
+    Examples:
       clausewatch import ../shared/corpus/genai-eu
+      clausewatch import --example && clausewatch serve
     """
-    from monitor.importer import find_versions, import_history
+    from monitor.importer import EXAMPLE_DATASETS, find_versions
+
+    if example == (path is not None):
+        raise UsageError("give a dataset PATH or --example (one of them)")
+    folders = EXAMPLE_DATASETS if example else (path,)
+    registry = obj.sources()
+    for folder in folders:
+        _import_folder(obj, folder, find_versions(folder), registry)
+
+
+def _import_folder(obj: Context, path: Path, versions: list, registry: list) -> None:
+    from monitor.importer import import_history
     from monitor.pipeline import Recorder
 
-    versions = find_versions(path)
-    recorder = Recorder(obj.engine())
+    recorder = Recorder(obj.engine())  # no alert channels: imported history alerts nobody
     with _progress("importing", len(versions)) as advance:
-        outcomes = import_history(recorder, path, on_progress=lambda version, outcome: advance(),
-                                  versions=versions)
-    documents = len({(v.service, v.terms_type) for v in versions})
-    new = sum(o.outcome == "new_version" for o in outcomes)
-    failed = sum(o.outcome == "failed" for o in outcomes)
-    console.print(f"imported {len(versions)} recorded versions of {documents} documents: "
-                  f"{new} distinct versions, {failed} failed captures")
+        summary = import_history(recorder, path, on_progress=lambda version, outcome: advance(),
+                                 versions=versions, registry=registry)
+    if summary.already_stored == summary.found:
+        console.print(f"nothing new: all {summary.found} recorded versions of {summary.documents} documents "
+                      f"are already stored")
+        return
+    new = sum(o.outcome == "new_version" for o in summary.outcomes)
+    failed = sum(o.outcome == "failed" for o in summary.outcomes)
+    skipped = f", {summary.already_stored} already stored" if summary.already_stored else ""
+    console.print(f"imported {len(summary.outcomes)} recorded versions of {summary.documents} documents: "
+                  f"{new} distinct versions, {failed} failed captures{skipped}")
+    if summary.backfilled:
+        console.print(f"older versions put in time order (events made again, no alerts): "
+                      f"{', '.join(summary.backfilled)}", soft_wrap=True)
 
 
 @cli.command()

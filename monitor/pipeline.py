@@ -21,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, select
+from sqlalchemy import Engine, and_, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -89,6 +89,7 @@ class Capture:
     result: FetchResult
     technical: bool = False
     analysis: Analysis | None = None
+    origin: str | None = None  # where an imported body came from (stored on its snapshot), for citing it
 
 
 @dataclass
@@ -228,25 +229,45 @@ class Recorder:
                 select(SourceRow).where(SourceRow.id.in_({capture.source.id for capture in captures}))
                 .order_by(SourceRow.id).with_for_update())}
             self._refresh_latest(session, {capture.source.id for capture in captures if capture.result.ok})
-            recorded = []
-            for capture in captures:
-                source, result = capture.source, capture.result
-                if source.id not in source_rows:
-                    source_rows[source.id] = upsert_source(session, source)
-                attempt = FetchAttempt(
-                    source_id=source.id, started_at=result.started_at, outcome=result.outcome,
-                    http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
-                    error=result.error, body_sha256=_sha256(result.body) if result.body else None,
-                )
-                outcome = self._record(session, source, source_rows[source.id], attempt, result, capture.technical,
-                                       capture.analysis)
-                session.add(attempt)  # added complete, so it is one INSERT and no UPDATE
-                recorded.append((attempt, outcome))
-            session.flush()  # the attempts not yet flushed go in together
-            outcomes = [replace(outcome, attempt_id=attempt.id) for attempt, outcome in recorded]
+            outcomes = self._record_each(session, captures, source_rows)
             for outcome in outcomes:
                 self._queue_notifications(session, outcome)
         return outcomes
+
+    def _record_each(self, session: Session, captures: Sequence[Capture],
+                     source_rows: dict[str, SourceRow]) -> list[CaptureOutcome]:
+        recorded = []
+        for capture in captures:
+            source, result = capture.source, capture.result
+            if source.id not in source_rows:
+                source_rows[source.id] = upsert_source(session, source)
+            attempt = FetchAttempt(
+                source_id=source.id, started_at=result.started_at, outcome=result.outcome,
+                http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
+                error=result.error, body_sha256=_sha256(result.body) if result.body else None,
+            )
+            outcome = self._record(session, source, source_rows[source.id], attempt, result, capture.technical,
+                                   capture.analysis, capture.origin)
+            session.add(attempt)  # added complete, so it is one INSERT and no UPDATE
+            recorded.append((attempt, outcome))
+        session.flush()  # the attempts not yet flushed go in together
+        return [replace(outcome, attempt_id=attempt.id) for attempt, outcome in recorded]
+
+    def replace_history(self, source_id: str, captures: Sequence[Capture]) -> list[CaptureOutcome]:
+        """Record `captures` (every capture of one source, oldest first) as that source's whole history, in
+        place of its stored attempts, versions, clauses and change events, in one transaction; its snapshots
+        are kept. For a backfill of older history: seqs and events come out as if recorded in time order.
+        Nobody is alerted (no outbox rows)."""
+        with self._lock(source_id):
+            try:
+                with session_scope(self.engine) as session:
+                    begin_writing(session)
+                    source_row = session.get(SourceRow, source_id, with_for_update=True)
+                    _forget_history(session, source_row)
+                    self._latest[source_id] = None
+                    return self._record_each(session, captures, {source_id: source_row})
+            finally:  # what was cached while replaying is only right if it committed: read it again next time
+                self._latest.pop(source_id, None)
 
     def _queue_notifications(self, session: Session, outcome: CaptureOutcome) -> None:
         """Outbox rows for the events and notices of this capture, committed with them (sent later)."""
@@ -256,7 +277,8 @@ class Recorder:
             queue_notifications(session, self.alerts, outcome)
 
     def _record(self, session: Session, source: Source, source_row: SourceRow, attempt: FetchAttempt,
-                result: FetchResult, technical: bool, analysis: Analysis | None) -> CaptureOutcome:
+                result: FetchResult, technical: bool, analysis: Analysis | None,
+                origin: str | None = None) -> CaptureOutcome:
         if result.outcome == NOT_MODIFIED:
             return CaptureOutcome(source.id, NOT_MODIFIED, result.outcome, notices=self._succeeded(source_row))
         if not result.ok:
@@ -281,7 +303,7 @@ class Recorder:
                                                   remove=source.remove))
                 check_extracted(document, source, previous_text=_text_to_measure_against(document, latest))
         except ExtractionError as error:
-            return self._invalid(session, source_row, attempt, result, analysis, error)
+            return self._invalid(session, source_row, attempt, result, analysis, error, origin)
 
         notices = _extraction_notices(source, source_row, document)
         text_sha256 = _sha256(document.text.encode("utf-8"))
@@ -293,19 +315,19 @@ class Recorder:
                 with contained():
                     rows = clause_rows(extract_clauses(document.text, kind=source.kind))
             except ExtractionError as error:
-                return self._invalid(session, source_row, attempt, result, analysis, error)
-        snapshot = snapshot or self._keep_snapshot(session, source.id, result, analysis)
+                return self._invalid(session, source_row, attempt, result, analysis, error, origin)
+        snapshot = snapshot or self._keep_snapshot(session, source.id, result, analysis, origin)
         attempt.snapshot_id = snapshot.id  # the evidence of the version
         return _with_notices(self._new_version(session, source, source_row, attempt, result, snapshot, document,
                                                text_sha256, latest, technical, rows), notices)
 
     def _invalid(self, session: Session, source_row: SourceRow, attempt: FetchAttempt, result: FetchResult,
-                 analysis: Analysis | None, error: ExtractionError) -> CaptureOutcome:
+                 analysis: Analysis | None, error: ExtractionError, origin: str | None = None) -> CaptureOutcome:
         """A body fetched that makes no version (invalid, too short, ...). The first of a failing streak is
         kept, so what the page showed when it began to fail can be seen; the rest keep their hash only."""
         attempt.outcome, attempt.error = error.kind, error.reason
         if attempt.snapshot_id is None and source_row.failures_in_a_row == 0:
-            attempt.snapshot_id = self._keep_snapshot(session, source_row.id, result, analysis).id
+            attempt.snapshot_id = self._keep_snapshot(session, source_row.id, result, analysis, origin).id
         return self._failed(source_row, error.kind, error.reason)
 
     def _failed(self, source_row: SourceRow, kind: str, error: str | None) -> CaptureOutcome:
@@ -407,20 +429,21 @@ class Recorder:
             select(Snapshot).where(Snapshot.source_id == source_id, Snapshot.sha256 == sha256)
         ).scalar_one_or_none()
         if snapshot is not None:
+            snapshot.first_seen = min(snapshot.first_seen, result.started_at)
             snapshot.last_seen = max(snapshot.last_seen, result.started_at)
             return snapshot, _document_of_snapshot(session, snapshot.id)
         return None, _document_of_newest_body(session, source_id, sha256)
 
     @staticmethod
     def _keep_snapshot(session: Session, source_id: str, result: FetchResult,
-                       analysis: Analysis | None) -> Snapshot:
+                       analysis: Analysis | None, origin: str | None = None) -> Snapshot:
         """A new snapshot row holding this body (compressed), as the evidence of a version or a failure."""
         sha256 = _sha256(result.body)
         compressed = analysis.compressed_body if analysis is not None else None
         snapshot = Snapshot(
             source_id=source_id, sha256=sha256, content_type=result.content_type, size=len(result.body),
             body=compressed or compress_body(result.body), first_seen=result.started_at,
-            last_seen=result.started_at,
+            last_seen=result.started_at, origin=origin,
         )
         session.add(snapshot)
         session.flush()
@@ -461,6 +484,22 @@ _NEWEST_SEQ = (select(Version.source_id, func.max(Version.seq).label("seq"))
                .group_by(Version.source_id).subquery())
 _NEWEST_VERSIONS = select(Version.source_id, Version.id).join(
     _NEWEST_SEQ, and_(Version.source_id == _NEWEST_SEQ.c.source_id, Version.seq == _NEWEST_SEQ.c.seq))
+
+
+def _forget_history(session: Session, source_row: SourceRow) -> None:
+    """Delete a source's attempts, versions, clauses and change events (and the outbox rows of those events),
+    keeping its row and snapshots, so that its history can be recorded again."""
+    from monitor.store import Notification
+
+    source_id = source_row.id
+    events = select(ChangeEvent.id).where(ChangeEvent.source_id == source_id)
+    versions = select(Version.id).where(Version.source_id == source_id)
+    session.execute(delete(Notification).where(Notification.event_id.in_(events)))
+    session.execute(delete(ChangeEvent).where(ChangeEvent.source_id == source_id))
+    session.execute(delete(FetchAttempt).where(FetchAttempt.source_id == source_id))
+    session.execute(delete(ClauseRow).where(ClauseRow.version_id.in_(versions)))
+    session.execute(delete(Version).where(Version.source_id == source_id))
+    source_row.failures_in_a_row = 0
 
 
 def _newest_accepted_attempt(source_id: Any) -> Any:

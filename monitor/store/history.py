@@ -69,8 +69,7 @@ def versions_of(session: Session, source_id: str) -> list[dict[str, Any]]:
     rows = session.execute(
         select(Version.id, Version.seq, Version.observed_at, Version.text_sha256, Version.revert_of_seq,
                Version.technical, Version.language, Version.extraction, func.length(Version.text).label("length"),
-               Snapshot.sha256,
-               Snapshot.size, Snapshot.content_type, Snapshot.first_seen)
+               Snapshot.sha256, Snapshot.size, Snapshot.content_type, Snapshot.first_seen, Snapshot.origin)
         .outerjoin(Snapshot, Snapshot.id == Version.snapshot_id)
         .where(Version.source_id == source_id).order_by(Version.seq))
     fetched = dict(session.execute(
@@ -85,7 +84,7 @@ def versions_of(session: Session, source_id: str) -> list[dict[str, Any]]:
                     "language": r.language, "extraction": r.extraction,
                     "snapshot": None if r.sha256 is None else {
                         "sha256": r.sha256, "size": r.size, "content_type": r.content_type,
-                        "fetched_at": iso(fetched_at)}})
+                        "fetched_at": iso(fetched_at), "origin": r.origin}})
     return out
 
 

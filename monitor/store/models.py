@@ -85,7 +85,7 @@ class FetchAttempt(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[str] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"))
-    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
     outcome: Mapped[str] = mapped_column(String(20))
     http_status: Mapped[int | None] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(Integer, default=0)
@@ -109,6 +109,9 @@ class Snapshot(Base):
     content_type: Mapped[str | None] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(Integer)
     body: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed
+    # where an imported body came from, as a reader can cite it (dataset and file, or repository, commit and
+    # path); None for a fetched body, whose origin is the source's URL
+    origin: Mapped[str | None] = mapped_column(Text)
     first_seen: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     last_seen: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
