@@ -8,7 +8,7 @@ import zlib
 from typing import Any
 
 from sqlalchemy import String, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from monitor.errors import UsageError
 from monitor.store.models import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version
@@ -119,7 +119,9 @@ def events(session: Session, source_id: str | None = None, key: str | None = Non
 
     query = (select(ChangeEvent, SourceRow, Version)
              .join(SourceRow, SourceRow.id == ChangeEvent.source_id)
-             .join(Version, Version.id == ChangeEvent.version_id))
+             .join(Version, Version.id == ChangeEvent.version_id)
+             # not the versions' texts: an event needs its version's number and flags only
+             .options(load_only(Version.seq, Version.observed_at, Version.technical, Version.revert_of_seq)))
     if source_id:
         query = query.where(ChangeEvent.source_id == source_id)
     if key:

@@ -49,8 +49,15 @@ _cache_lock = threading.Lock()
 _CACHE_SIZE = 256
 
 
+def _stamp(session: Session) -> tuple[Any, ...]:
+    """The data stamp, read once per session (one page): the site never writes, so it holds for the session."""
+    if "data_stamp" not in session.info:
+        session.info["data_stamp"] = history.data_stamp(session)
+    return session.info["data_stamp"]
+
+
 def _cached(session: Session, name: str, args: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-    key = (id(session.get_bind()), history.data_stamp(session), name, args)
+    key = (id(session.get_bind()), _stamp(session), name, args)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -94,6 +101,16 @@ def _iso_to_dt(value: str) -> dt.datetime:
 
 def _all_events(session: Session) -> list[dict[str, Any]]:
     return _cached(session, "events", (), lambda: history.events(session))
+
+
+def _events_of(session: Session, source_id: str) -> list[dict[str, Any]]:
+    """One source's events, oldest first (from the cached whole history: one query serves every page)."""
+    def compute() -> dict[str, list[dict[str, Any]]]:
+        by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for event in _all_events(session):
+            by_source[event["source"]].append(event)
+        return by_source
+    return _cached(session, "events_by_source", (), compute).get(source_id, [])
 
 
 def _last_changes(session: Session) -> dict[tuple[str, str], dict[str, Any]]:
@@ -190,7 +207,7 @@ def source_page(session: Session, source_id: str) -> dict[str, Any]:
     source = history.get_source(session, source_id)
     versions = _versions(session, source_id)
     by_version: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for event in history.events(session, source_id=source_id):
+    for event in _events_of(session, source_id):
         by_version[event["version"]].append(_brief_event(event))
     timeline = []
     previous_length = None
@@ -226,8 +243,7 @@ def version_page(session: Session, source_id: str, seq: int, as_of: str | None =
     position = [v["seq"] for v in versions].index(seq)
     text = history.version_text(session, source_id, seq)
     following = versions[position + 1] if position + 1 < len(versions) else None
-    events = [_brief_event(e) for e in history.events(session, source_id=source_id)
-              if e["version"] == seq]
+    events = [_brief_event(e) for e in _events_of(session, source_id) if e["version"] == seq]
     return {
         "source": source,
         "version": {**version, "title": text["title"], "text": text["text"],
@@ -280,7 +296,7 @@ def clause_page(session: Session, source_id: str, key: str) -> dict[str, Any]:
         spans[-1]["until_date"] = following
     for span in spans:
         del span["_state"]
-    events = history.events(session, source_id=source_id, key=key)
+    events = [e for e in _events_of(session, source_id) if e["key"] == key]
     latest = occurrences[-1]
     latest_version, _ = _version(session, source_id, latest["seq"])
     clause = {"key": key, "path": latest["path"], "heading": latest["heading"], "lead": latest["lead"],
@@ -315,7 +331,7 @@ def diff_page(session: Session, source_id: str, from_ref: str, to_ref: str,
                                         history.version_text(session, source_id, to_seq)["text"],
                                         (before["text_sha256"], after["text_sha256"]), budget)
     low, high = sorted((from_seq, to_seq))
-    events = [_brief_event(e) for e in history.events(session, source_id=source_id) if low < e["version"] <= high]
+    events = [_brief_event(e) for e in _events_of(session, source_id) if low < e["version"] <= high]
     return {
         "source": source, "from": before, "to": after,
         "versions": [{"seq": v["seq"], "observed_at": v["observed_at"]} for v in versions],
