@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from monitor.errors import UsageError
 from monitor.store import history, session_scope
 from monitor.web import diffs, queries
-from monitor.web.cache import ResponseCache
+from monitor.web.cache import DEFAULT_STAMP_TTL, ResponseCache
 from monitor.web.queries import NotFound
 from monitor.web.render import STATIC, Renderer, snapshot_suffix
 from monitor.web.uses import USE_PAGE_SPECS
@@ -105,10 +105,10 @@ def render_feed(renderer: Renderer, data: dict[str, Any], page_path: str, absolu
     return renderer.render("feed.atom", data, page_path, absolute=absolute)
 
 
-def create_app(engine: Engine, *, base_path: str = "/") -> Starlette:
-    """The read-only site over `engine`."""
+def create_app(engine: Engine, *, base_path: str = "/", stamp_ttl: float = DEFAULT_STAMP_TTL) -> Starlette:
+    """The read-only site over `engine`; new data shows within `stamp_ttl` seconds (pages are kept until then)."""
     renderer = Renderer(base_path=base_path)
-    cache = ResponseCache(lambda: _data_stamp(engine))
+    cache = ResponseCache(lambda: _data_stamp(engine), stamp_ttl=stamp_ttl)
 
     def error_response(request: Request, status: int, message: str, as_json: bool) -> Response:
         if as_json:
@@ -262,6 +262,19 @@ def warm_up(engine: Engine, renderer: Renderer) -> None:
         pairs = queries.consecutive_diffs(session)
     diffs.start()
     diffs.prewarm(pairs)
+    del pairs
+    _release_free_memory()
+
+
+def _release_free_memory() -> None:
+    """Give the allocator's free pages back to the system (glibc; elsewhere nothing): the warm-up read every
+    version's text once, and the memory it freed would otherwise stay counted against the server."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _lifespan(engine: Engine, renderer: Renderer):  # type: ignore[no-untyped-def]
