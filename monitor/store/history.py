@@ -172,12 +172,13 @@ def watched_clauses_everywhere(session: Session) -> list[dict[str, Any]]:
     """Every watched clause of every version of every source (small: watched clauses are few), oldest first."""
     rows = session.execute(
         select(Version.source_id, Version.seq, Version.observed_at, ClauseRow.key, ClauseRow.path,
-               ClauseRow.text, ClauseRow.categories)
+               ClauseRow.heading, ClauseRow.text, ClauseRow.categories)
         .join(Version, Version.id == ClauseRow.version_id)
         .where(cast(ClauseRow.categories, String) != "[]")
         .order_by(Version.source_id, Version.seq, ClauseRow.position))
     return [{"source": r.source_id, "seq": r.seq, "observed_at": iso(r.observed_at), "key": r.key,
-             "path": r.path, "text": r.text, "categories": list(r.categories or [])} for r in rows]
+             "path": r.path, "heading": r.heading, "text": r.text, "categories": list(r.categories or [])}
+            for r in rows]
 
 
 def version_dates(session: Session) -> list[dict[str, Any]]:

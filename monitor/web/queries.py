@@ -35,9 +35,24 @@ CATEGORY_LABELS = {
     "geographic_restriction": "Geographic restriction",
 }
 
+# "now also a automated_extraction clause" (the reason as `changes` stores it) → "now also an automated
+# extraction clause"
+_CATEGORY_IN_REASON = re.compile(r"\b(?:(an?) )?(" + "|".join(sorted(CATEGORY_LABELS, key=len, reverse=True)) + r")\b")
+
+
+def reason_in_words(reason: str) -> str:
+    """A change's reason with category ids as words, and the article that goes with them."""
+    def words(match: re.Match[str]) -> str:
+        label = CATEGORY_LABELS[match.group(2)].lower().replace(" / ", " or ")
+        if not match.group(1):
+            return label
+        return ("an " if label[0] in "aeiou" else "a ") + label
+    return _CATEGORY_IN_REASON.sub(words, reason or "")
+
+
 __all__ = [
     "CATEGORY_LABELS", "DIRECTIONS", "DIRECTION_SYMBOLS", "NotFound", "as_of_page", "changed_paragraphs",
-    "clause_page", "diff_page", "feed_page", "home_page", "matrix_page", "parse_date", "search_page",
+    "clause_labels", "clause_page", "excerpt", "reason_in_words", "diff_page", "feed_page", "home_page", "matrix_page", "parse_date", "search_page",
     "source_page", "trends_page", "version_page",
 ]
 
@@ -100,7 +115,22 @@ def _iso_to_dt(value: str) -> dt.datetime:
 
 
 def _all_events(session: Session) -> list[dict[str, Any]]:
-    return _cached(session, "events", (), lambda: history.events(session))
+    """Every event, oldest first, with the heading of its clause's section (for saying where the clause is)."""
+    def compute() -> list[dict[str, Any]]:
+        headings = _headings(session)
+        return [{**event, "heading": headings.get((event["source"], event["key"]), "")}
+                for event in history.events(session)]
+    return _cached(session, "events", (), compute)
+
+
+def _headings(session: Session) -> dict[tuple[str, str], str]:
+    """(source, clause key) → the heading the clause last stood under."""
+    return {(clause["source"], clause["key"]): clause["heading"] or ""
+            for clause in _watched_clauses(session)}
+
+
+def _watched_clauses(session: Session) -> list[dict[str, Any]]:
+    return _cached(session, "watched_clauses", (), lambda: history.watched_clauses_everywhere(session))
 
 
 def _events_of(session: Session, source_id: str) -> list[dict[str, Any]]:
@@ -124,9 +154,52 @@ def _last_changes(session: Session) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def _brief_event(event: dict[str, Any]) -> dict[str, Any]:
-    """An event without its long fields, for lists."""
-    return {k: event[k] for k in ("id", "source", "provider", "title", "version", "observed_at", "key", "path",
-                                  "kind", "categories", "direction", "reason", "alert", "technical")}
+    """An event without its long fields, for lists: the clause's own words cut to an excerpt instead."""
+    brief = {k: event[k] for k in ("id", "source", "provider", "title", "version", "observed_at", "key", "path",
+                                   "kind", "categories", "direction", "reason", "alert", "technical")}
+    brief["heading"] = event.get("heading", "")
+    brief["excerpt"] = excerpt(event["after"] if event["kind"] != "removed" else event["before"])
+    return brief
+
+
+EXCERPT_CHARACTERS = 220
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARACTERS) -> str:
+    """The start of a clause's text on one line, cut at a word within `limit` characters."""
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit].rstrip(",;:") + " …"
+
+
+def clause_labels(clauses: list[dict[str, Any]]) -> list[str]:
+    """How to name each clause of a list: its path, and where two paths are equal (a document may number two
+    clauses 1.5) the first words in which their texts differ, so no two names in the list are the same."""
+    names = [clause["path"] or clause.get("heading") or "unnumbered clause" for clause in clauses]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, name in enumerate(names):
+        groups[name].append(index)
+    labels = list(names)
+    for name, members in groups.items():
+        if len(members) > 1:
+            for index, label in zip(members, _distinct_names(name, [clauses[i]["text"] for i in members])):
+                labels[index] = label
+    return labels
+
+
+def _distinct_names(name: str, texts: list[str]) -> list[str]:
+    """`name` and a quote from where the texts start to differ; numbered when the texts are the same."""
+    words = [text.split() for text in texts]
+    same = 0
+    while all(len(w) > same for w in words) and len({w[same] for w in words}) == 1:
+        same += 1
+    start = max(0, same - 1)
+    names = [f"{name} “{'… ' if start else ''}{excerpt(' '.join(w[start:]), 32)}”" for w in words]
+    if len(set(names)) < len(names):
+        names = [f"{name} ({number} of {len(texts)})" for number in range(1, len(texts) + 1)]
+    return names
 
 
 def _summary(events: list[dict[str, Any]]) -> str:
@@ -389,10 +462,10 @@ def _matrix_index(session: Session) -> dict[str, Any]:
         for version in history.version_dates(session):
             versions[version["source"]].append({**version, "by_category": defaultdict(list)})
         position = {(s, v["seq"]): v for s, items in versions.items() for v in items}
-        for clause in history.watched_clauses_everywhere(session):
+        for clause in _watched_clauses(session):
             version = position[(clause["source"], clause["seq"])]
             for category in clause["categories"]:
-                version["by_category"][category].append({k: clause[k] for k in ("key", "path", "text")})
+                version["by_category"][category].append({k: clause[k] for k in ("key", "path", "heading", "text")})
         return {"versions": versions}
     return _cached(session, "matrix_index", (), compute)
 
@@ -424,7 +497,8 @@ def matrix_page(session: Session, at: str | None = None) -> dict[str, Any]:
                 changes = [e for c in clauses for e in events_by_key.get((source["id"], c["key"]), [])]
                 change = max(changes, key=lambda e: (e["observed_at"], e["id"])) if changes else None
                 row["cells"][category] = {
-                    "clauses": [{"key": c["key"], "path": c["path"], "text": c["text"]} for c in clauses],
+                    "clauses": [{"key": c["key"], "path": c["path"], "label": label, "text": c["text"]}
+                                for c, label in zip(clauses, clause_labels(clauses))],
                     "since": in_force[start]["observed_at"], "since_first_version": start == 0,
                     "last_change": None if change is None else {
                         "direction": change["direction"], "observed_at": change["observed_at"],
