@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from monitor.clauses import CATEGORIES, RESTRICTIVE_CATEGORIES
 from monitor.store import history
 from monitor.store.history import NotFound
-from monitor.web import diffs
+from monitor.web import diffs, search
 
 DIRECTIONS = ("tightened", "loosened", "reworded", "unclear")
 DIRECTION_SYMBOLS = {"tightened": "▲", "loosened": "▼", "reworded": "≈", "unclear": "?"}
@@ -430,11 +430,19 @@ def consecutive_diffs(session: Session) -> list[tuple[tuple[str, str], str, str]
 
 def search_page(session: Session, q: str = "", provider: str = "", category: str = "", direction: str = "",
                 include_history: bool = False) -> dict[str, Any]:
+    """Clauses holding every word of `q` in any inflection (or, without `q`, every watched clause), those in the
+    taxonomy first, each with its text cut into pieces that match or not (for highlighting)."""
     q = q.strip()[:200]
+    stems = search.query_stems(q)
     sources = {s["id"]: s for s in history.list_sources(session)}
     last = _last_changes(session)
     results = []
-    for row in history.search_clause_text(session, q, latest_only=not include_history):
+    rows = history.search_clause_text(session, search.prefilter(stems), latest_only=not include_history) \
+        if stems or not q else []
+    for row in rows:
+        pieces = search.highlight(row["text"], stems) if stems else [(row["text"], False)]
+        if pieces is None:
+            continue
         source = sources[row["source"]]
         if provider and source["provider"] != provider:
             continue
@@ -444,7 +452,9 @@ def search_page(session: Session, q: str = "", provider: str = "", category: str
         if direction and (change is None or change["direction"] != direction):
             continue
         results.append({**row, "provider": source["provider"], "title": source["title"],
+                        "highlighted": [[piece, matched] for piece, matched in pieces],
                         "last_change": _brief_event(change) if change else None})
+    results.sort(key=lambda result: not result["categories"])  # stable: watched clauses first, order kept
     return {
         "query": {"q": q, "provider": provider, "category": category, "direction": direction,
                   "history": include_history},
