@@ -7,7 +7,8 @@ from typing import Any
 import click
 from rich.table import Table
 
-from monitor.cli import Context, _print_json, cli, console, err_console, parse_time, pass_context
+from monitor.cli import Context, _print_json, cli, console, err_console, pass_context
+from monitor.timestamps import parse_time
 from monitor.uses.model import (ACTS, BASE_MODELS, DISTRIBUTIONS, MODELS, OBJECTS, PARTIES, PLATFORMS, PURPOSES,
                                 USES_ENV, Use, find_use, load_uses, use_from_fields)
 

@@ -11,8 +11,9 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from monitor.cli import Context, cli, console, pass_context, parse_time
+from monitor.cli import Context, cli, console, pass_context
 from monitor.errors import UsageError
+from monitor.timestamps import parse_time
 
 _SYMBOLS = {"tightened": "▲", "loosened": "▼", "reworded": "≈", "unclear": "?"}
 _COLOURS = {"tightened": "red", "loosened": "green", "reworded": "blue", "unclear": "yellow"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import sys
 
 import click
@@ -21,19 +20,18 @@ from monitor.cli import (
     pass_context,
     quiet_option,
 )
+from monitor.durations import parse_duration
 from monitor.errors import DatabaseError, UsageError
 
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _duration(value: str, option: str) -> dt.timedelta:
-    """'500ms', '30s', '5m', '2h', '1d' -> timedelta (sub-second for tests and benchmarks)."""
-    match = _DURATION.match(value.strip())
-    if not match or float(match.group(1)) <= 0:
-        raise UsageError(f"{option} {value!r} is not a duration (write 500ms, 30s, 5m, 2h or 1d)")
-    return dt.timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    """The option's duration (monitor.durations; sub-second for tests and benchmarks), or a usage error."""
+    try:
+        return parse_duration(value, positive=True)
+    except ValueError as error:
+        raise UsageError(f"{option}: {error}") from None
 
 
 @cli.command()

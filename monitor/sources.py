@@ -15,6 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from monitor.durations import match_duration
 from monitor.errors import ConfigError
 from monitor.urls import parse_disagreement
 from monitor.yaml_loader import GuardedLoader, load_guarded
@@ -22,23 +23,15 @@ from monitor.yaml_loader import GuardedLoader, load_guarded
 DEFAULT_SOURCES_FILE = "sources.yaml"
 SOURCES_ENV = "CLAUSEWATCH_SOURCES"
 
-_INTERVAL = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SLUG = r"^[a-z0-9][a-z0-9._-]*$"
-MAX_INTERVAL = dt.timedelta(days=36600)
 MAX_URL_LENGTH = 4000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def parse_interval(text: str) -> dt.timedelta | None:
-    """'30m', '12h', '1d' -> timedelta; None when the text is not an interval, ValueError past MAX_INTERVAL."""
-    match = _INTERVAL.match(text.strip())
-    if not match:
-        return None
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds > MAX_INTERVAL.total_seconds():  # also keeps timedelta from overflowing
-        raise ValueError(f"interval {text.strip()!r} is longer than {MAX_INTERVAL.days} days")
-    return dt.timedelta(seconds=seconds)
+    """A schedule's interval ('30m', '12h', '1d': the one duration grammar, monitor.durations); None when the
+    text is not one (then it may be a cron expression), ValueError past MAX_DURATION."""
+    return match_duration(text)
 
 
 def _check_schedule(value: str) -> str:

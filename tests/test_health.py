@@ -122,9 +122,9 @@ def test_healthz_and_metrics(db_url: str) -> None:
 
 def test_metrics_when_the_database_is_away() -> None:
     engine = connect("postgresql://nobody@127.0.0.1:1/none")
-    assert prometheus_text(collect_metrics(engine)).endswith("clausewatch_up 0\n")
+    assert prometheus_text(collect_metrics(engine)).endswith("clausewatch_up 0.0\n")
     client = TestClient(create_app(engine))
-    assert client.get("/metrics").text.endswith("clausewatch_up 0\n")
+    assert client.get("/metrics").text.endswith("clausewatch_up 0.0\n")
     response = client.get("/healthz")
     assert response.status_code == 503 and response.json()["database"] is False
     assert check_health(engine).exit_code == 2

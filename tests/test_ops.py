@@ -4,6 +4,7 @@ snapshots, events and evidence) and `export` / `import-export` (SQLite -> Postgr
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 import io
 import json
 import logging
@@ -186,7 +187,7 @@ def build_history(corpus: Path, tmp_path: Path, url: str) -> None:
 
 def add_notification(url: str) -> None:
     """One outbox row, as a configured channel would have (the importer sends no alerts)."""
-    from monitor.pipeline import event_payload
+    from monitor.store.payloads import event_payload
     from monitor.store import ChangeEvent, Notification, SourceRow, Version, connect, session_scope
 
     engine = connect(url)
@@ -255,13 +256,19 @@ def test_prune_keeps_versions_snapshots_events_and_evidence(corpus: Path, tmp_pa
     assert done.exit_code == 0 and f"deleted {expected} fetch attempts" in done.output, done.output
     after = counts(db_url)
     assert after["fetch_attempt"] == before["fetch_attempt"] - expected
-    assert {name: count for name, count in after.items() if name != "fetch_attempt"} == \
-        {name: count for name, count in before.items() if name != "fetch_attempt"}
+    tallied = ("fetch_attempt", "pruned_attempts")
+    assert {name: count for name, count in after.items() if name not in tallied} == \
+        {name: count for name, count in before.items() if name not in tallied}
     with session_scope(engine) as session:
         kept = set(session.scalars(select(FetchAttempt.id)))
         assert keep == kept
         # snapshots whose attempts were all pruned stay, and every version keeps its fetch time
         assert {source: versions_of(session, source) for source in evidence} == evidence
+    # what prune deleted stays counted: the /metrics totals by outcome never go down
+    pruned = Counter(a.outcome for a in attempts if a.id not in keep)
+    assert after["pruned_attempts"] == len(pruned)
+    totals = _attempt_totals(engine)
+    assert totals == Counter(a.outcome for a in attempts) and sum(pruned.values()) == expected
     again = runner.invoke(cli, ["--db", db_url, "prune", "--attempts-older-than", "30d"])
     assert "deleted 0 fetch attempts" in again.output
     recent = runner.invoke(cli, ["--db", db_url, "prune", "--attempts-older-than", "36000d"])
@@ -269,6 +276,13 @@ def test_prune_keeps_versions_snapshots_events_and_evidence(corpus: Path, tmp_pa
     bad = runner.invoke(cli, ["--db", db_url, "prune", "--attempts-older-than", "soon"])
     assert bad.exit_code == 2
     engine.dispose()
+
+
+def _attempt_totals(engine) -> Counter:
+    from monitor.store.health import collect_metrics
+
+    (metric,) = [m for m in collect_metrics(engine) if m.name == "clausewatch_fetch_attempts_total"]
+    return Counter({labels["outcome"]: value for labels, value in metric.samples if value})
 
 
 # ------------------------------------------------------------------------------ export / import-export

@@ -18,33 +18,19 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.alerts.base import ChannelSettings, Notifier
+from monitor.directions import ALERTING_DIRECTIONS as DEFAULT_DIRECTIONS
+from monitor.durations import parse_duration
 from monitor.errors import ConfigError
 from monitor.yaml_loader import GuardedLoader, load_guarded
 
 DEFAULT_CONFIG_FILE = "clausewatch.yaml"
 CONFIG_ENV = "CLAUSEWATCH_CONFIG"
-DIRECTIONS = ("tightened", "loosened", "reworded", "unclear")
-DEFAULT_DIRECTIONS = ("tightened", "unclear")
 NOTICE_TYPES = ("source_failing", "source_recovered")
 DEFAULT_HISTORY_PATH = "/sources/{source}/clauses/{key}"
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 MASK = "****"
-MAX_DURATION = dt.timedelta(days=3650)
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-
-def parse_duration(value: Any) -> dt.timedelta:
-    """Seconds as a number, or '30s', '5m', '6h', '1d'."""
-    match = _DURATION.match(str(value).strip())
-    if not match:
-        raise ValueError(f"{value!r} is not a duration (a number of seconds, or 30s, 5m, 6h, 1d)")
-    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds > MAX_DURATION.total_seconds():  # also keeps timedelta (and dates after it) from overflowing
-        raise ValueError(f"{value!r} is longer than {MAX_DURATION.days} days")
-    return dt.timedelta(seconds=seconds)
 
 
 class RouteSettings(BaseModel):
@@ -73,7 +59,7 @@ class RouteSettings(BaseModel):
         return value
 
     def matches(self, event: dict) -> bool:
-        if self.uses:  # a subscription to uses: its messages are answer changes (monitor.uses.alerts)
+        if self.uses:  # a subscription to uses: its messages are answer changes (monitor.alerts.answers)
             return False
         if self.sources and event["source"] not in self.sources:
             return False

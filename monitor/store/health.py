@@ -7,7 +7,8 @@ process (a worker, cron's `run --once`, the web app) reports the same thing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.store.db import session_scope
-from monitor.store.models import ChangeEvent, FetchAttempt, SourceRow, SourceSchedule, Version
+from monitor.store.models import ChangeEvent, FetchAttempt, PrunedAttempts, SourceRow, SourceSchedule, Version
+from monitor.store.payloads import FAILING_AFTER
+from monitor.timestamps import iso
 
 OK, DEGRADED, UNHEALTHY = "ok", "degraded", "unhealthy"
 # `clausewatch health` exits with these (the Nagios convention: 0 OK, 1 WARNING, 2 CRITICAL).
@@ -24,8 +27,6 @@ EXIT_CODES = {OK: 0, DEGRADED: 1, UNHEALTHY: 2}
 _RANK = {OK: 0, DEGRADED: 1, UNHEALTHY: 2}
 
 SUCCESS_OUTCOMES = ("ok", "not_modified")
-# As the pipeline's FAILING_AFTER: a source failing this many captures in a row is "failing".
-FAILING_AFTER = 3
 # A source whose schedule says due this long ago, and that no worker holds, means the workers are behind.
 OVERDUE_AFTER = dt.timedelta(minutes=15)
 
@@ -69,11 +70,11 @@ class HealthReport:
         """The JSON of `health --json` and `/healthz`."""
         return {
             "status": self.status,
-            "checked_at": _iso(self.checked_at),
+            "checked_at": iso(self.checked_at),
             "database": self.database,
             "schema": self.schema,
             "sources": self.sources,
-            "last_success_at": _iso(self.last_success_at) if self.last_success_at else None,
+            "last_success_at": iso(self.last_success_at) if self.last_success_at else None,
             "last_success_age_seconds": round(self.last_success_age) if self.last_success_age is not None else None,
             "failing_count": self.failing_count,
             "failing_sources": self.failing_sources,
@@ -186,15 +187,16 @@ class Metric:
 
 def collect_metrics(engine: Engine, now: dt.datetime | None = None) -> list[Metric]:
     """Every metric `/metrics` exposes, read from the database; only `clausewatch_up 0` when it is away."""
-    from monitor.changes import DIRECTIONS
+    from monitor.directions import DIRECTIONS
     from monitor.fetch import FAILURE_KINDS
 
     now = now or dt.datetime.now(dt.timezone.utc)
     up = Metric("clausewatch_up", "gauge", "1 if the database answered this scrape, else 0.", [({}, 0)])
     try:
         with session_scope(engine) as session:
-            attempts = dict(session.execute(select(FetchAttempt.outcome, func.count())
-                                            .group_by(FetchAttempt.outcome)).all())
+            attempts = Counter(dict(session.execute(select(FetchAttempt.outcome, func.count())
+                                                    .group_by(FetchAttempt.outcome)).all()))
+            attempts.update(dict(session.execute(select(PrunedAttempts.outcome, PrunedAttempts.count)).all()))
             directions = dict(session.execute(select(ChangeEvent.direction, func.count())
                                               .group_by(ChangeEvent.direction)).all())
             versions = session.execute(select(func.count()).select_from(Version)).scalar_one()
@@ -214,7 +216,8 @@ def collect_metrics(engine: Engine, now: dt.datetime | None = None) -> list[Metr
     outcomes += sorted(set(attempts) - set(outcomes))
     metrics = [
         up,
-        Metric("clausewatch_fetch_attempts_total", "counter", "Fetch attempts recorded, by outcome.",
+        Metric("clausewatch_fetch_attempts_total", "counter",
+               "Fetch attempts recorded, by outcome (those `prune` deleted included).",
                [({"outcome": outcome}, attempts.get(outcome, 0)) for outcome in outcomes]),
         Metric("clausewatch_sources", "gauge", "Enabled sources.", [({}, sources)]),
         Metric("clausewatch_sources_failing", "gauge",
@@ -240,31 +243,33 @@ def collect_metrics(engine: Engine, now: dt.datetime | None = None) -> list[Metr
 
 
 def prometheus_text(metrics: Iterable[Metric]) -> str:
-    """The Prometheus text exposition format (version 0.0.4)."""
-    lines = []
-    for metric in metrics:
-        lines.append(f"# HELP {metric.name} {_escape_help(metric.help)}")
-        lines.append(f"# TYPE {metric.name} {metric.type}")
-        for labels, value in metric.samples:
-            rendered = ",".join(f'{key}="{_escape_label(str(val))}"' for key, val in labels.items())
-            lines.append(f"{metric.name}{{{rendered}}} {_number(value)}" if rendered
-                         else f"{metric.name} {_number(value)}")
-    return "\n".join(lines) + "\n"
+    """The Prometheus text exposition format, written by prometheus-client from one scrape's metrics."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Scrape(list(metrics)))
+    return generate_latest(registry).decode("utf-8")
+
+
+class _Scrape:
+    """A prometheus-client collector of metrics already read from the database."""
+
+    def __init__(self, metrics: list[Metric]) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        for metric in self.metrics:
+            family_of = CounterMetricFamily if metric.type == "counter" else GaugeMetricFamily
+            names = list(metric.samples[0][0]) if metric.samples else []
+            family = family_of(metric.name, metric.help, labels=names)
+            for labels, value in metric.samples:
+                family.add_metric([str(labels[name]) for name in names], value)
+            yield family
 
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _escape_label(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _duration(delta: dt.timedelta) -> str:
@@ -276,7 +281,3 @@ def _duration(delta: dt.timedelta) -> str:
     if seconds < 2 * 86400:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

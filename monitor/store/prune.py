@@ -13,13 +13,15 @@ grows with distinct bodies, not with fetches, so keeping it costs little.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, delete, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
+from monitor.durations import parse_duration
 from monitor.store.db import session_scope
-from monitor.store.models import FetchAttempt
+from monitor.store.models import FetchAttempt, PrunedAttempts
 
 _BATCH = 5000
 
@@ -66,20 +68,27 @@ def prune_attempts(engine: Engine, cutoff: dt.datetime, *, dry_run: bool = False
         # In batches, each its own transaction, so a large first prune never holds a long lock.
         while True:
             with session_scope(engine) as session:
-                ids = session.scalars(select(FetchAttempt.id).where(*conditions).limit(_BATCH)).all()
-                if not ids:
+                rows = session.execute(select(FetchAttempt.id, FetchAttempt.outcome).where(*conditions)
+                                       .limit(_BATCH)).all()
+                if not rows:
                     break
-                session.execute(delete(FetchAttempt).where(FetchAttempt.id.in_(ids)))
-                deleted += len(ids)
+                session.execute(delete(FetchAttempt).where(FetchAttempt.id.in_([row.id for row in rows])))
+                _tally(session, Counter(row.outcome for row in rows))
+                deleted += len(rows)
     return PruneReport(cutoff, dry_run, deleted, by_outcome, (old or 0) - sum(by_outcome.values()))
 
 
-def parse_age(text: str) -> dt.timedelta:
-    """'90d', '12w', '36h' -> timedelta (a bare number is days)."""
-    from monitor.sources import parse_interval
+def _tally(session: Session, deleted: Counter[str]) -> None:
+    """Add what was deleted to the pruned totals, in the deleting transaction (so /metrics never counts down)."""
+    for outcome, count in deleted.items():
+        row = session.get(PrunedAttempts, outcome, with_for_update=True)
+        if row is None:
+            session.add(PrunedAttempts(outcome=outcome, count=count))
+        else:
+            row.count += count
 
-    text = text.strip()
-    interval = parse_interval(text + "d" if text.isdigit() else text)
-    if interval is None or interval.total_seconds() <= 0:
-        raise ValueError(f"{text!r} is not an age (use e.g. 90d, 12w, 36h)")
-    return interval
+
+def parse_age(text: str) -> dt.timedelta:
+    """'90d', '12w', '36h' -> timedelta. The unit is required: a bare number would be seconds in the one
+    duration grammar, and `prune --attempts-older-than 90` would delete nearly every attempt."""
+    return parse_duration(text, require_unit=True, positive=True)
