@@ -166,7 +166,7 @@ def matrix(obj: Context, at: str | None, only: tuple[str, ...], as_json: bool) -
             if not cell:
                 cells.append(Text("—", style="dim"))
                 continue
-            text = Text(", ".join(c["path"] or c["key"] for c in cell["clauses"][:3]))
+            text = Text(", ".join(c["label"] for c in cell["clauses"][:3]))
             text.append(f"\nsince {'≤' if cell['since_first_version'] else ''}{cell['since'][:10]}", style="dim")
             if cell["last_change"]:
                 text.append("\n").append_text(_direction(cell["last_change"]["direction"]))

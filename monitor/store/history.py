@@ -8,7 +8,7 @@ import zlib
 from typing import Any
 
 from sqlalchemy import String, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from monitor.errors import UsageError
 from monitor.store.models import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version
@@ -119,7 +119,9 @@ def events(session: Session, source_id: str | None = None, key: str | None = Non
     """Clause change events with the version they belong to (and whether it is technical)."""
     query = (select(ChangeEvent, SourceRow, Version)
              .join(SourceRow, SourceRow.id == ChangeEvent.source_id)
-             .join(Version, Version.id == ChangeEvent.version_id))
+             .join(Version, Version.id == ChangeEvent.version_id)
+             # not the versions' texts: an event needs its version's number and flags only
+             .options(load_only(Version.seq, Version.observed_at, Version.technical, Version.revert_of_seq)))
     if source_id:
         query = query.where(ChangeEvent.source_id == source_id)
     if key:
@@ -170,12 +172,13 @@ def watched_clauses_everywhere(session: Session) -> list[dict[str, Any]]:
     """Every watched clause of every version of every source (small: watched clauses are few), oldest first."""
     rows = session.execute(
         select(Version.source_id, Version.seq, Version.observed_at, ClauseRow.key, ClauseRow.path,
-               ClauseRow.text, ClauseRow.categories)
+               ClauseRow.heading, ClauseRow.text, ClauseRow.categories)
         .join(Version, Version.id == ClauseRow.version_id)
         .where(cast(ClauseRow.categories, String) != "[]")
         .order_by(Version.source_id, Version.seq, ClauseRow.position))
     return [{"source": r.source_id, "seq": r.seq, "observed_at": iso(r.observed_at), "key": r.key,
-             "path": r.path, "text": r.text, "categories": list(r.categories or [])} for r in rows]
+             "path": r.path, "heading": r.heading, "text": r.text, "categories": list(r.categories or [])}
+            for r in rows]
 
 
 def version_dates(session: Session) -> list[dict[str, Any]]:

@@ -4,11 +4,12 @@ raw snapshot downloads). Every page renders from the plain dict its query functi
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import anyio.to_thread
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
@@ -20,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from monitor.errors import UsageError
 from monitor.store import history, session_scope
 from monitor.web import diffs, queries
+from monitor.web.cache import DEFAULT_STAMP_TTL, ResponseCache
 from monitor.web.queries import NotFound
 from monitor.web.render import STATIC, Renderer, snapshot_suffix
 from monitor.web.uses import USE_PAGE_SPECS
@@ -35,6 +37,10 @@ SECURITY_HEADERS = {
 # Version numbers are 32-bit integer columns: a larger number in a path is no version (and the drivers
 # would raise on it rather than find nothing).
 MAX_SEQ = 2**31 - 1
+
+# Threads rendering pages at once. They share one interpreter lock, so more only add contention (a queue of 50
+# requests behind 40 threads starved the event loop for seconds) and memory (an allocator arena per thread).
+WORKER_THREADS = 8
 
 
 def _seq_out_of_range(params: dict[str, Any]) -> str | None:
@@ -58,6 +64,8 @@ class Page:
     path: str
     template: str
     build: Callable[[Session, dict[str, Any], dict[str, str]], dict[str, Any]]
+    # False for pages that read more than the database (the "Can we…?" pages read the uses file)
+    cached: bool = True
 
 
 PAGES: dict[str, Page] = {
@@ -83,7 +91,7 @@ PAGES: dict[str, Page] = {
 
 
 # "Can we…?": the answers of every document to a planned use (monitor/web/uses.py)
-PAGES.update({name: Page(*spec) for name, spec in USE_PAGE_SPECS.items()})
+PAGES.update({name: Page(*spec, cached=False) for name, spec in USE_PAGE_SPECS.items()})
 
 
 def build_page(engine: Engine, name: str, params: dict[str, Any], query: dict[str, str] | None = None
@@ -97,9 +105,10 @@ def render_feed(renderer: Renderer, data: dict[str, Any], page_path: str, absolu
     return renderer.render("feed.atom", data, page_path, absolute=absolute)
 
 
-def create_app(engine: Engine, *, base_path: str = "/") -> Starlette:
-    """The read-only site over `engine`."""
+def create_app(engine: Engine, *, base_path: str = "/", stamp_ttl: float = DEFAULT_STAMP_TTL) -> Starlette:
+    """The read-only site over `engine`; new data shows within `stamp_ttl` seconds (pages are kept until then)."""
     renderer = Renderer(base_path=base_path)
+    cache = ResponseCache(lambda: _data_stamp(engine), stamp_ttl=stamp_ttl)
 
     def error_response(request: Request, status: int, message: str, as_json: bool) -> Response:
         if as_json:
@@ -108,56 +117,83 @@ def create_app(engine: Engine, *, base_path: str = "/") -> Starlette:
         html = renderer.render("error.html", {"title": title, "error": message}, request.url.path)
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
-    def endpoint(page: Page, as_json: bool) -> Callable[[Request], Response]:
-        def handle(request: Request) -> Response:
-            out_of_range = _seq_out_of_range(request.path_params)
-            if out_of_range:
-                return error_response(request, 404, out_of_range, as_json)
-            try:
-                with session_scope(engine) as session:
-                    data = page.build(session, dict(request.path_params), dict(request.query_params))
-            except NotFound as error:
-                return error_response(request, 404, str(error), as_json)
-            except UsageError as error:
-                return error_response(request, 400, str(error), as_json)
-            if as_json:
-                return JSONResponse(data, headers=SECURITY_HEADERS)
-            path = request.url.path
-            api_path = "/api" + (path if path != "/" else "")
-            if request.url.query:
-                api_path += "?" + request.url.query
-            return HTMLResponse(renderer.render(page.template, data, path, api_path=api_path),
-                                headers=SECURITY_HEADERS)
+    def page_response(request: Request, page: Page, as_json: bool) -> tuple[Response, bool]:
+        out_of_range = _seq_out_of_range(request.path_params)
+        if out_of_range:
+            return error_response(request, 404, out_of_range, as_json), False
+        try:
+            with session_scope(engine) as session:
+                data = page.build(session, dict(request.path_params), dict(request.query_params))
+        except NotFound as error:
+            return error_response(request, 404, str(error), as_json), False
+        except UsageError as error:
+            return error_response(request, 400, str(error), as_json), False
+        # a paragraph-level diff stands in while the word diff is computed: the next visitor gets the word diff
+        keep = page.cached and data.get("word_level") is not False
+        if as_json:
+            return JSONResponse(data, headers=SECURITY_HEADERS), keep
+        path = request.url.path
+        api_path = "/api" + (path if path != "/" else "")
+        if request.url.query:
+            api_path += "?" + request.url.query
+        return HTMLResponse(renderer.render(page.template, data, path, api_path=api_path),
+                            headers=SECURITY_HEADERS), keep
+
+    def endpoint(page: Page, as_json: bool) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            return await respond(request, lambda: page_response(request, page, as_json))
         return handle
 
-    def snapshot(request: Request) -> Response:
+    async def respond(request: Request, build: Callable[[], tuple[Response, bool]]) -> Response:
+        """The stored response for this URL, else `build`'s (in a worker thread), kept when it says so."""
+        key = str(request.url)  # the host too: feeds write absolute links
+        stamp = await cache.stamp()
+        entry = cache.get(key, stamp)
+        if entry is None:
+            response, keep = await anyio.to_thread.run_sync(build)
+            if not keep or response.status_code != 200:
+                return response
+            headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
+            entry = cache.put(key, stamp, bytes(response.body), response.media_type or "", headers)
+        headers = {**entry.headers, "etag": entry.etag, "cache-control": "no-cache"}
+        if request.headers.get("if-none-match") == entry.etag:
+            return Response(status_code=304, headers=headers)
+        return Response(entry.body, media_type=entry.media_type, headers=headers)
+
+    def snapshot_response(request: Request) -> tuple[Response, bool]:
         source_id, seq = request.path_params["source_id"], request.path_params["seq"]
         out_of_range = _seq_out_of_range(request.path_params)
         if out_of_range:
-            return error_response(request, 404, out_of_range, False)
+            return error_response(request, 404, out_of_range, False), False
         try:
             with session_scope(engine) as session:
                 raw = history.snapshot_of_version(session, source_id, seq)
         except NotFound as error:
-            return error_response(request, 404, str(error), False)
+            return error_response(request, 404, str(error), False), False
         filename = f"{source_id}-v{seq}-{raw['sha256'][:12]}{snapshot_suffix(raw['content_type'])}"
         return Response(raw["body"], media_type=raw["content_type"] or "application/octet-stream", headers={
             **SECURITY_HEADERS, "Content-Disposition": f"attachment; filename=\"{filename}\"",
-            "ETag": f"\"{raw['sha256']}\"", "X-Content-SHA256": raw["sha256"]})
+            "ETag": f"\"{raw['sha256']}\"", "X-Content-SHA256": raw["sha256"]}), True
 
-    def feed(request: Request) -> Response:
+    async def snapshot(request: Request) -> Response:
+        return await respond(request, lambda: snapshot_response(request))
+
+    def feed_response(request: Request) -> tuple[Response, bool]:
         name = request.path_params["name"]
         if not name.endswith(".atom"):
-            return error_response(request, 404, f"no feed {name!r} (feeds end in .atom)", False)
+            return error_response(request, 404, f"no feed {name!r} (feeds end in .atom)", False), False
         source_id = name[: -len(".atom")]
         try:
             with session_scope(engine) as session:
                 data = queries.feed_page(session, None if source_id == "all" else source_id)
         except NotFound as error:
-            return error_response(request, 404, str(error), False)
+            return error_response(request, 404, str(error), False), False
         base = str(request.base_url).rstrip("/")
         body = render_feed(renderer, data, request.url.path, lambda path: base + renderer.link_for("/")(path))
-        return Response(body, media_type="application/atom+xml; charset=utf-8", headers=SECURITY_HEADERS)
+        return Response(body, media_type="application/atom+xml; charset=utf-8", headers=SECURITY_HEADERS), True
+
+    async def feed(request: Request) -> Response:
+        return await respond(request, lambda: feed_response(request))
 
     def as_of_form(request: Request) -> Response:
         date = request.query_params.get("date", "").strip()
@@ -192,6 +228,11 @@ def create_app(engine: Engine, *, base_path: str = "/") -> Starlette:
     return Starlette(routes=routes, lifespan=_lifespan(engine, renderer))
 
 
+def _data_stamp(engine: Engine) -> Any:
+    with session_scope(engine) as session:
+        return history.data_stamp(session)
+
+
 def health_routes(engine: Engine) -> list[Route]:
     """/healthz (JSON; 200 when ok or degraded, 503 when unhealthy) and /metrics (Prometheus text format)."""
     from monitor.store.health import PROMETHEUS_CONTENT_TYPE, UNHEALTHY, check_health, collect_metrics, prometheus_text
@@ -221,13 +262,25 @@ def warm_up(engine: Engine, renderer: Renderer) -> None:
         pairs = queries.consecutive_diffs(session)
     diffs.start()
     diffs.prewarm(pairs)
+    del pairs
+    _release_free_memory()
+
+
+def _release_free_memory() -> None:
+    """Give the allocator's free pages back to the system (glibc; elsewhere nothing): the warm-up read every
+    version's text once, and the memory it freed would otherwise stay counted against the server."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _lifespan(engine: Engine, renderer: Renderer):  # type: ignore[no-untyped-def]
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
-        import anyio.to_thread
-
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         await anyio.to_thread.run_sync(warm_up, engine, renderer)
         try:
             yield

@@ -66,8 +66,18 @@ def _changed_size(coarse: list[list[Any]]) -> int:
     return sum(len(text) for op, text in coarse if op)
 
 
-def _nice() -> None:
-    os.nice(10)  # background work: the server's requests come first
+def _lower_priority() -> None:
+    """Visitors' diffs: below the server's requests, which each take milliseconds, so that a word diff taking a
+    second of CPU never holds a core the pages need."""
+    os.nice(10)
+
+
+def _idle_priority() -> None:
+    """Prewarming: only CPU time nothing else wants (Linux SCHED_IDLE; elsewhere the lowest nice)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        os.nice(19)
 
 
 def _pool(kind: str) -> concurrent.futures.ProcessPoolExecutor:
@@ -77,7 +87,7 @@ def _pool(kind: str) -> concurrent.futures.ProcessPoolExecutor:
             # spawn: the server is threaded, and forking a threaded process is unsafe
             _executors[kind] = concurrent.futures.ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_nice if kind == "background" else None)
+                initializer=_idle_priority if kind == "background" else _lower_priority)
         return _executors[kind]
 
 

@@ -19,7 +19,7 @@ from monitor.clauses import CATEGORIES, RESTRICTIVE_CATEGORIES
 from monitor.directions import DIRECTIONS
 from monitor.store import history
 from monitor.store.history import NotFound
-from monitor.web import diffs
+from monitor.web import diffs, search
 
 DIRECTION_SYMBOLS = {"tightened": "▲", "loosened": "▼", "reworded": "≈", "unclear": "?"}
 CATEGORY_LABELS = {
@@ -35,9 +35,24 @@ CATEGORY_LABELS = {
     "geographic_restriction": "Geographic restriction",
 }
 
+# "now also a automated_extraction clause" (the reason as `changes` stores it) → "now also an automated
+# extraction clause"
+_CATEGORY_IN_REASON = re.compile(r"\b(?:(an?) )?(" + "|".join(sorted(CATEGORY_LABELS, key=len, reverse=True)) + r")\b")
+
+
+def reason_in_words(reason: str) -> str:
+    """A change's reason with category ids as words, and the article that goes with them."""
+    def words(match: re.Match[str]) -> str:
+        label = CATEGORY_LABELS[match.group(2)].lower().replace(" / ", " or ")
+        if not match.group(1):
+            return label
+        return ("an " if label[0] in "aeiou" else "a ") + label
+    return _CATEGORY_IN_REASON.sub(words, reason or "")
+
+
 __all__ = [
     "CATEGORY_LABELS", "DIRECTIONS", "DIRECTION_SYMBOLS", "NotFound", "as_of_page", "changed_paragraphs",
-    "clause_page", "diff_page", "feed_page", "home_page", "matrix_page", "parse_date", "search_page",
+    "clause_labels", "clause_page", "excerpt", "reason_in_words", "diff_page", "feed_page", "home_page", "matrix_page", "parse_date", "search_page",
     "source_page", "trends_page", "version_page",
 ]
 
@@ -49,8 +64,15 @@ _cache_lock = threading.Lock()
 _CACHE_SIZE = 256
 
 
+def _stamp(session: Session) -> tuple[Any, ...]:
+    """The data stamp, read once per session (one page): the site never writes, so it holds for the session."""
+    if "data_stamp" not in session.info:
+        session.info["data_stamp"] = history.data_stamp(session)
+    return session.info["data_stamp"]
+
+
 def _cached(session: Session, name: str, args: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-    key = (id(session.get_bind()), history.data_stamp(session), name, args)
+    key = (id(session.get_bind()), _stamp(session), name, args)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -93,7 +115,32 @@ def _iso_to_dt(value: str) -> dt.datetime:
 
 
 def _all_events(session: Session) -> list[dict[str, Any]]:
-    return _cached(session, "events", (), lambda: history.events(session))
+    """Every event, oldest first, with the heading of its clause's section (for saying where the clause is)."""
+    def compute() -> list[dict[str, Any]]:
+        headings = _headings(session)
+        return [{**event, "heading": headings.get((event["source"], event["key"]), "")}
+                for event in history.events(session)]
+    return _cached(session, "events", (), compute)
+
+
+def _headings(session: Session) -> dict[tuple[str, str], str]:
+    """(source, clause key) → the heading the clause last stood under."""
+    return {(clause["source"], clause["key"]): clause["heading"] or ""
+            for clause in _watched_clauses(session)}
+
+
+def _watched_clauses(session: Session) -> list[dict[str, Any]]:
+    return _cached(session, "watched_clauses", (), lambda: history.watched_clauses_everywhere(session))
+
+
+def _events_of(session: Session, source_id: str) -> list[dict[str, Any]]:
+    """One source's events, oldest first (from the cached whole history: one query serves every page)."""
+    def compute() -> dict[str, list[dict[str, Any]]]:
+        by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for event in _all_events(session):
+            by_source[event["source"]].append(event)
+        return by_source
+    return _cached(session, "events_by_source", (), compute).get(source_id, [])
 
 
 def _last_changes(session: Session) -> dict[tuple[str, str], dict[str, Any]]:
@@ -107,9 +154,52 @@ def _last_changes(session: Session) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def _brief_event(event: dict[str, Any]) -> dict[str, Any]:
-    """An event without its long fields, for lists."""
-    return {k: event[k] for k in ("id", "source", "provider", "title", "version", "observed_at", "key", "path",
-                                  "kind", "categories", "direction", "reason", "alert", "technical")}
+    """An event without its long fields, for lists: the clause's own words cut to an excerpt instead."""
+    brief = {k: event[k] for k in ("id", "source", "provider", "title", "version", "observed_at", "key", "path",
+                                   "kind", "categories", "direction", "reason", "alert", "technical")}
+    brief["heading"] = event.get("heading", "")
+    brief["excerpt"] = excerpt(event["after"] if event["kind"] != "removed" else event["before"])
+    return brief
+
+
+EXCERPT_CHARACTERS = 220
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARACTERS) -> str:
+    """The start of a clause's text on one line, cut at a word within `limit` characters."""
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit].rstrip(",;:") + " …"
+
+
+def clause_labels(clauses: list[dict[str, Any]]) -> list[str]:
+    """How to name each clause of a list: its path, and where two paths are equal (a document may number two
+    clauses 1.5) the first words in which their texts differ, so no two names in the list are the same."""
+    names = [clause["path"] or clause.get("heading") or "unnumbered clause" for clause in clauses]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, name in enumerate(names):
+        groups[name].append(index)
+    labels = list(names)
+    for name, members in groups.items():
+        if len(members) > 1:
+            for index, label in zip(members, _distinct_names(name, [clauses[i]["text"] for i in members])):
+                labels[index] = label
+    return labels
+
+
+def _distinct_names(name: str, texts: list[str]) -> list[str]:
+    """`name` and a quote from where the texts start to differ; numbered when the texts are the same."""
+    words = [text.split() for text in texts]
+    same = 0
+    while all(len(w) > same for w in words) and len({w[same] for w in words}) == 1:
+        same += 1
+    start = max(0, same - 1)
+    names = [f"{name} “{'… ' if start else ''}{excerpt(' '.join(w[start:]), 32)}”" for w in words]
+    if len(set(names)) < len(names):
+        names = [f"{name} ({number} of {len(texts)})" for number in range(1, len(texts) + 1)]
+    return names
 
 
 def _summary(events: list[dict[str, Any]]) -> str:
@@ -193,7 +283,7 @@ def source_page(session: Session, source_id: str) -> dict[str, Any]:
     source = history.get_source(session, source_id)
     versions = _versions(session, source_id)
     by_version: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for event in history.events(session, source_id=source_id):
+    for event in _events_of(session, source_id):
         by_version[event["version"]].append(_brief_event(event))
     timeline = []
     previous_length = None
@@ -229,8 +319,7 @@ def version_page(session: Session, source_id: str, seq: int, as_of: str | None =
     position = [v["seq"] for v in versions].index(seq)
     text = history.version_text(session, source_id, seq)
     following = versions[position + 1] if position + 1 < len(versions) else None
-    events = [_brief_event(e) for e in history.events(session, source_id=source_id)
-              if e["version"] == seq]
+    events = [_brief_event(e) for e in _events_of(session, source_id) if e["version"] == seq]
     return {
         "source": source,
         "version": {**version, "title": text["title"], "text": text["text"],
@@ -283,7 +372,7 @@ def clause_page(session: Session, source_id: str, key: str) -> dict[str, Any]:
         spans[-1]["until_date"] = following
     for span in spans:
         del span["_state"]
-    events = history.events(session, source_id=source_id, key=key)
+    events = [e for e in _events_of(session, source_id) if e["key"] == key]
     latest = occurrences[-1]
     latest_version, _ = _version(session, source_id, latest["seq"])
     clause = {"key": key, "path": latest["path"], "heading": latest["heading"], "lead": latest["lead"],
@@ -318,7 +407,7 @@ def diff_page(session: Session, source_id: str, from_ref: str, to_ref: str,
                                         history.version_text(session, source_id, to_seq)["text"],
                                         (before["text_sha256"], after["text_sha256"]), budget)
     low, high = sorted((from_seq, to_seq))
-    events = [_brief_event(e) for e in history.events(session, source_id=source_id) if low < e["version"] <= high]
+    events = [_brief_event(e) for e in _events_of(session, source_id) if low < e["version"] <= high]
     return {
         "source": source, "from": before, "to": after,
         "versions": [{"seq": v["seq"], "observed_at": v["observed_at"]} for v in versions],
@@ -344,11 +433,19 @@ def consecutive_diffs(session: Session) -> list[tuple[tuple[str, str], str, str]
 
 def search_page(session: Session, q: str = "", provider: str = "", category: str = "", direction: str = "",
                 include_history: bool = False) -> dict[str, Any]:
+    """Clauses holding every word of `q` in any inflection (or, without `q`, every watched clause), those in the
+    taxonomy first, each with its text cut into pieces that match or not (for highlighting)."""
     q = q.strip()[:200]
+    stems = search.query_stems(q)
     sources = {s["id"]: s for s in history.list_sources(session)}
     last = _last_changes(session)
     results = []
-    for row in history.search_clause_text(session, q, latest_only=not include_history):
+    rows = history.search_clause_text(session, search.prefilter(stems), latest_only=not include_history) \
+        if stems or not q else []
+    for row in rows:
+        pieces = search.highlight(row["text"], stems) if stems else [(row["text"], False)]
+        if pieces is None:
+            continue
         source = sources[row["source"]]
         if provider and source["provider"] != provider:
             continue
@@ -358,7 +455,9 @@ def search_page(session: Session, q: str = "", provider: str = "", category: str
         if direction and (change is None or change["direction"] != direction):
             continue
         results.append({**row, "provider": source["provider"], "title": source["title"],
+                        "highlighted": [[piece, matched] for piece, matched in pieces],
                         "last_change": _brief_event(change) if change else None})
+    results.sort(key=lambda result: not result["categories"])  # stable: watched clauses first, order kept
     return {
         "query": {"q": q, "provider": provider, "category": category, "direction": direction,
                   "history": include_history},
@@ -376,10 +475,10 @@ def _matrix_index(session: Session) -> dict[str, Any]:
         for version in history.version_dates(session):
             versions[version["source"]].append({**version, "by_category": defaultdict(list)})
         position = {(s, v["seq"]): v for s, items in versions.items() for v in items}
-        for clause in history.watched_clauses_everywhere(session):
+        for clause in _watched_clauses(session):
             version = position[(clause["source"], clause["seq"])]
             for category in clause["categories"]:
-                version["by_category"][category].append({k: clause[k] for k in ("key", "path", "text")})
+                version["by_category"][category].append({k: clause[k] for k in ("key", "path", "heading", "text")})
         return {"versions": versions}
     return _cached(session, "matrix_index", (), compute)
 
@@ -411,7 +510,8 @@ def matrix_page(session: Session, at: str | None = None) -> dict[str, Any]:
                 changes = [e for c in clauses for e in events_by_key.get((source["id"], c["key"]), [])]
                 change = max(changes, key=lambda e: (e["observed_at"], e["id"])) if changes else None
                 row["cells"][category] = {
-                    "clauses": [{"key": c["key"], "path": c["path"], "text": c["text"]} for c in clauses],
+                    "clauses": [{"key": c["key"], "path": c["path"], "label": label, "text": c["text"]}
+                                for c, label in zip(clauses, clause_labels(clauses))],
                     "since": in_force[start]["observed_at"], "since_first_version": start == 0,
                     "last_change": None if change is None else {
                         "direction": change["direction"], "observed_at": change["observed_at"],

@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from monitor.web.queries import CATEGORY_LABELS, DIRECTION_SYMBOLS
+from monitor.web.queries import CATEGORY_LABELS, DIRECTION_SYMBOLS, reason_in_words
 from monitor.web.svg import trend_chart
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -53,6 +53,7 @@ class Renderer:
                                 trend_chart=self._chart, static_site=static,
                                 snapshot_suffix=download_suffix if static else snapshot_suffix)
         self.env.filters["day"] = lambda iso: (iso or "")[:10]
+        self.env.filters["in_words"] = reason_in_words
 
     @staticmethod
     def _chart(rows: list[dict[str, Any]], title: str, chart_id: str) -> Any:
