@@ -173,9 +173,9 @@ def _run_batch(engine: Engine, recorder: Recorder, owner: str, claims: list[leas
             log.exception("worker %s: cannot mark %s done", owner, source.id)
 
     for claim in claims:
-        if claim.already_recorded:
+        if claim.already_recorded:  # the dead worker's capture counts, success or not
             stats.taken_over += 1
-            finish(by_id[claim.source_id], None)
+            finish(by_id[claim.source_id], claim.recorded_success)
 
     def progress(source: Source, outcome: CaptureOutcome) -> None:
         finish(source, outcome.outcome != FAILED)

@@ -205,6 +205,32 @@ def test_a_claimed_source_is_claimed_by_no_one_else_until_its_lease_expires(post
     assert claim_due(engine, "three", ["a"], 10, dt.timedelta(minutes=5)) == []  # not due for 2 hours
 
 
+def test_a_dead_worker_s_recorded_success_counts_as_the_source_s_last_success(postgres_url: str) -> None:
+    """A worker recorded a capture, then died before marking the source done: the worker that takes the
+    source over marks it done with that capture's outcome, so health sees its last success."""
+    engine = connect(postgres_url)
+    init_database(engine)
+    from monitor.pipeline import upsert_source
+    from monitor.store.leases import add_schedules
+
+    sources = [Source(id=name, provider="P", title="T", url="https://example.com/", schedule="2h")
+               for name in ("ok", "failed")]
+    with session_scope(engine) as session:
+        for source in sources:
+            upsert_source(session, source)
+        add_schedules(session, ["ok", "failed"])
+    claim_due(engine, "dead", ["ok", "failed"], 10, dt.timedelta(seconds=1))
+    with session_scope(engine) as session:  # what the dead worker recorded before it died
+        now = dt.datetime.now(dt.timezone.utc)
+        session.add_all([FetchAttempt(source_id="ok", started_at=now, outcome="ok"),
+                         FetchAttempt(source_id="failed", started_at=now, outcome="http_error")])
+    time.sleep(1.2)
+    taken = {claim.source_id: claim for claim in claim_due(engine, "heir", ["ok", "failed"], 10,
+                                                             dt.timedelta(minutes=5))}
+    assert taken["ok"].already_recorded and taken["ok"].recorded_success
+    assert taken["failed"].already_recorded and not taken["failed"].recorded_success
+
+
 def test_next_due_time_follows_the_schedule() -> None:
     start = dt.datetime(2026, 3, 1, 10, 7, tzinfo=dt.timezone.utc)
     every_2h = Source(id="a", provider="P", title="T", url="https://example.com/", schedule="2h")

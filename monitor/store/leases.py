@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, exists, func, or_, select, text, update
+from sqlalchemy import Engine, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -136,8 +136,17 @@ class Claim:
 
     source_id: str
     claimed_at: dt.datetime
-    # a worker that died after recording this source but before marking it done: nothing left to fetch
-    already_recorded: bool = False
+    # a worker that died after recording this source but before marking it done: nothing left to fetch, and
+    # the outcome of the attempt it recorded (whether the source's last success is that attempt's)
+    recorded_outcome: str | None = None
+
+    @property
+    def already_recorded(self) -> bool:
+        return self.recorded_outcome is not None
+
+    @property
+    def recorded_success(self) -> bool:
+        return self.recorded_outcome in ("ok", "not_modified")
 
 
 def database_now(session: Session) -> dt.datetime:
@@ -183,7 +192,7 @@ def claim_due(engine: Engine, owner: str, source_ids: Sequence[str], limit: int,
             return []
         watermark = session.execute(select(func.coalesce(func.max(FetchAttempt.id), 0))).scalar_one()
         # claim_attempt_id is cleared when a source is marked done: set, it is a claim that was never finished
-        claims = [Claim(row.source_id, now, _recorded_since(session, row.source_id, row.claim_attempt_id))
+        claims = [Claim(row.source_id, now, _outcome_recorded_since(session, row.source_id, row.claim_attempt_id))
                   for row in rows]
         session.execute(
             update(SourceSchedule).where(SourceSchedule.source_id.in_([row.source_id for row in rows]))
@@ -192,12 +201,13 @@ def claim_due(engine: Engine, owner: str, source_ids: Sequence[str], limit: int,
         return claims
 
 
-def _recorded_since(session: Session, source_id: str, attempt_id: int | None) -> bool:
-    """Whether an attempt of the source was recorded after the (expired) lease was taken."""
+def _outcome_recorded_since(session: Session, source_id: str, attempt_id: int | None) -> str | None:
+    """The outcome of the source's newest attempt recorded after the (expired) lease was taken, if any."""
     if attempt_id is None:
-        return False
-    return bool(session.execute(select(exists().where(FetchAttempt.source_id == source_id,
-                                                      FetchAttempt.id > attempt_id))).scalar())
+        return None
+    return session.execute(select(FetchAttempt.outcome).where(FetchAttempt.source_id == source_id,
+                                                              FetchAttempt.id > attempt_id)
+                           .order_by(FetchAttempt.id.desc()).limit(1)).scalar_one_or_none()
 
 
 def finish_claim(engine: Engine, owner: str, source_id: str, next_due_at: dt.datetime,
