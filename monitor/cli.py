@@ -288,6 +288,9 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
     from monitor.analysis import analysis_processes
     from monitor.pipeline import Recorder, run_cycle
 
+    from monitor.logs import summarise_failed_captures
+
+    summarise_failed_captures()
     sources = _selected(obj, source_ids)
     processes = analysis_processes()
     # Cron lock: a slow cycle and the next tick never overlap; the later one exits 4 (monitor/store/leases.py).
@@ -298,14 +301,30 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
         summary = run_cycle(recorder, sources, _fetch_settings(concurrency),
                             _notifiers(alerts_file, quiet, recorder.alerts),
                             on_progress=lambda source, outcome: advance(), analysis_processes=processes)
-    for outcome in summary.outcomes:
-        if outcome.outcome == "failed":
-            err_console.print(f"[yellow]failed[/] {outcome.source_id}: {outcome.attempt_outcome}: "
-                              f"{outcome.error or ''}", soft_wrap=True, markup=True)
+    _print_failures(summary.outcomes, sources)
     for failure in summary.alert_failures:
         err_console.print(f"[red]alert channel failed[/] {failure}", soft_wrap=True)
     console.print(summary.line())
     sys.exit(1 if summary.failed else 0)
+
+
+def _print_failures(outcomes: list, sources: list) -> None:
+    """The failed captures grouped by kind, cause and host; one line per source is -v's (the capture log)."""
+    from monitor.cli_summary import group_failures
+
+    failed = [(o.source_id, o.attempt_outcome, o.error or "") for o in outcomes if o.outcome == "failed"]
+    if not failed:
+        return
+    groups = group_failures(failed, {source.id: source.url for source in sources})
+    err_console.print(f"{len(failed)} of {len(outcomes)} sources failed"
+                      + ("" if _verbose() else " (-v for one line per source)") + ":", soft_wrap=True)
+    for group in groups:
+        err_console.print(f"  {group.line()}", soft_wrap=True, markup=False)
+
+
+def _verbose() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().params.get("verbose"))
 
 
 class _progress:
