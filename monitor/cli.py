@@ -22,6 +22,35 @@ console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+# Columns whose cells are copied into other commands or read as times: never wrapped or cut.
+NEVER_CUT = frozenset({"id", "source", "document", "seen", "first seen", "created", "since", "version", "seq"})
+PIPED_WIDTH_LIMIT = 100_000
+
+
+def print_table(table: Table) -> None:
+    """A table on stdout, its ids and dates (NEVER_CUT) whole. Piped, it is plain ASCII and as wide as its
+    content, so a script or a file gets every character; on a terminal the other columns wrap."""
+    from rich import box
+    from rich.measure import Measurement
+
+    for column in table.columns:
+        if str(column.header) in NEVER_CUT:
+            column.no_wrap = True
+        elif str(column.header) == "url":
+            column.overflow = "fold"
+    if console.is_terminal:
+        console.print(table)
+        return
+    table.box = box.ASCII
+    needed = Measurement.get(console, console.options.update_width(PIPED_WIDTH_LIMIT), table).maximum
+    terminal_width = console.width
+    console.width = max(terminal_width, needed)
+    try:
+        console.print(table)
+    finally:
+        console.width = terminal_width
+
+
 # The commands of other areas live in their own modules, which register themselves on `cli` when imported.
 # They are imported when one of their commands runs or --help lists them, not on every start, so that
 # `run --once` from cron does not pay for the web app or the uses registry.
@@ -202,7 +231,7 @@ def sources_command(obj: Context, check: bool, live: bool, as_json: bool) -> Non
     for source in sources:
         table.add_row(source.id, source.provider, source.title, source.kind,
                       source.schedule if source.enabled else "disabled", source.url)
-    console.print(table)
+    print_table(table)
 
 
 def _check_live(sources: list) -> None:
@@ -220,7 +249,7 @@ def _check_live(sources: list) -> None:
         table.add_row(source.id, "[green]ok[/]" if not check.problems else "[red]failed[/]", chars,
                       ", ".join(f"{category} {count}" for category, count in sorted(watched.items())),
                       "; ".join(check.problems))
-    console.print(table)
+    print_table(table)
     failed = sum(1 for check in checks if check.problems)
     console.print(f"{len(checks) - failed} ok, {failed} failed")
     sys.exit(1 if failed else 0)
@@ -568,7 +597,7 @@ def clauses(obj: Context, source_id: str | None, category: str | None, at: str |
     table = Table("source", "path", "categories", "text", title=f"{len(rows)} clauses", show_lines=True)
     for row in rows:
         table.add_row(row["source"], row["path"], "\n".join(row["categories"]), row["text"])
-    console.print(table)
+    print_table(table)
 
 
 @cli.command()
@@ -604,7 +633,7 @@ def changes(obj: Context, since: str | None, direction: str | None, source_id: s
         detail = Text(row["reason"] + "\n" if row["reason"] else "").append_text(diff_as_rich_text(row["diff"]))
         table.add_row(row["observed_at"], row["source"], row["path"],
                       f"{row['direction']}\n{', '.join(row['categories'])}", detail)
-    console.print(table)
+    print_table(table)
 
 
 @cli.command()
@@ -638,11 +667,11 @@ def history(obj: Context, source_id: str, key: str | None, as_json: bool) -> Non
             note = f"revert to {v['revert_of']}" if v["revert_of"] else ("technical" if v["technical"] else "")
             table.add_row(str(v["seq"]), v["observed_at"], str(v["length"]), str(v["events"]), str(v["alerts"]),
                           note)
-        console.print(table)
+        print_table(table)
     table = Table("seen", "version", "path", "kind", "direction", "reason", title="clause events", show_lines=True)
     for e in events:
         table.add_row(e["observed_at"], str(e["version"]), e["path"], e["kind"], e["direction"], e["reason"])
-    console.print(table)
+    print_table(table)
 
 
 @cli.command()

@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from monitor.cli import Context, _print_json, cli, console, err_console, parse_time, pass_context
+from monitor.cli import Context, _print_json, cli, console, err_console, parse_time, pass_context, print_table
 from monitor.uses.model import (ACTS, BASE_MODELS, DISTRIBUTIONS, MODELS, OBJECTS, PARTIES, PLATFORMS, PURPOSES,
                                 USES_ENV, Use, find_use, load_uses, use_from_fields)
 
@@ -96,7 +96,7 @@ def _print_answers(rows: list[dict[str, Any]], at: str | None) -> None:
         table.add_row(f"{row['provider']} · {row['title']}\n[dim]{row['source']} v{row['version']}, "
                       f"{row['observed_at'][:10]}[/]",
                       f"[{ANSWER_STYLES.get(row['answer'], '')}]{row['answer']}[/]", clauses, detail)
-    console.print(table)
+    print_table(table)
 
 
 def _print_history(rows: list[dict[str, Any]]) -> None:
@@ -111,4 +111,4 @@ def _print_history(rows: list[dict[str, Any]]) -> None:
                 answer = f"{change['previous']} → {answer}"
             clauses = ", ".join(clause["path"] or clause["key"] for clause in change["clauses"])
             table.add_row(name, since, answer, clauses)
-    console.print(table)
+    print_table(table)

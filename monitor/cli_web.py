@@ -11,7 +11,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from monitor.cli import Context, cli, console, pass_context, parse_time
+from monitor.cli import Context, cli, console, pass_context, parse_time, print_table
 from monitor.errors import UsageError
 
 _SYMBOLS = {"tightened": "▲", "loosened": "▼", "reworded": "≈", "unclear": "?"}
@@ -122,7 +122,7 @@ def show(obj: Context, source_id: str, at: str | None, clauses_only: bool, as_js
     table = Table("path", "categories", "text", title=f"{len(data['clauses'])} watched clauses", show_lines=True)
     for clause in data["clauses"]:
         table.add_row(clause["path"] or clause["key"], "\n".join(clause["categories"]), clause["text"])
-    console.print(table)
+    print_table(table)
     if not clauses_only:
         console.rule("text")
         console.print(version["text"], markup=False, highlight=False)
@@ -174,7 +174,7 @@ def matrix(obj: Context, at: str | None, only: tuple[str, ...], as_json: bool) -
         label = f"{row['provider']} — {row['title']}\n" + (f"v{row['seq']} {row['observed_at'][:10]}"
                                                             if row["seq"] else "not yet recorded")
         table.add_row(label, *cells)
-    console.print(table)
+    print_table(table)
     console.print("since ≤DATE: present from the first recorded version (it may be older)", style="dim")
 
 
@@ -213,7 +213,7 @@ def trends(obj: Context, by: str, as_json: bool) -> None:
             bar.append("▼" * _bar(r["less_restrictive"], peak), style="green")
             table.add_row(r["month"], str(r["added"]), str(r["removed"]), str(r["tightened"]), str(r["loosened"]),
                           bar)
-        console.print(table)
+        print_table(table)
 
 
 def _bar(value: int, peak: int) -> int:
