@@ -33,20 +33,22 @@ def print_table(table: Table) -> None:
     from rich import box
     from rich.measure import Measurement
 
+    # Cells are printed as they are (markup=False): a message or a clause may hold [brackets]; a styled
+    # cell is a rich Text.
     for column in table.columns:
         if str(column.header) in NEVER_CUT:
             column.no_wrap = True
         elif str(column.header) == "url":
             column.overflow = "fold"
     if console.is_terminal:
-        console.print(table)
+        console.print(table, markup=False)
         return
     table.box = box.ASCII
     needed = Measurement.get(console, console.options.update_width(PIPED_WIDTH_LIMIT), table).maximum
     terminal_width = console.width
     console.width = max(terminal_width, needed)
     try:
-        console.print(table)
+        console.print(table, markup=False)
     finally:
         console.width = terminal_width
 
@@ -134,6 +136,11 @@ class Context:
 
         if self._alerts is False:
             self._alerts = load_alerts_config(self.config_file)
+            if self._alerts is not None and any(route.sources for route in self._alerts.routes):
+                from monitor.sources import describe_sources_file, sources_path
+
+                self._alerts.check_route_sources({source.id for source in self.sources()},
+                                                 describe_sources_file(sources_path(self.sources_file)))
         return self._alerts
 
 
@@ -238,6 +245,8 @@ def _check_live(sources: list) -> None:
     """Fetch each source once, extract and classify, and print a table: ok, or failed and why."""
     from collections import Counter
 
+    from rich.text import Text
+
     from monitor.pipeline import check_captures
 
     with _progress("checking", len(sources)) as advance:
@@ -246,7 +255,7 @@ def _check_live(sources: list) -> None:
     for source, check in zip(sources, checks):
         chars = str(len(check.document.text)) if check.document else ""
         watched = Counter(category for clause in check.clauses for category in clause.categories)
-        table.add_row(source.id, "[green]ok[/]" if not check.problems else "[red]failed[/]", chars,
+        table.add_row(source.id, Text("ok", "green") if not check.problems else Text("failed", "red"), chars,
                       ", ".join(f"{category} {count}" for category, count in sorted(watched.items())),
                       "; ".join(check.problems))
     print_table(table)
@@ -321,11 +330,12 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
 
     summarise_failed_captures()
     sources = _selected(obj, source_ids)
+    alerts = obj.alerts_config()  # a mistake in it stops the run before the database is touched
     processes = analysis_processes()
     # Cron lock: a slow cycle and the next tick never overlap; the later one exits 4 (monitor/store/leases.py).
     from monitor.store.leases import run_lock
     click.get_current_context().with_resource(run_lock(obj.engine()))
-    recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
+    recorder = Recorder(obj.engine(), alerts=alerts)
     with _progress("fetching", len(sources)) as advance:
         summary = run_cycle(recorder, sources, _fetch_settings(concurrency),
                             _notifiers(alerts_file, quiet, recorder.alerts),
@@ -650,10 +660,12 @@ def history(obj: Context, source_id: str, key: str | None, as_json: bool) -> Non
       clausewatch history openai-services-agreement --clause c-1a2b3c4d
     """
     from monitor.store import session_scope
-    from monitor.store.queries import attempt_counts, list_changes, list_versions
+    from monitor.store.queries import attempt_counts, list_changes, list_versions, require_clause
 
     with session_scope(obj.engine()) as session:
         versions = list_versions(session, source_id)
+        if key is not None:
+            require_clause(session, source_id, key)
         events = list_changes(session, source_id=source_id, key=key)
         attempts = attempt_counts(session, source_id)
     if as_json:

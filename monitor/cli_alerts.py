@@ -8,6 +8,7 @@ import sys
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from monitor.cli import Context, cli, console, err_console, pass_context, print_table
 from monitor.errors import ConfigError, UsageError
@@ -82,7 +83,7 @@ def alerts(ctx: click.Context, pending: bool, retry: bool, channel: str | None, 
             what += f" {row['type']}"
         if row["delivery"] != "immediate":
             what += f" (digest per {row['delivery']})"
-        status = {"sent": "[green]sent[/]", "failed": "[red]failed[/]"}.get(row["status"], row["status"])
+        status = Text(row["status"], {"sent": "green", "failed": "red"}.get(row["status"], ""))
         if row["status"] == "failed" and not row["next_attempt_at"]:
             status += " (gave up)"
         detail = row["last_error"] or ""

@@ -3,7 +3,10 @@ registered on the `clausewatch` group. Each prints the same data the web page of
 
 from __future__ import annotations
 
+import errno
 import json
+import signal
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.cli import Context, cli, console, pass_context, parse_time, print_table
-from monitor.errors import UsageError
+from monitor.errors import ListenError, UsageError
 
 _SYMBOLS = {"tightened": "▲", "loosened": "▼", "reworded": "≈", "unclear": "?"}
 _COLOURS = {"tightened": "red", "loosened": "green", "reworded": "blue", "unclear": "yellow"}
@@ -55,8 +58,27 @@ def serve(obj: Context, host: str, port: int) -> None:
     from monitor.web import create_app
 
     app = create_app(obj.engine())
+    listening = _listen(host, port)
+    port = listening.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    # uvicorn stops gracefully on SIGTERM and SIGINT, then raises the signal again for the handler found
+    # before it: with the default one the process would die of it (exit 143) after a clean shutdown.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda number, frame: None)
     console.print(f"serving the history site on http://{host}:{port}/ (Ctrl-C to stop)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    server.run(sockets=[listening])
+    console.print("stopped")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, made before saying "serving": a port in use is one clear line."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family, reuse_port=False)
+    except OSError as error:
+        reason = "the port is in use" if error.errno == errno.EADDRINUSE else error.strerror or str(error)
+        raise ListenError(f"cannot listen on {host}:{port}: {reason} (choose another with --port, or stop "
+                          f"what holds it)") from None
 
 
 @cli.command()
