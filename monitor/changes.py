@@ -17,8 +17,6 @@ from monitor.clauses.thresholds import compare_thresholds
 from monitor.clauses.scope import (alternative_signals, classify_edits, declared_names, edits_of,
                                    explained_by_vocabulary, is_alternative, scope_signals, substantive_reason)
 
-DIRECTIONS = ("tightened", "loosened", "reworded", "unclear")
-ALERTING_DIRECTIONS = ("tightened", "unclear")
 
 # A diff is a list of (op, text) with op -1 deleted, 0 kept, 1 inserted.
 Diff = list[tuple[int, str]]
@@ -32,7 +30,7 @@ class ClauseChange:
     path: str
     kind: str  # added | removed | modified
     categories: tuple[str, ...]
-    direction: str  # one of DIRECTIONS
+    direction: str  # one of monitor.directions.DIRECTIONS
     reason: str
     before: str
     after: str
@@ -111,19 +109,6 @@ def _merge(diff: Diff) -> Diff:
         else:
             merged.append((op, text))
     return merged
-
-
-def render_diff_text(diff: Diff) -> str:
-    """Plain-text rendering: deletions as [-...-], insertions as {+...+}."""
-    parts = []
-    for op, text in diff:
-        if op == 0:
-            parts.append(text)
-        elif op < 0:
-            parts.append(f"[-{text}-]")
-        else:
-            parts.append(f"{{+{text}+}}")
-    return "".join(parts)
 
 
 # ---------------------------------------------------------------- comparing two versions

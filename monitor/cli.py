@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import json
 import logging
@@ -17,6 +16,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from monitor import __version__
 from monitor.errors import ClauseWatchError, DatabaseError, UsageError
+from monitor.timestamps import parse_time
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -555,23 +555,6 @@ def check_source(obj: Context, source_id: str, file: Path | None, lines: int) ->
 # ---------------------------------------------------------------------------- reading
 
 
-def parse_time(value: str) -> dt.datetime:
-    """ISO 8601 date or time (UTC when no offset), or an Open Terms Archive stamp."""
-    from monitor.importer import parse_stamp
-
-    stamp = parse_stamp(value.strip())
-    if stamp is not None:
-        return stamp
-    try:
-        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"{value!r} is not a date or time (use ISO 8601, e.g. 2026-03-12 or "
-                         f"2026-03-12T09:00:00Z)") from None
-    if len(value.strip()) == 10:  # a bare date means the end of that day, so "as of" includes it
-        moment = moment + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
-
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=1, ensure_ascii=False))
 
@@ -628,7 +611,7 @@ def changes(obj: Context, since: str | None, direction: str | None, source_id: s
     """
     from rich.text import Text
 
-    from monitor.alerts import diff_as_rich_text
+    from monitor.diffs import diff_as_rich_text
     from monitor.store import session_scope
     from monitor.store.queries import list_changes
 
@@ -746,7 +729,7 @@ def _changed_paragraphs(ops: list) -> Any:
     """Only the paragraphs that changed, so a long document's diff stays readable."""
     from rich.text import Text
 
-    from monitor.alerts import diff_as_rich_text
+    from monitor.diffs import diff_as_rich_text
 
     lines: list[list] = [[]]
     for op, chunk in ops:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 
@@ -12,6 +11,7 @@ from rich.text import Text
 
 from monitor.cli import Context, cli, console, err_console, pass_context, print_table
 from monitor.errors import ConfigError, UsageError
+from monitor.timestamps import now_iso
 
 
 def _require_config(obj: Context):  # type: ignore[no-untyped-def]
@@ -145,7 +145,7 @@ def test_command(obj: Context, channel: str, notice: bool) -> None:
     config = _require_config(obj)
     if channel not in config.channels:
         raise UsageError(f"no channel {channel!r} in {config.path} (channels: {', '.join(config.channels) or 'none'})")
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = now_iso()
     item = sample_event()
     if notice:
         item = {"type": "source_failing", "source": "example-terms", "provider": "Example AI",

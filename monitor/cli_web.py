@@ -14,8 +14,9 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from monitor.cli import Context, cli, console, pass_context, parse_time, print_table
+from monitor.cli import Context, cli, console, pass_context, print_table
 from monitor.errors import ListenError, UsageError
+from monitor.timestamps import parse_time
 
 _SYMBOLS = {"tightened": "▲", "loosened": "▼", "reworded": "≈", "unclear": "?"}
 _COLOURS = {"tightened": "red", "loosened": "green", "reworded": "blue", "unclear": "yellow"}

@@ -25,13 +25,13 @@ from monitor.fetch import OK, FetchResult
 from monitor.pipeline import CaptureOutcome, Recorder
 from monitor.sources import Source
 from monitor.store import SourceRow, session_scope
+from monitor.timestamps import parse_stamp
 
 # The fetcher's default body limit: an imported version is no bigger than a fetched one.
 MAX_VERSION_BYTES = 10 * 1024 * 1024
 _ID_LENGTH = 120
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d)-(\d\d)-(\d\d)Z$")
 _CONTENT_TYPES = {".md": "text/markdown", ".html": "text/html", ".htm": "text/html", ".txt": "text/plain",
                   ".pdf": "application/pdf"}
 
@@ -77,14 +77,6 @@ def _guess_kind(terms_type: str) -> str:
     if "licen" in lowered:
         return "license"
     return "policy" if "policy" in lowered else "terms"
-
-
-def parse_stamp(name: str) -> dt.datetime | None:
-    match = _STAMP.match(name)
-    if not match:
-        return None
-    day, hour, minute, second = match.groups()
-    return dt.datetime.fromisoformat(f"{day}T{hour}:{minute}:{second}+00:00")
 
 
 def find_versions(path: Path) -> list[HistoricVersion]:

@@ -5,6 +5,7 @@ The CLI (`run`, `ingest`, `import`), the scheduler and the web app call this mod
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import hashlib
@@ -21,15 +22,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.analysis import (ANALYSIS_ERROR, Analysis, AnalysisPool, compress_body, contained, discard_pool,
                               failure_reason)
-from monitor.changes import ALERTING_DIRECTIONS, ClauseChange, compare_clauses
+from monitor.changes import ClauseChange, compare_clauses
 from monitor.clauses.align import content_of
 from monitor.clauses import Clause, extract_clauses
 from monitor.clauses.language import detect_language
+from monitor.directions import ALERTING_DIRECTIONS
 from monitor.errors import ExtractionError
 from monitor.extract import Document, check_document, extract_document
 from monitor.extract.validity import MIN_SHARE_OF_PREVIOUS
@@ -38,13 +40,18 @@ from monitor.logs import log_capture
 from monitor.sources import Source
 from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version, session_scope
 from monitor.store.bulk import clause_rows, clauses_from_rows, insert_clause_rows
+from monitor.store.db import begin_writing
+from monitor.store.payloads import FAILING_AFTER, event_payload, source_notice
 
 # How many recent versions a new text is compared with to call it a revert (flap), not news.
 REVERT_WINDOW = 5
-# After this many failed captures in a row a source raises one "source failing" notice.
-FAILING_AFTER = 3
+# Storing captures is tried this many times when the database refuses it for a row another process wrote
+# meanwhile (a source both created); each try reads the source's latest version again.
+STORE_TRIES = 3
 # Captures that wait for the recorder are stored together, one transaction (and one commit) for up to this many.
 CAPTURES_PER_TRANSACTION = 50
+# Bodies fetched and not yet recorded, at most (then the fetchers wait): see Backlog.
+MAX_BACKLOG_BYTES = 32 * 1024 * 1024
 # New bodies go to a worker process this many at a time (stored in one transaction), or fewer when the first
 # has waited this long.
 WORKER_BATCH = 8
@@ -98,7 +105,8 @@ class _Latest:
 class Recorder:
     """Records captures of sources into the database; keeps each source's latest version in memory.
 
-    One Recorder per process; `record` is safe to call from several threads (one lock per source).
+    One Recorder per process; `record` is safe to call from several threads (one lock per source), and from
+    several processes at once (each transaction holds its sources in the database before it reads them).
     """
 
     def __init__(self, engine: Engine, *, revert_window: int = REVERT_WINDOW,
@@ -122,12 +130,17 @@ class Recorder:
             upsert_sources(session, sources)
 
     def known_bodies(self, source_ids: Sequence[str]) -> dict[str, set[str]]:
-        """SHA-256 of every body stored for each source: a body among them is never analysed again."""
+        """SHA-256 of the bodies whose text each source already knows: every stored snapshot's, and the body of
+        its newest accepted capture (an unchanged one keeps only its hash). A body among them is never
+        analysed again."""
         known: dict[str, set[str]] = {}
         with session_scope(self.engine) as session:
             rows = session.execute(select(Snapshot.source_id, Snapshot.sha256)
-                                   .where(Snapshot.source_id.in_(source_ids)))
-            for source_id, sha256 in rows:
+                                   .where(Snapshot.source_id.in_(source_ids))).all()
+            newest = session.execute(select(SourceRow.id, FetchAttempt.body_sha256)
+                                     .join(FetchAttempt, FetchAttempt.id == _newest_accepted_attempt(SourceRow.id))
+                                     .where(SourceRow.id.in_(source_ids), FetchAttempt.body_sha256.is_not(None)))
+            for source_id, sha256 in [*rows, *newest]:
                 known.setdefault(source_id, set()).add(sha256)
         return known
 
@@ -182,12 +195,15 @@ class Recorder:
         with contextlib.ExitStack() as held:
             for source_id in source_ids:  # always in the same order, so two callers never wait on each other
                 held.enter_context(self._lock(source_id))
-            try:
-                outcomes = self._record_in_one_transaction(captures)
-            except BaseException:
-                for source_id in source_ids:  # the versions this transaction cached were rolled back
-                    self._latest.pop(source_id, None)
-                raise
+            for tries_left in reversed(range(STORE_TRIES)):
+                try:
+                    outcomes = self._record_in_one_transaction(captures)
+                    break
+                except BaseException as error:
+                    for source_id in source_ids:  # the versions this transaction cached were rolled back
+                        self._latest.pop(source_id, None)
+                    if not isinstance(error, IntegrityError) or not tries_left:
+                        raise
         record_ms = int((time.monotonic() - started) * 1000 / len(captures))
         return [replace(outcome, record_ms=record_ms) for outcome in outcomes]
 
@@ -202,8 +218,13 @@ class Recorder:
 
     def _record_in_one_transaction(self, captures: Sequence[Capture]) -> list[CaptureOutcome]:
         with session_scope(self.engine) as session:
+            # Another process (a daemon beside `run --once`, a worker) may record these sources now: hold them
+            # (PostgreSQL: their rows; SQLite: the database) before reading their latest versions, so that a
+            # new version's seq and baseline are the true latest until this commits.
+            begin_writing(session)
             source_rows = {row.id: row for row in session.scalars(
-                select(SourceRow).where(SourceRow.id.in_({capture.source.id for capture in captures})))}
+                select(SourceRow).where(SourceRow.id.in_({capture.source.id for capture in captures}))
+                .order_by(SourceRow.id).with_for_update())}
             self._refresh_latest(session, {capture.source.id for capture in captures if capture.result.ok})
             recorded = []
             for capture in captures:
@@ -213,7 +234,7 @@ class Recorder:
                 attempt = FetchAttempt(
                     source_id=source.id, started_at=result.started_at, outcome=result.outcome,
                     http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
-                    error=result.error,
+                    error=result.error, body_sha256=_sha256(result.body) if result.body else None,
                 )
                 outcome = self._record(session, source, source_rows[source.id], attempt, result, capture.technical,
                                        capture.analysis)
@@ -240,15 +261,16 @@ class Recorder:
             return self._failed(source_row, result.outcome, result.error)
 
         latest = self._latest[source.id]
-        snapshot, known_text = self._store_snapshot(session, source.id, result, analysis)
-        attempt.snapshot_id = snapshot.id
+        snapshot, known = self._seen_body(session, source.id, result)
+        if snapshot is not None:
+            attempt.snapshot_id = snapshot.id
         if technical:  # re-extraction: the stored text of this body is what may be out of date
-            known_text = None
-        if known_text is not None and latest is not None and known_text == latest.text:
+            known = None
+        if known is not None and latest is not None and known.text == latest.text:
             return self._unchanged(source_row, attempt, result, latest)
 
-        if known_text is not None:
-            analysis = Analysis(Document(title="", text=known_text))
+        if known is not None:
+            analysis = Analysis(known)
         try:
             with contained():
                 document = (analysis.document_or_raise() if analysis is not None
@@ -258,8 +280,7 @@ class Recorder:
                 check_document(document, expect=source.expect,
                                previous_text=_text_to_measure_against(document, latest))
         except ExtractionError as error:
-            attempt.outcome, attempt.error = error.kind, error.reason
-            return self._failed(source_row, error.kind, error.reason)
+            return self._invalid(session, source_row, attempt, result, analysis, error)
 
         text_sha256 = _sha256(document.text.encode("utf-8"))
         if latest is not None and text_sha256 == latest.text_sha256:
@@ -270,10 +291,20 @@ class Recorder:
                 with contained():
                     rows = clause_rows(extract_clauses(document.text, kind=source.kind))
             except ExtractionError as error:
-                attempt.outcome, attempt.error = error.kind, error.reason
-                return self._failed(source_row, error.kind, error.reason)
+                return self._invalid(session, source_row, attempt, result, analysis, error)
+        snapshot = snapshot or self._keep_snapshot(session, source.id, result, analysis)
+        attempt.snapshot_id = snapshot.id  # the evidence of the version
         return self._new_version(session, source, source_row, attempt, result, snapshot, document,
                                  text_sha256, latest, technical, rows)
+
+    def _invalid(self, session: Session, source_row: SourceRow, attempt: FetchAttempt, result: FetchResult,
+                 analysis: Analysis | None, error: ExtractionError) -> CaptureOutcome:
+        """A body fetched that makes no version (invalid, too short, ...). The first of a failing streak is
+        kept, so what the page showed when it began to fail can be seen; the rest keep their hash only."""
+        attempt.outcome, attempt.error = error.kind, error.reason
+        if attempt.snapshot_id is None and source_row.failures_in_a_row == 0:
+            attempt.snapshot_id = self._keep_snapshot(session, source_row.id, result, analysis).id
+        return self._failed(source_row, error.kind, error.reason)
 
     def _failed(self, source_row: SourceRow, kind: str, error: str | None) -> CaptureOutcome:
         source_row.failures_in_a_row += 1
@@ -362,16 +393,25 @@ class Recorder:
         ).first()
         return _Latest(*row, clauses=None, language=language) if row else None
 
-    def _store_snapshot(self, session: Session, source_id: str, result: FetchResult,
-                        analysis: Analysis | None) -> tuple[Snapshot, str | None]:
-        """The snapshot row for this body (new or seen before) and, if seen before, the text it gave."""
+    @staticmethod
+    def _seen_body(session: Session, source_id: str, result: FetchResult) -> tuple[Snapshot | None, Document | None]:
+        """The snapshot kept of this body, if any, and the document (title and text) the body gave when last
+        accepted, if known (from its snapshot, or from the source's newest accepted capture, which keeps only
+        the body's hash)."""
         sha256 = _sha256(result.body)
         snapshot = session.execute(
             select(Snapshot).where(Snapshot.source_id == source_id, Snapshot.sha256 == sha256)
         ).scalar_one_or_none()
         if snapshot is not None:
             snapshot.last_seen = max(snapshot.last_seen, result.started_at)
-            return snapshot, _text_of_snapshot(session, snapshot.id)
+            return snapshot, _document_of_snapshot(session, snapshot.id)
+        return None, _document_of_newest_body(session, source_id, sha256)
+
+    @staticmethod
+    def _keep_snapshot(session: Session, source_id: str, result: FetchResult,
+                       analysis: Analysis | None) -> Snapshot:
+        """A new snapshot row holding this body (compressed), as the evidence of a version or a failure."""
+        sha256 = _sha256(result.body)
         compressed = analysis.compressed_body if analysis is not None else None
         snapshot = Snapshot(
             source_id=source_id, sha256=sha256, content_type=result.content_type, size=len(result.body),
@@ -380,7 +420,7 @@ class Recorder:
         )
         session.add(snapshot)
         session.flush()
-        return snapshot, None
+        return snapshot
 
     def _refresh_latest(self, session: Session, source_ids: set[str]) -> None:
         """Bring the cached latest version of these sources up to date: another process may have recorded
@@ -418,8 +458,25 @@ _NEWEST_VERSIONS = select(Version.source_id, Version.id).join(
     _NEWEST_SEQ, and_(Version.source_id == _NEWEST_SEQ.c.source_id, Version.seq == _NEWEST_SEQ.c.seq))
 
 
-def _text_of_snapshot(session: Session, snapshot_id: int) -> str | None:
-    """The text a snapshot gave when it was last accepted, so an identical body is never parsed twice."""
+def _newest_accepted_attempt(source_id: Any) -> Any:
+    """The id of the source's newest attempt that gave a version (new or unchanged), as a scalar subquery;
+    `source_id` is a value or a column of the enclosing query."""
+    query = (select(FetchAttempt.id).where(FetchAttempt.source_id == source_id, FetchAttempt.version_id.is_not(None))
+             .order_by(FetchAttempt.id.desc()).limit(1))
+    return (query.correlate(SourceRow) if source_id is SourceRow.id else query).scalar_subquery()
+
+
+def _document_of_newest_body(session: Session, source_id: str, sha256: str) -> Document | None:
+    """The document of the source's newest accepted capture, if its body was this one."""
+    row = session.execute(
+        select(Version.title, Version.text).join(FetchAttempt, FetchAttempt.version_id == Version.id)
+        .where(FetchAttempt.id == _newest_accepted_attempt(source_id), FetchAttempt.body_sha256 == sha256)
+    ).first()
+    return Document(title=row.title, text=row.text) if row else None
+
+
+def _document_of_snapshot(session: Session, snapshot_id: int) -> Document | None:
+    """The document a snapshot gave when it was last accepted, so an identical body is never parsed twice."""
     version_id = session.execute(
         select(FetchAttempt.version_id).where(FetchAttempt.snapshot_id == snapshot_id,
                                               FetchAttempt.version_id.is_not(None))
@@ -427,7 +484,8 @@ def _text_of_snapshot(session: Session, snapshot_id: int) -> str | None:
     ).scalar_one_or_none()
     if version_id is None:
         return None
-    return session.execute(select(Version.text).where(Version.id == version_id)).scalar_one()
+    row = session.execute(select(Version.title, Version.text).where(Version.id == version_id)).one()
+    return Document(title=row.title, text=row.text)
 
 
 def log_outcome(source: Source, result: FetchResult, outcome: CaptureOutcome) -> None:
@@ -504,44 +562,6 @@ def _source_row(session: Session, row: SourceRow | None, source: Source) -> Sour
     return row
 
 
-def event_payload(event: ChangeEvent, source: SourceRow, version: Version) -> dict:
-    """The JSON form of a change event, as alerts, `changes --json` and exports show it."""
-    return {
-        "id": event.id,
-        "source": source.id,
-        "provider": source.provider,
-        "title": source.title,
-        "url": source.url,
-        "version": version.seq,
-        "observed_at": iso(version.observed_at),
-        "key": event.key,
-        "path": event.path,
-        "kind": event.kind,
-        "categories": list(event.categories),
-        "direction": event.direction,
-        "reason": event.reason,
-        "before": event.before,
-        "after": event.after,
-        "diff": [list(op) for op in event.diff],
-        "alert": event.alert,
-    }
-
-
-def source_notice(kind: str, source: SourceRow, failure: str | None = None, error: str | None = None) -> dict:
-    """An operators' notice: a source has failed several captures in a row, or has recovered."""
-    notice = {"type": kind, "source": source.id, "provider": source.provider, "title": source.title,
-              "url": source.url, "failures_in_a_row": source.failures_in_a_row,
-              "at": iso(dt.datetime.now(dt.timezone.utc))}
-    if failure:
-        notice.update(failure=failure, error=error or "")
-    return notice
-
-
-def iso(moment: dt.datetime) -> str:
-    """ISO 8601 in UTC with a Z, to the second."""
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 ProgressCallback = Callable[[Source, CaptureOutcome], None]
 
 
@@ -602,17 +622,20 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
     fetched: queue.SimpleQueue = queue.SimpleQueue()
 
     to_workers = _WorkerBatches(pool, WorkerRecorder.of(recorder, database_url)) if database_url else None
+    backlog = Backlog()
 
     def hand_over(request: Any, result: FetchResult) -> None:
         stored_by_worker = None
         if to_workers and result.ok and _sha256(result.body) not in known_bodies.get(request.source.id, ()):
             stored_by_worker = to_workers.add(request.source, result)
+        backlog.add(len(result.body))
         fetched.put((request.source, result, stored_by_worker))
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as recording:
-        recorded = recording.submit(_record_fetched, recorder, fetched, notifiers, summary, on_progress, pool)
+        recorded = recording.submit(_record_fetched, recorder, fetched, notifiers, summary, on_progress, pool,
+                                    backlog)
         try:
-            asyncio.run(_fetch_all(requests, fetch_settings, hand_over))
+            asyncio.run(_fetch_all(requests, fetch_settings, hand_over, backlog.admit))
         finally:
             if to_workers:
                 to_workers.send()
@@ -631,7 +654,44 @@ def deliver_notifications(recorder: Recorder) -> list[str]:
     return deliver_outbox(recorder.engine, recorder.alerts).errors
 
 
-async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[Any, FetchResult], None]) -> None:
+class Backlog:
+    """The bytes of fetched bodies not yet recorded, and the fetchers' back-pressure: over the limit, no new
+    fetch starts until the recording thread (and the analysis processes it waits for) catch up, so a slow
+    database or a burst of new pages holds memory to about `limit` plus the fetches in flight."""
+
+    POLL_SECONDS = 0.02
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = MAX_BACKLOG_BYTES if limit is None else limit
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._gate: asyncio.Lock | None = None  # made in the event loop that awaits it
+
+    def add(self, size: int) -> None:
+        with self._lock:
+            self._bytes += size
+
+    def done(self, size: int) -> None:
+        with self._lock:
+            self._bytes -= size
+
+    @property
+    def waiting(self) -> int:
+        return self._bytes
+
+    async def admit(self) -> None:
+        """Return when the backlog is under its limit; one waiter polls, the others queue behind it."""
+        if self._bytes < self.limit:
+            return
+        if self._gate is None:
+            self._gate = asyncio.Lock()
+        async with self._gate:
+            while self._bytes >= self.limit:
+                await asyncio.sleep(self.POLL_SECONDS)
+
+
+async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[Any, FetchResult], None],
+                     admit: Callable[[], Any] | None = None) -> None:
     """HTTP sources and browser sources fetched side by side."""
     import asyncio
 
@@ -640,7 +700,7 @@ async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[An
 
     by_browser = [request for request in requests if request.source.fetcher == "browser"]
     by_http = [request for request in requests if request.source.fetcher != "browser"]
-    await asyncio.gather(fetch_sources(by_http, settings, on_result=on_result),
+    await asyncio.gather(fetch_sources(by_http, settings, on_result=on_result, admit=admit, keep_results=False),
                          fetch_with_browser(by_browser, settings, on_result=on_result))
 
 
@@ -674,7 +734,8 @@ def fetch_once(source: Source, settings: Any) -> FetchResult:
 
 
 def _record_fetched(recorder: Recorder, fetched: queue.SimpleQueue, notifiers: Sequence[Any],
-                    summary: CycleSummary, on_progress: ProgressCallback | None, pool: AnalysisPool | None) -> None:
+                    summary: CycleSummary, on_progress: ProgressCallback | None, pool: AnalysisPool | None,
+                    backlog: Backlog | None = None) -> None:
     """Take the (source, result, worker's outcome) items handed over until None comes; store those no
     worker stored; log, count and report every outcome and send its alerts.
 
@@ -708,6 +769,9 @@ def _record_fetched(recorder: Recorder, fetched: queue.SimpleQueue, notifiers: S
             summary.alert_failures += send_alerts(notifiers, outcome.events + outcome.notices)
             if on_progress:
                 on_progress(source, outcome)
+        if backlog is not None:
+            backlog.done(sum(len(result.body) for _, result, _ in items))
+        del items, recorded, to_store  # the bodies go now, not when the next batch replaces them
     if errors:
         raise errors[0]
 

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.changes import compare_clauses, render_diff_text
+from monitor.changes import compare_clauses
 from monitor.clauses import extract_clauses
+from monitor.diffs import diff_as_text
 
 
 def change_of(before: str, after: str):
@@ -17,26 +18,29 @@ def change_of(before: str, after: str):
     return keyed, changes[0]
 
 
-def test_exception_removed_is_tightened() -> None:
-    # Le Chat/Terms of Service (2025-11): the API-key rule and its exception.
-    _, change = change_of("You may not share your API Key with any third party without our prior written permission.",
-                          "You may not share your API Key with any third party.")
-    assert change.direction == "tightened" and "without our prior written permission" in change.reason
+DIRECTION_CASES = yaml.safe_load((Path(__file__).parent / "data" / "direction_cases.yaml").read_text(encoding="utf-8"))
 
 
-def test_competing_scope_dropped_is_tightened() -> None:
-    # ChatGPT/Terms of Service.
-    _, change = change_of("Using Output to develop models that compete with OpenAI.", "Using Output to develop models.")
-    assert change.direction == "tightened" and "scope widened" in change.reason
-
-
-def test_attempt_added_is_tightened() -> None:
-    # Le Chat/Commercial Terms 2025-12-15: "compromise" became "compromise or attempt to compromise".
-    before = ("(e) compromise the security or proper functionality of the Mistral AI Products, including interfering "
-              "with, circumventing, or bypassing security or moderation mechanisms in the Mistral AI Products;")
-    after = before.replace("(e) compromise", "(f) compromise or attempt to compromise")
+def _check_direction(before: str, after: str, expected: dict) -> None:
     _, change = change_of(before, after)
-    assert change.direction == "tightened" and "attempt" in change.reason
+    reason = change.reason.lower()
+    if "direction" in expected:
+        assert change.direction == expected["direction"], change.reason
+    if "direction_not" in expected:
+        assert change.direction != expected["direction_not"], change.reason
+    if "reason_has" in expected:
+        assert expected["reason_has"].lower() in reason, change.reason
+    if "reason_lacks" in expected:
+        assert expected["reason_lacks"].lower() not in reason, change.reason
+    if "diff_has" in expected:
+        assert expected["diff_has"] in diff_as_text(change.diff)
+
+
+@pytest.mark.parametrize("case", DIRECTION_CASES, ids=lambda c: c["name"])
+def test_direction_of_one_clause_edit(case: dict) -> None:
+    _check_direction(case["before"], case["after"], case)
+    if "reverse" in case:
+        _check_direction(case["after"], case["before"], case["reverse"])
 
 
 def test_permission_removed_is_tightened() -> None:
@@ -69,23 +73,6 @@ def test_renumbering_is_reworded_and_keys_are_kept() -> None:
     assert changes[0].direction == "reworded" and "(f) → (e)" in changes[0].reason
 
 
-def test_shall_to_will_is_reworded() -> None:
-    _, change = change_of("You shall not try to circumvent security protections and AI safety filters.",
-                          "You will not try to circumvent security protections and AI safety filters.")
-    assert change.direction == "reworded"
-    assert "[-shall-]" in render_diff_text(change.diff)
-
-
-def test_both_directions_is_unclear() -> None:
-    # Llama API/Terms of Service (xii): verbs added and an authorisation exception added at once.
-    before = ("(xii) circumvent, disable, or evade rate limits, usage quotas, content filters, access controls, or other "
-              "technical safeguards applied to the Services;")
-    after = ("(xii) circumvent, violate, hack, disable, or evade rate limits, usage quotas, content filters, access "
-             "controls, or other technical safeguards applied to the Services, without Meta's prior written authorization;")
-    _, change = change_of(before, after)
-    assert change.direction == "unclear"
-
-
 def test_new_restriction_is_tightened_and_removed_is_loosened() -> None:
     rule = "You shall not try to circumvent security protections and AI safety filters."
     intro = "This policy applies to all products."
@@ -114,7 +101,8 @@ def test_llama_3_to_3_1_loosens_output_training(corpus: Path) -> None:
     permission = [c for c in changes if "output_training_permission" in c.categories]
     assert permission and permission[0].direction == "loosened" and "attribution_naming" in permission[0].categories
     # The version name in the threshold clause changed, the 700 million did not: reworded at most.
-    assert all(c.direction == "reworded" for c in changes if "scale_threshold" in c.categories)
+    thresholds = [c for c in changes if "scale_threshold" in c.categories]
+    assert thresholds and all(c.direction == "reworded" for c in thresholds)
 
 
 def test_llama_3_2_use_policy_withholds_eu_rights(corpus: Path) -> None:
@@ -124,152 +112,7 @@ def test_llama_3_2_use_policy_withholds_eu_rights(corpus: Path) -> None:
     assert geographic and geographic[0].direction == "tightened" and "European Union" in geographic[0].after
 
 
-def test_renamed_defined_terms_are_reworded() -> None:
-    # Llama API/Terms of Service 2026-07-08 and Le Chat/Commercial Terms 2026-05-28.
-    for before, after in [
-        ("you may not create a new Managed Account to bypass the termination or prohibition.",
-         "you may not create a new Account to bypass the termination or prohibition."),
-        ("(i) access or use the Services on behalf of any third party, or grant access to the Services (including any "
-         "related Llama API key) to any third party other than allowing End Users to interface with the Meta AI "
-         "Materials through use of your Integrated Products;",
-         "(i) access or use the Services on behalf of any third party, or grant access to the Services (including any "
-         "related Meta Model API key) to any third party other than allowing End Users to interface with the Meta "
-         "Materials through use of your Integrated Products;"),
-        ("(i) integrate or combine Le Chat or Mistral Code with your own products you offer to third-parties "
-         "including any other software, hardware, or other technology, nor grant any third party access to the "
-         "Mistral AI Products without our prior written authorization or except as provided under these Terms.",
-         "(i) integrate or combine Vibe with your own products you offer to third-parties including any other "
-         "software, hardware, or other technology, nor grant any third party access to the Mistral AI Products "
-         "without our prior written authorization or except as provided under these Terms."),
-    ]:
-        _, change = change_of(before, after)
-        assert change.direction == "reworded" and "renamed" in change.reason, change
 
-
-def test_adding_an_alternative_is_not_a_rename() -> None:
-    _, change = change_of("Using Output to develop models that compete with OpenAI.",
-                          "Using Output or Content to develop models that compete with OpenAI.")
-    assert "renamed" not in change.reason
-
-
-def test_redrafted_list_with_the_same_acts_is_reworded() -> None:
-    # Llama API/Terms of Service 2026-07-08 (iv): acts swapped for others of the same class.
-    _, change = change_of("(iv) bypass any rate limits, restrictions, or safety measures on the Services;",
-                          "(xii) circumvent any rate limits, restrictions, or safety measures on the Services;")
-    assert change.direction == "reworded", change.reason
-
-
-def test_redraft_with_words_outside_the_vocabulary_is_reviewed() -> None:
-    # Llama API/Terms of Service 2026-07-08: (iv) redrafted as (xii), with words no feature judges
-    # ("usage", "content", "access", "technical", "applied"): fail-safe, a person reviews it.
-    _, change = change_of("(iv) exceed or bypass any rate limits, restrictions, or safety measures on the Services;",
-                          "(xii) circumvent, disable, or evade rate limits, usage quotas, content filters, access "
-                          "controls, or other technical safeguards applied to the Services;")
-    assert change.direction == "unclear" and "usage quotas" in change.reason, change.reason
-
-
-def test_illustrations_do_not_change_the_rule_but_dropped_acts_are_reviewed() -> None:
-    # Le Chat/Commercial Terms 2025-12-15 (d): objects moved into an "e.g." list, "including using the Output".
-    before = ("(d) reverse assemble, reverse compile, decompile, translate, engage in model extraction or stealing "
-              "attacks, or otherwise attempt to discover the source code or underlying components of the Mistral AI "
-              "Products, algorithms, and systems of the Mistral AI Products (except to the extent these restrictions "
-              "are prohibited by applicable law);")
-    after = ("(d) attempt to reverse engineer, decompile, or otherwise attempt to discover the source code or underlying "
-             "components (e.g., algorithms, weights, or systems) of the Mistral AI Products, including using the Output "
-             "or any modified version of the Output to do any of the foregoing (except to the extent this restriction "
-             "is prohibited by applicable law);")
-    _, change = change_of(before, after)
-    # "translate" left the list of acts and no feature covers it: never reworded, reviewed instead.
-    assert change.direction == "unclear" and "translate" in change.reason, change.reason
-
-
-def test_carve_out_narrowed_to_boilerplate_is_tightened() -> None:
-    # Le Chat/Commercial Terms 2025-12-15: the carve-out that let Outputs be extracted went away.
-    _, change = change_of("(f) use any method to extract any content from the Mistral AI Products other than Outputs; or",
-                          "(g) use any method to extract any content from the Mistral AI Products other than as "
-                          "permitted through the Mistral AI Products in accordance with these Terms; or")
-    assert change.direction == "tightened" and "other than outputs" in change.reason
-
-
-def test_dropped_qualifier_widens_the_rule() -> None:
-    # Le Chat/Terms of Service 2026-03-12: "your own products you offer" became "any products you may offer".
-    before = ("(h) Integrate or combine the Mistral AI Products with your own products you offer to third-parties "
-              "including any other software, hardware, or other technology, nor grant any third party access to the "
-              "Mistral AI Products without our prior written authorization or except as provided under these Terms;")
-    after = before.replace("your own products you offer", "any products you may offer or make available")
-    _, change = change_of(before, after)
-    assert change.direction == "tightened" and "your own" in change.reason
-
-
-def test_qualifier_removed_with_its_item_does_not_widen_the_rule() -> None:
-    # Le Chat/Commercial Terms 2026-03-12: item (b), with its "commercial products", was deleted.
-    before = ("3.3. Output Restrictions. To the extent permitted by applicable law, Customer may not use: (a) image "
-              "Outputs to develop or train any image generation product that competes with a Mistral AI Product; or (b) "
-              "Outputs generated using our web-search feature to (i) copy, store, archive, cache, or create a database "
-              "of the Outputs, (ii) redistribute, resell, or sublicense the Outputs, (iii) as part of any machine "
-              "learning or similar algorithmic activity, or (iv) to create, train, evaluate, or improve commercial "
-              "products or services that Customer makes available to third-parties.")
-    after = ("3.3. Output Restrictions. To the extent permitted by applicable law, Customer may not use image Outputs "
-             "to develop or train any image generation product that competes with a Mistral AI Product.")
-    _, change = change_of(before, after)
-    assert change.direction == "loosened" and "commercial" not in change.reason
-
-
-def test_consent_made_harder_to_get_is_tightened_and_easier_loosened() -> None:
-    # Grok/Acceptable Use Policy 2026-07-08: "our official blessing" became "our official written consent".
-    before = ("Don’t circumvent safeguards unless you are part of an official Red Team or otherwise have our official "
-              "blessing.")
-    after = before.replace("blessing", "written consent")
-    _, change = change_of(before, after)
-    assert change.direction == "tightened" and "written" in change.reason
-    _, change = change_of(after, before)
-    assert change.direction == "loosened" and "written" in change.reason
-
-
-def test_exception_of_an_added_prohibition_does_not_loosen_the_clause() -> None:
-    # Llama API/Terms of Service 2026-08-22: a new resale ban, with its own exception, appended to item (i).
-    before = ("(i) access or use the Services on behalf of any third party, or grant access to the Services (including "
-              "any related Meta Model API key) to any third party other than allowing End Users to interface with the "
-              "Meta Materials through use of your Integrated Products;")
-    after = before.rstrip(";") + (". For the avoidance of doubt, you may not resell, or otherwise provide access to the "
-                                  "Services (including the Meta Models or any Meta Model API key) to any third party on "
-                                  "a standalone basis, or through any model aggregator, API gateway, proxy, or similar "
-                                  "offering, in each case except as expressly authorized by Meta in writing;")
-    _, change = change_of(before, after)
-    assert change.direction == "tightened", change.reason
-
-
-def test_exception_added_beside_a_widening_is_unclear() -> None:
-    # Grok/Commercial Terms 2026-08-14: any model now, but "except as may be expressly permitted in an Order Form".
-    _, change = change_of(
-        "Customer shall not represent that Output was human-generated or use the Output to train Customer’s or its "
-        "providers’ machine learning or AI models.",
-        "Customer will not, and will not permit any third party to: (i) use any Output to train any foundation models, "
-        "large language models, or other artificial intelligence systems except as may be expressly permitted in an "
-        "Order Form; or (ii) misrepresent that any Output was human-generated.")
-    assert change.direction == "unclear" and "order form" in change.reason
-
-
-def test_purpose_dropped_from_a_list_of_banned_purposes_loosens() -> None:
-    # ChatGLM-6B Model License 2023-07-08: "commercial" left the banned purposes; added back, it tightens.
-    before = ("You will not use, copy, modify, merge, publish, distribute, reproduce, or create derivative works of the "
-              "Software, in whole or in part, for any commercial, military, or illegal purposes.")
-    after = before.replace("commercial, ", "")
-    _, change = change_of(before, after)
-    assert change.direction == "loosened" and "commercial" in change.reason
-    _, change = change_of(after, before)
-    assert change.direction == "tightened" and "commercial" in change.reason
-
-
-def test_a_country_named_as_context_is_no_territory_change() -> None:
-    # ChatGLM3 Model License 2024-05-24: "China's national security" → "national security", and more harms named.
-    _, change = change_of(
-        "You will not use the Software for any act that may undermine China's national security and national unity, "
-        "harm the public interest of society, or infringe upon the rights and interests of human beings.",
-        "You are not allowed to use this software to engage in any behavior that endangers national security and "
-        "unity, endangers social public interests and public order, infringes on the rights and interests of others "
-        "such as trade secrets, intellectual property rights, reputation rights, portrait rights, property rights.")
-    assert change.direction != "loosened" and "territory" not in change.reason
 
 
 def test_removed_rule_restated_in_another_clause_is_a_merge() -> None:
@@ -284,7 +127,8 @@ def test_removed_rule_restated_in_another_clause_is_a_merge() -> None:
            "to your account or API keys.")
     _, changes = compare_clauses(extract_clauses(f"{key}\n\n{old}"), extract_clauses(new))
     assert not [c for c in changes if c.kind == "removed"]
-    assert all(c.direction == "tightened" for c in changes if "API Key" in c.before)
+    key_changes = [c for c in changes if "API Key" in c.before]
+    assert key_changes and all(c.direction == "tightened" for c in key_changes)
 
 
 def test_word_diff_never_splits_a_word_and_reasons_read_as_edits() -> None:

@@ -186,7 +186,7 @@ def build_history(corpus: Path, tmp_path: Path, url: str) -> None:
 
 def add_notification(url: str) -> None:
     """One outbox row, as a configured channel would have (the importer sends no alerts)."""
-    from monitor.pipeline import event_payload
+    from monitor.store.payloads import event_payload
     from monitor.store import ChangeEvent, Notification, SourceRow, Version, connect, session_scope
 
     engine = connect(url)

@@ -107,7 +107,7 @@ def test_llama_api_flapping_history_replayed_through_ingest_alerts_only_on_real_
     switches = sum(1 for before, after in zip(is_error, is_error[1:]) if before != after)
     assert sum(is_error) == 43 and switches == 85
     alerting_days = {event["observed_at"][:10] for o in outcomes for event in o.events}
-    assert alerting_days <= {"2026-07-08", "2026-08-05", "2026-08-22"}  # the three real rewrites
+    assert alerting_days == {"2026-07-08", "2026-08-05", "2026-08-22"}  # the three real rewrites, each alerting
     assert all(not o.events for o, error in zip(outcomes, is_error) if error)
     assert all(o.revert_of_seq is None for o in outcomes)
 
@@ -203,3 +203,14 @@ def test_a_short_text_with_a_new_rule_is_a_version_but_a_truncated_one_is_not(db
     assert outcome.outcome == NEW_VERSION
     truncated = rec.record(licence, licence_capture((mit + "\n\n" + community * 4)[:300], 3))
     assert truncated.outcome == FAILED and "far shorter" in (truncated.error or "")
+
+
+def test_a_flap_back_to_a_body_seen_before_keeps_its_title(db_url: str) -> None:
+    rec = recorder(db_url)
+    a = TERMS.format(extra=FILLER)
+    b = a.replace(", except for a Permitted Exception", "")
+    for minute, text in enumerate([a, b, a]):
+        rec.record(source(), fetched(text, minute))
+    with session_scope(rec.engine) as session:
+        titles = session.execute(select(Version.title).order_by(Version.seq)).scalars().all()
+    assert titles[0] == "Terms of Use" and titles == [titles[0]] * 3

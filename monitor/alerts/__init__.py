@@ -14,7 +14,6 @@ from monitor.alerts.base import (
     JsonLinesNotifier,
     Message,
     Notifier,
-    diff_as_rich_text,
     send_alerts,
 )
 
@@ -31,7 +30,6 @@ __all__ = [
     "JsonLinesNotifier",
     "Message",
     "Notifier",
-    "diff_as_rich_text",
     "load_alerts_config",
     "send_alerts",
 ]

@@ -6,7 +6,6 @@ so re-sending it replaces the entry in place and a feed reader never shows it tw
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import tempfile
 import threading
@@ -18,6 +17,7 @@ from pydantic import Field, field_validator
 
 from monitor.alerts.base import NAMESPACE, ChannelNotifier, ChannelSettings, Message, item_identity
 from monitor.alerts.render import item_html, item_text, item_title
+from monitor.timestamps import now_iso
 
 ATOM = "http://www.w3.org/2005/Atom"
 ElementTree.register_namespace("", ATOM)
@@ -55,7 +55,7 @@ def _sub(parent: ElementTree.Element, name: str, text: str | None = None, **attr
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now_iso()
 
 
 def build_entry(item: dict) -> ElementTree.Element:

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.text import Text
 
+from monitor.diffs import diff_as_rich_text
+
 DEFAULT_ALERTS_FILE = "alerts.jsonl"
 # uuid5 namespace of ClauseWatch ids: message ids, Atom entry ids
 NAMESPACE = uuid.UUID("0b6c5e3a-3f7e-5d7c-9a64-6c6175736577")
@@ -179,19 +181,6 @@ class ConsoleNotifier(Notifier):
 
     def describe(self) -> str:
         return "the terminal"
-
-
-def diff_as_rich_text(diff: Iterable[Iterable[Any]]) -> Text:
-    """A word diff with symbols as well as colour: [-deleted-] {+inserted+}."""
-    text = Text()
-    for op, chunk in diff:
-        if op == 0:
-            text.append(chunk)
-        elif op < 0:
-            text.append(f"[-{chunk}-]", style="red strike")
-        else:
-            text.append(f"{{+{chunk}+}}", style="green")
-    return text
 
 
 class JsonLinesSettings(ChannelSettings):

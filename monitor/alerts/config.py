@@ -18,13 +18,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.alerts.base import ChannelSettings, Notifier
+from monitor.directions import ALERTING_DIRECTIONS as DEFAULT_DIRECTIONS
 from monitor.errors import ConfigError
 from monitor.yaml_loader import GuardedLoader, load_guarded
 
 DEFAULT_CONFIG_FILE = "clausewatch.yaml"
 CONFIG_ENV = "CLAUSEWATCH_CONFIG"
-DIRECTIONS = ("tightened", "loosened", "reworded", "unclear")
-DEFAULT_DIRECTIONS = ("tightened", "unclear")
 NOTICE_TYPES = ("source_failing", "source_recovered")
 DEFAULT_HISTORY_PATH = "/sources/{source}/clauses/{key}"
 
@@ -73,7 +72,7 @@ class RouteSettings(BaseModel):
         return value
 
     def matches(self, event: dict) -> bool:
-        if self.uses:  # a subscription to uses: its messages are answer changes (monitor.uses.alerts)
+        if self.uses:  # a subscription to uses: its messages are answer changes (monitor.alerts.answers)
             return False
         if self.sources and event["source"] not in self.sources:
             return False

@@ -31,6 +31,8 @@ from sqlalchemy.orm import Session
 from monitor.alerts.base import Message, item_identity, message_id
 from monitor.alerts.config import AlertsConfig
 from monitor.store import ChangeEvent, Notification, Snapshot, SourceRow, Version, session_scope
+from monitor.store.payloads import event_payload
+from monitor.timestamps import iso
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,6 @@ def _now() -> dt.datetime:
 def event_item(config: AlertsConfig | None, event: ChangeEvent, source: SourceRow, version: Version,
                snapshot_sha256: str | None) -> dict:
     """What a notification carries about an event: its JSON form plus the history link and the evidence."""
-    from monitor.pipeline import event_payload
-
     item = event_payload(event, source, version)
     item["history_url"] = config.history_url(source.id, event.key) if config else None
     item["snapshot_sha256"] = snapshot_sha256
@@ -81,7 +81,8 @@ def queue_notifications(session: Session, config: AlertsConfig, outcome: Any) ->
                 for channel, delivery in config.routes_for_event(item).items():
                     rows.append(_row(channel, CLAUSE_CHANGE, item, delivery, now, event_id=event.id))
             # routes that name uses: a message when this version changes one of their answers
-            from monitor.uses.alerts import ANSWER_CHANGE, answer_change_items
+            # (the uses engine loads only when a route names uses and a version is new)
+            from monitor.alerts.answers import ANSWER_CHANGE, answer_change_items
 
             for channel, delivery, item in answer_change_items(session, config, source, version,
                                                                snapshot.sha256 if snapshot else None):
@@ -326,4 +327,4 @@ def notification_row(row: Notification) -> dict:
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    return iso(moment) if moment else None

@@ -7,12 +7,11 @@ arrives escaped: a `<script>` in a page is shown, never run.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
-from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from monitor.alerts.base import Message
+from monitor.diffs import diff_as_html, diff_as_text
 
 BADGES = {"tightened": "🔴", "loosened": "🟢", "unclear": "🟡", "reworded": "🔵"}
 COLOURS = {"tightened": "#b42318", "loosened": "#067647", "unclear": "#b54708", "reworded": "#175cd3"}
@@ -35,7 +34,7 @@ def event_title(event: dict) -> str:
 
 def notice_title(notice: dict) -> str:
     if notice["type"] == "answer_change":
-        from monitor.uses.alerts import answer_change_title
+        from monitor.alerts.answers import answer_change_title  # here: answers imports this module
 
         return answer_change_title(notice)
     return f"{NOTICE_TITLES.get(notice['type'], notice['type'])}: {notice['source']}"
@@ -48,7 +47,7 @@ def item_title(item: dict) -> str:
 def notice_summary(notice: dict) -> str:
     """What happened to the source, in one sentence."""
     if notice["type"] == "answer_change":
-        from monitor.uses.alerts import answer_change_summary
+        from monitor.alerts.answers import answer_change_summary  # here: answers imports this module
 
         return answer_change_summary(notice)
     if notice["type"] == "source_failing":
@@ -80,28 +79,6 @@ def subject(message: Message, prefix: str = "[ClauseWatch]") -> str:
     return f"{prefix} {'; '.join(parts)}".strip()
 
 
-def diff_as_text(diff: Iterable[Iterable[Any]]) -> str:
-    """The word diff in plain text: [-deleted-] {+inserted+}."""
-    out = []
-    for op, chunk in diff:
-        out.append(chunk if op == 0 else f"[-{chunk}-]" if op < 0 else f"{{+{chunk}+}}")
-    return "".join(out)
-
-
-def diff_as_html(diff: Iterable[Iterable[Any]]) -> Markup:
-    """The word diff in HTML: <del> and <ins>, every chunk escaped."""
-    out = []
-    for op, chunk in diff:
-        text = escape(chunk)
-        if op == 0:
-            out.append(text)
-        elif op < 0:
-            out.append(Markup('<del style="background:#fee4e2;color:#b42318">{}</del>').format(text))
-        else:
-            out.append(Markup('<ins style="background:#dcfae6;color:#067647">{}</ins>').format(text))
-    return Markup("").join(out)
-
-
 def _indent(text: str, prefix: str = "  ") -> str:
     return "\n".join(prefix + line for line in (text or "(none)").splitlines())
 
@@ -126,7 +103,7 @@ def event_text(event: dict) -> str:
 
 def notice_text(notice: dict) -> str:
     if notice["type"] == "answer_change":
-        from monitor.uses.alerts import answer_change_text
+        from monitor.alerts.answers import answer_change_text  # here: answers imports this module
 
         return answer_change_text(notice)
     return "\n".join([notice_title(notice), f"{notice['provider']} · {notice['title']}", notice_summary(notice),

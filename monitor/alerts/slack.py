@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-
 from monitor.alerts.base import ChannelNotifier, Message
-from monitor.alerts.render import badge, clause_name, diff_as_text, notice_summary, notice_title, subject
+from monitor.alerts.render import badge, clause_name, notice_summary, notice_title, subject
 from monitor.alerts.webhook import HttpChannelSettings, mask_url, post_with_retries
+from monitor.diffs import diff_as_text
 
 # Slack refuses a section text over 3000 characters and a message over 50 blocks.
 _TEXT_LIMIT = 2900

@@ -7,7 +7,6 @@ with the shared secret of `<timestamp>.<body>`. See `verify_signature` for the r
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -15,9 +14,11 @@ import time
 from typing import Any
 
 import httpx
+import tenacity
 from pydantic import Field, field_validator
 
 from monitor.alerts.base import ChannelError, ChannelNotifier, ChannelSettings, Message
+from monitor.timestamps import now_iso
 
 ID_HEADER = "X-ClauseWatch-Id"
 TIMESTAMP_HEADER = "X-ClauseWatch-Timestamp"
@@ -67,30 +68,35 @@ def verify_signature(secret: str, body: bytes, timestamp: str, signature: str, *
     return age <= tolerance and hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
+class _TransientError(ChannelError):
+    """A failure worth trying again at once: the connection, or a status in _TRANSIENT."""
+
+
 def post_with_retries(url: str, *, content: bytes, headers: dict[str, str], timeout: float, retries: int,
                       transport: httpx.BaseTransport | None = None,
                       headers_for_attempt: Any = None) -> httpx.Response:
     """POST, retrying connection failures and transient statuses with a short backoff; raise on failure."""
-    last: Exception | None = None
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(retries + 1),
+        wait=tenacity.wait_exponential(multiplier=0.5, max=5),
+        retry=tenacity.retry_if_exception_type(_TransientError),
+        reraise=True,
+    )
     with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False,
                       headers={"User-Agent": USER_AGENT}) as client:
-        for attempt in range(retries + 1):
-            if attempt:
-                time.sleep(min(0.5 * 2 ** (attempt - 1), 5))
+        def post() -> httpx.Response:
+            extra = headers_for_attempt() if headers_for_attempt else {}
             try:
-                response = client.post(url, content=content,
-                                       headers={**headers, **(headers_for_attempt() if headers_for_attempt else {})})
+                response = client.post(url, content=content, headers={**headers, **extra})
             except httpx.HTTPError as error:
-                last = ChannelError(f"{type(error).__name__}: {error}")
-                continue
+                raise _TransientError(f"{type(error).__name__}: {error}") from None
             if response.is_success:
                 return response
-            last = ChannelError(f"HTTP {response.status_code} {response.reason_phrase}: "
-                                f"{response.text[:200].strip()}".rstrip(": "))
-            if response.status_code not in _TRANSIENT:
-                break
-    assert last is not None
-    raise last
+            failure = (_TransientError if response.status_code in _TRANSIENT else ChannelError)
+            raise failure(f"HTTP {response.status_code} {response.reason_phrase}: "
+                          f"{response.text[:200].strip()}".rstrip(": "))
+
+        return retrying(post)
 
 
 class WebhookNotifier(ChannelNotifier):
@@ -104,7 +110,7 @@ class WebhookNotifier(ChannelNotifier):
             "id": message.id,
             "channel": self.name,
             "digest": message.digest,
-            "sent_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "sent_at": now_iso(),
             "events": message.events,
             "notices": message.notices,
         }

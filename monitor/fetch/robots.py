@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-from urllib.robotparser import RobotFileParser
+from protego import Protego
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,11 @@ def robots_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/robots.txt".lower()
 
 
-def parse_robots(reply: RobotsReply) -> RobotFileParser | None:
+def parse_robots(reply: RobotsReply) -> Protego | None:
     """The rules of a robots.txt reply, or None when everything is allowed.
+
+    Protego applies RFC 9309 as Google does: `*` wildcards, `$` anchors, the longest matching rule
+    wins and `Allow` wins a tie; the standard library's parser gets all three wrong.
 
     4xx means "no robots.txt": allow all (RFC 9309). A 5xx or a network error would
     mean "disallow all" under RFC 9309 §2.3.1.4; we allow instead, on purpose: we fetch
@@ -43,9 +46,7 @@ def parse_robots(reply: RobotsReply) -> RobotFileParser | None:
     """
     if reply.status is None or not 200 <= reply.status < 300:
         return None
-    parser = RobotFileParser()
-    parser.parse(reply.body.decode("utf-8", errors="replace").splitlines())
-    return parser
+    return Protego.parse(reply.body.decode("utf-8", errors="replace"))
 
 
 class RobotsCache:
@@ -53,20 +54,20 @@ class RobotsCache:
 
     def __init__(self, token: str) -> None:
         self.token = token
-        self._rules: dict[str, asyncio.Task[RobotFileParser | None]] = {}
+        self._rules: dict[str, asyncio.Task[Protego | None]] = {}
 
     async def allows(self, url: str, load: RobotsLoader) -> bool:
         """True when robots.txt of the URL's origin lets our token fetch it."""
         rules = await self._rules_for(robots_url(url), load)
-        return rules is None or rules.can_fetch(self.token, url)
+        return rules is None or rules.can_fetch(url, self.token)
 
-    def _rules_for(self, address: str, load: RobotsLoader) -> asyncio.Task[RobotFileParser | None]:
+    def _rules_for(self, address: str, load: RobotsLoader) -> asyncio.Task[Protego | None]:
         if address not in self._rules:
             self._rules[address] = asyncio.ensure_future(self._load(address, load))
         return self._rules[address]
 
     @staticmethod
-    async def _load(address: str, load: RobotsLoader) -> RobotFileParser | None:
+    async def _load(address: str, load: RobotsLoader) -> Protego | None:
         reply = await load(address)
         if reply.status is None or reply.status >= 500 or reply.status == 429:
             log.info("robots: %s unavailable (%s); allowing all", address, reply.error or reply.status)

@@ -150,6 +150,18 @@ def _one_line(error: object) -> str:
     return " ".join(str(error).split())
 
 
+def begin_writing(session: Session) -> None:
+    """Start the session's transaction with SQLite's write lock (BEGIN IMMEDIATE), waiting for another
+    writer up to the busy timeout, so that what the transaction reads stays true until it commits.
+
+    SQLite otherwise reads outside any transaction until the first write, and a writer whose reads are
+    older than another's commit fails. On PostgreSQL this does nothing: lock the rows read (FOR UPDATE).
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 _sessionmakers: dict[int, sessionmaker[Session]] = {}
 
 

@@ -17,6 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.store.db import session_scope
 from monitor.store.models import ChangeEvent, FetchAttempt, SourceRow, SourceSchedule, Version
+from monitor.store.payloads import FAILING_AFTER
+from monitor.timestamps import iso
 
 OK, DEGRADED, UNHEALTHY = "ok", "degraded", "unhealthy"
 # `clausewatch health` exits with these (the Nagios convention: 0 OK, 1 WARNING, 2 CRITICAL).
@@ -24,8 +26,6 @@ EXIT_CODES = {OK: 0, DEGRADED: 1, UNHEALTHY: 2}
 _RANK = {OK: 0, DEGRADED: 1, UNHEALTHY: 2}
 
 SUCCESS_OUTCOMES = ("ok", "not_modified")
-# As the pipeline's FAILING_AFTER: a source failing this many captures in a row is "failing".
-FAILING_AFTER = 3
 # A source whose schedule says due this long ago, and that no worker holds, means the workers are behind.
 OVERDUE_AFTER = dt.timedelta(minutes=15)
 
@@ -69,11 +69,11 @@ class HealthReport:
         """The JSON of `health --json` and `/healthz`."""
         return {
             "status": self.status,
-            "checked_at": _iso(self.checked_at),
+            "checked_at": iso(self.checked_at),
             "database": self.database,
             "schema": self.schema,
             "sources": self.sources,
-            "last_success_at": _iso(self.last_success_at) if self.last_success_at else None,
+            "last_success_at": iso(self.last_success_at) if self.last_success_at else None,
             "last_success_age_seconds": round(self.last_success_age) if self.last_success_age is not None else None,
             "failing_count": self.failing_count,
             "failing_sources": self.failing_sources,
@@ -186,7 +186,7 @@ class Metric:
 
 def collect_metrics(engine: Engine, now: dt.datetime | None = None) -> list[Metric]:
     """Every metric `/metrics` exposes, read from the database; only `clausewatch_up 0` when it is away."""
-    from monitor.changes import DIRECTIONS
+    from monitor.directions import DIRECTIONS
     from monitor.fetch import FAILURE_KINDS
 
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -276,7 +276,3 @@ def _duration(delta: dt.timedelta) -> str:
     if seconds < 2 * 86400:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from monitor.errors import UsageError
 from monitor.store.models import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version
-from monitor.store.queries import iso, require_source
+from monitor.store.payloads import event_payload
+from monitor.store.queries import require_source
+from monitor.timestamps import iso
 
 
 class NotFound(UsageError):
@@ -115,8 +117,6 @@ def events(session: Session, source_id: str | None = None, key: str | None = Non
            direction: str | None = None, newest_first: bool = False, limit: int | None = None,
            ) -> list[dict[str, Any]]:
     """Clause change events with the version they belong to (and whether it is technical)."""
-    from monitor.pipeline import event_payload
-
     query = (select(ChangeEvent, SourceRow, Version)
              .join(SourceRow, SourceRow.id == ChangeEvent.source_id)
              .join(Version, Version.id == ChangeEvent.version_id))

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from monitor.errors import ClauseWatchError, UsageError
 from monitor.store.db import session_scope
 from monitor.store.models import FetchAttempt, SourceSchedule
+from monitor.timestamps import iso, now_iso
 
 
 def _lock_key(name: str) -> int:
@@ -99,7 +100,7 @@ def _advisory_holder(connection) -> str:  # type: ignore[no-untyped-def]
     ), {"high": (RUN_LOCK_KEY >> 32) & 0xFFFFFFFF, "low": RUN_LOCK_KEY & 0xFFFFFFFF}).first()
     if row is None:
         return "lock held"
-    since = row.backend_start.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    since = iso(row.backend_start)
     return f"server process {row.pid}, client {row.client_addr or 'local socket'}, connected since {since}"
 
 
@@ -115,7 +116,7 @@ def _file_lock(path: Path) -> Iterator[None]:
             holder = os.pread(descriptor, 200, 0).decode("utf-8", "replace").strip() or "lock held"
             raise RunLockHeld(f"another `clausewatch run --once` is still running on this database "
                               f"({holder}; lock file {path}); this run is skipped") from None
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = now_iso()
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"process {os.getpid()} since {stamp}".encode(), 0)
         try:

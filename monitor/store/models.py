@@ -71,16 +71,24 @@ class SourceRow(Base):
 
 
 class FetchAttempt(Base):
-    """Every try to get a source, whatever came of it."""
+    """Every try to get a source, whatever came of it.
+
+    The body itself is kept (as a `Snapshot`) only when it is evidence: it made a version, or it is the first
+    failed capture of a failing streak. Otherwise the attempt keeps only its SHA-256 and size (`bytes`).
+    """
 
     __tablename__ = "fetch_attempt"
+    # a source's newest attempts are read by id (the fast path for a body seen before, health, prune)
+    __table_args__ = (Index("ix_fetch_attempt_source_id_id", "source_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source_id: Mapped[str] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"))
     started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     outcome: Mapped[str] = mapped_column(String(20))
     http_status: Mapped[int | None] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(Integer, default=0)
+    # SHA-256 of the body as fetched (None when there was none); `snapshot_id` is set only when it is kept
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
     elapsed_ms: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id"))
@@ -88,7 +96,7 @@ class FetchAttempt(Base):
 
 
 class Snapshot(Base):
-    """One distinct raw body of a source, compressed, with when it was first and last seen."""
+    """One raw body of a source kept as evidence, compressed, with when it was first and last seen."""
 
     __tablename__ = "snapshot"
     __table_args__ = (UniqueConstraint("source_id", "sha256"),)

@@ -10,10 +10,8 @@ from sqlalchemy.orm import Session
 
 from monitor.errors import UsageError
 from monitor.store.models import ChangeEvent, ClauseRow, FetchAttempt, SourceRow, Version
-
-
-def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+from monitor.store.payloads import clause_payload, event_payload
+from monitor.timestamps import iso
 
 
 def version_as_of(session: Session, source_id: str, at: dt.datetime | None = None) -> Version | None:
@@ -65,20 +63,9 @@ def list_clauses(session: Session, source_id: str | None = None, category: str |
     return out
 
 
-def clause_payload(clause: ClauseRow, source: SourceRow, version: Version) -> dict[str, Any]:
-    return {
-        "source": source.id, "provider": source.provider, "title": source.title, "version": version.seq,
-        "observed_at": iso(version.observed_at), "key": clause.key, "path": clause.path,
-        "heading": clause.heading, "text": clause.text, "categories": list(clause.categories),
-        "rules": list(clause.rules), "features": clause.features or {},
-    }
-
-
 def list_changes(session: Session, since: dt.datetime | None = None, direction: str | None = None,
                  source_id: str | None = None, key: str | None = None) -> list[dict[str, Any]]:
     """Clause change events, oldest first."""
-    from monitor.pipeline import event_payload
-
     query = (select(ChangeEvent, SourceRow, Version)
              .join(SourceRow, SourceRow.id == ChangeEvent.source_id)
              .join(Version, Version.id == ChangeEvent.version_id))

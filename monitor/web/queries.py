@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from monitor.clauses import CATEGORIES, RESTRICTIVE_CATEGORIES
+from monitor.directions import DIRECTIONS
 from monitor.store import history
 from monitor.store.history import NotFound
 from monitor.web import diffs
 
-DIRECTIONS = ("tightened", "loosened", "reworded", "unclear")
 DIRECTION_SYMBOLS = {"tightened": "▲", "loosened": "▼", "reworded": "≈", "unclear": "?"}
 CATEGORY_LABELS = {
     "output_training": "Training on outputs",

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from monitor.errors import ConfigError, UsageError
+from monitor.timestamps import parse_time
 from monitor.uses.answer import ANSWERS
 from monitor.uses.model import (ACTS, BASE_MODELS, DISTRIBUTIONS, MODELS, OBJECTS, PARTIES, PLATFORMS, PURPOSES,
                                 SHIPPED_USES, Use, load_uses, use_from_fields, uses_path)
@@ -25,8 +26,6 @@ TEXT_FIELDS = {"based_in": "Based in (territories, comma-separated)", "monthly_a
 
 
 def _at(query: dict[str, str]) -> tuple[str | None, Any]:
-    from monitor.cli import parse_time
-
     at = (query.get("at") or "").strip() or None
     return at, parse_time(at) if at else None
 

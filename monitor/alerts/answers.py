@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.diffs import diff_as_text
 from monitor.errors import ConfigError
 from monitor.store.models import ChangeEvent, SourceRow, Version
-from monitor.store.queries import iso
+from monitor.timestamps import iso
 from monitor.uses.answer import Answer, answer_use
 from monitor.uses.history import answer_changed
 from monitor.uses.model import Use, load_uses, uses_path
@@ -133,8 +134,6 @@ def answer_change_summary(item: dict[str, Any]) -> str:
 
 def answer_change_text(item: dict[str, Any]) -> str:
     """Everything about one answer change, in plain text: the answers and the clause diffs behind them."""
-    from monitor.alerts.render import diff_as_text
-
     lines = [answer_change_title(item), f"Use: {item['use']}: {item['use_title']}",
              f"Seen: {item['observed_at']} (version {item['version']})", f"Source: {item['url']}"]
     if item.get("history_url"):

@@ -1,0 +1,81 @@
+"""The import graph: stages import downward only, so the store never reaches up into the pipeline or the alerts.
+
+Every import counts, also those inside functions: a cycle hidden in a function is still a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "monitor"
+# The command-line modules are one family: the group (`cli`) loads its commands lazily.
+CLI_FAMILY = ("monitor.cli", "monitor.cli_alerts", "monitor.cli_ops", "monitor.cli_uses", "monitor.cli_web",
+              "monitor.cli_worker")
+# Only the orchestrator and what stands above it may import these.
+UPPER = ("monitor.pipeline", "monitor.worker", "monitor.importer", *CLI_FAMILY, "monitor.web")
+
+
+def _unit(module: str) -> str:
+    """A stage: a top-level module or subpackage of monitor (the CLI family counts as one)."""
+    unit = ".".join(module.split(".")[:2])
+    return "monitor.cli" if unit in CLI_FAMILY else unit
+
+
+def _imports() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = defaultdict(set)
+    for path in PACKAGE.rglob("*.py"):
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level
+                     else [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            graph[module].update(name for name in names if name.startswith("monitor."))
+    return graph
+
+
+def _unit_graph() -> dict[str, set[str]]:
+    units: dict[str, set[str]] = defaultdict(set)
+    for module, targets in _imports().items():
+        units[_unit(module)].update(_unit(t) for t in targets if _unit(t) != _unit(module))
+    return units
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return path[path.index(target):] + [target]
+            if target not in state and (found := visit(target)):
+                return found
+        state[node] = 2
+        path.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_no_import_cycle_between_stages() -> None:
+    graph = _unit_graph()
+    assert "monitor.store" in graph and "monitor.pipeline" in graph  # the walk found the package
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
+
+
+def test_the_store_and_the_alerts_never_import_the_orchestrator_or_its_callers() -> None:
+    graph = _unit_graph()
+    for lower in ("monitor.store", "monitor.alerts", "monitor.fetch", "monitor.extract", "monitor.clauses",
+                  "monitor.changes", "monitor.uses"):
+        assert not graph[lower] & {_unit(m) for m in UPPER}, (lower, sorted(graph[lower]))
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": {"c"}}) is None
