@@ -31,10 +31,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     CLAUSEWATCH_DB=sqlite:////data/clausewatch.db \
-    CLAUSEWATCH_ALERTS_FILE=/data/alerts.jsonl \
-    CLAUSEWATCH_CHROMIUM=/usr/bin/chromium
+    CLAUSEWATCH_ALERTS_FILE=/data/alerts.jsonl
 
 # Chromium only for sources with `fetcher: browser`; Debian's package tracks security updates, so unpinned.
+# No CLAUSEWATCH_CHROMIUM: `chromium` on the PATH is found, and an image without it says Chromium is missing.
 # hadolint ignore=DL3008
 RUN if [ "$WITH_CHROMIUM" = "1" ]; then \
         apt-get update \
@@ -58,6 +58,7 @@ WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8000
 
+# The daemon's check (compose gives `web` its own, on /healthz).
 # `clausewatch health`: 0 ok, 1 degraded (some sources failing: an alert, not a broken container), 2 unhealthy
 # (database unreachable or schema out of date, or no successful fetch for a day).
 HEALTHCHECK --interval=60s --timeout=15s --start-period=60s --retries=3 \

@@ -22,6 +22,37 @@ console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+# Columns whose cells are copied into other commands or read as times: never wrapped or cut.
+NEVER_CUT = frozenset({"id", "source", "document", "seen", "first seen", "created", "since", "version", "seq"})
+PIPED_WIDTH_LIMIT = 100_000
+
+
+def print_table(table: Table) -> None:
+    """A table on stdout, its ids and dates (NEVER_CUT) whole. Piped, it is plain ASCII and as wide as its
+    content, so a script or a file gets every character; on a terminal the other columns wrap."""
+    from rich import box
+    from rich.measure import Measurement
+
+    # Cells are printed as they are (markup=False): a message or a clause may hold [brackets]; a styled
+    # cell is a rich Text.
+    for column in table.columns:
+        if str(column.header) in NEVER_CUT:
+            column.no_wrap = True
+        elif str(column.header) == "url":
+            column.overflow = "fold"
+    if console.is_terminal:
+        console.print(table, markup=False)
+        return
+    table.box = box.ASCII
+    needed = Measurement.get(console, console.options.update_width(PIPED_WIDTH_LIMIT), table).maximum
+    terminal_width = console.width
+    console.width = max(terminal_width, needed)
+    try:
+        console.print(table, markup=False)
+    finally:
+        console.width = terminal_width
+
+
 # The commands of other areas live in their own modules, which register themselves on `cli` when imported.
 # They are imported when one of their commands runs or --help lists them, not on every start, so that
 # `run --once` from cron does not pay for the web app or the uses registry.
@@ -105,6 +136,11 @@ class Context:
 
         if self._alerts is False:
             self._alerts = load_alerts_config(self.config_file)
+            if self._alerts is not None and any(route.sources for route in self._alerts.routes):
+                from monitor.sources import describe_sources_file, sources_path
+
+                self._alerts.check_route_sources({source.id for source in self.sources()},
+                                                 describe_sources_file(sources_path(self.sources_file)))
         return self._alerts
 
 
@@ -203,12 +239,14 @@ def sources_command(obj: Context, check: bool, live: bool, as_json: bool) -> Non
     for source in sources:
         table.add_row(source.id, source.provider, source.title, source.kind,
                       source.schedule if source.enabled else "disabled", source.url)
-    console.print(table)
+    print_table(table)
 
 
 def _check_live(sources: list) -> None:
     """Fetch each source once, extract and classify, and print a table: ok, or failed and why."""
     from collections import Counter
+
+    from rich.text import Text
 
     from monitor.pipeline import check_captures
 
@@ -218,10 +256,10 @@ def _check_live(sources: list) -> None:
     for source, check in zip(sources, checks):
         chars = str(len(check.document.text)) if check.document else ""
         watched = Counter(category for clause in check.clauses for category in clause.categories)
-        table.add_row(source.id, "[green]ok[/]" if not check.problems else "[red]failed[/]", chars,
+        table.add_row(source.id, Text("ok", "green") if not check.problems else Text("failed", "red"), chars,
                       ", ".join(f"{category} {count}" for category, count in sorted(watched.items())),
                       "; ".join(check.problems))
-    console.print(table)
+    print_table(table)
     failed = sum(1 for check in checks if check.problems)
     console.print(f"{len(checks) - failed} ok, {failed} failed")
     sys.exit(1 if failed else 0)
@@ -289,24 +327,44 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
     from monitor.analysis import analysis_processes
     from monitor.pipeline import Recorder, run_cycle
 
+    from monitor.logs import summarise_failed_captures
+
+    summarise_failed_captures()
     sources = _selected(obj, source_ids)
+    alerts = obj.alerts_config()  # a mistake in it stops the run before the database is touched
     processes = analysis_processes()
     # Cron lock: a slow cycle and the next tick never overlap; the later one exits 4 (monitor/store/leases.py).
     from monitor.store.leases import run_lock
     click.get_current_context().with_resource(run_lock(obj.engine()))
-    recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
+    recorder = Recorder(obj.engine(), alerts=alerts)
     with _progress("fetching", len(sources)) as advance:
         summary = run_cycle(recorder, sources, _fetch_settings(concurrency),
                             _notifiers(alerts_file, quiet, recorder.alerts),
                             on_progress=lambda source, outcome: advance(), analysis_processes=processes)
-    for outcome in summary.outcomes:
-        if outcome.outcome == "failed":
-            err_console.print(f"[yellow]failed[/] {outcome.source_id}: {outcome.attempt_outcome}: "
-                              f"{outcome.error or ''}", soft_wrap=True, markup=True)
+    _print_failures(summary.outcomes, sources)
     for failure in summary.alert_failures:
         err_console.print(f"[red]alert channel failed[/] {failure}", soft_wrap=True)
     console.print(summary.line())
     sys.exit(1 if summary.failed else 0)
+
+
+def _print_failures(outcomes: list, sources: list) -> None:
+    """The failed captures grouped by kind, cause and host; one line per source is -v's (the capture log)."""
+    from monitor.cli_summary import group_failures
+
+    failed = [(o.source_id, o.attempt_outcome, o.error or "") for o in outcomes if o.outcome == "failed"]
+    if not failed:
+        return
+    groups = group_failures(failed, {source.id: source.url for source in sources})
+    err_console.print(f"{len(failed)} of {len(outcomes)} sources failed"
+                      + ("" if _verbose() else " (-v for one line per source)") + ":", soft_wrap=True)
+    for group in groups:
+        err_console.print(f"  {group.line()}", soft_wrap=True, markup=False)
+
+
+def _verbose() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().params.get("verbose"))
 
 
 class _progress:
@@ -573,7 +631,7 @@ def clauses(obj: Context, source_id: str | None, category: str | None, at: str |
     table = Table("source", "path", "categories", "text", title=f"{len(rows)} clauses", show_lines=True)
     for row in rows:
         table.add_row(row["source"], row["path"], "\n".join(row["categories"]), row["text"])
-    console.print(table)
+    print_table(table)
 
 
 @cli.command()
@@ -609,7 +667,7 @@ def changes(obj: Context, since: str | None, direction: str | None, source_id: s
         detail = Text(row["reason"] + "\n" if row["reason"] else "").append_text(diff_as_rich_text(row["diff"]))
         table.add_row(row["observed_at"], row["source"], row["path"],
                       f"{row['direction']}\n{', '.join(row['categories'])}", detail)
-    console.print(table)
+    print_table(table)
 
 
 @cli.command()
@@ -626,10 +684,12 @@ def history(obj: Context, source_id: str, key: str | None, as_json: bool) -> Non
       clausewatch history openai-services-agreement --clause c-1a2b3c4d
     """
     from monitor.store import session_scope
-    from monitor.store.queries import attempt_counts, list_changes, list_versions
+    from monitor.store.queries import attempt_counts, list_changes, list_versions, require_clause
 
     with session_scope(obj.engine()) as session:
         versions = list_versions(session, source_id)
+        if key is not None:
+            require_clause(session, source_id, key)
         events = list_changes(session, source_id=source_id, key=key)
         attempts = attempt_counts(session, source_id)
     if as_json:
@@ -643,11 +703,11 @@ def history(obj: Context, source_id: str, key: str | None, as_json: bool) -> Non
             note = f"revert to {v['revert_of']}" if v["revert_of"] else ("technical" if v["technical"] else "")
             table.add_row(str(v["seq"]), v["observed_at"], str(v["length"]), str(v["events"]), str(v["alerts"]),
                           note)
-        console.print(table)
+        print_table(table)
     table = Table("seen", "version", "path", "kind", "direction", "reason", title="clause events", show_lines=True)
     for e in events:
         table.add_row(e["observed_at"], str(e["version"]), e["path"], e["kind"], e["direction"], e["reason"])
-    console.print(table)
+    print_table(table)
 
 
 @cli.command()

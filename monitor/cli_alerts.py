@@ -7,8 +7,9 @@ import sys
 
 import click
 from rich.table import Table
+from rich.text import Text
 
-from monitor.cli import Context, cli, console, err_console, pass_context
+from monitor.cli import Context, cli, console, err_console, pass_context, print_table
 from monitor.errors import ConfigError, UsageError
 from monitor.timestamps import now_iso
 
@@ -82,7 +83,7 @@ def alerts(ctx: click.Context, pending: bool, retry: bool, channel: str | None, 
             what += f" {row['type']}"
         if row["delivery"] != "immediate":
             what += f" (digest per {row['delivery']})"
-        status = {"sent": "[green]sent[/]", "failed": "[red]failed[/]"}.get(row["status"], row["status"])
+        status = Text(row["status"], {"sent": "green", "failed": "red"}.get(row["status"], ""))
         if row["status"] == "failed" and not row["next_attempt_at"]:
             status += " (gave up)"
         detail = row["last_error"] or ""
@@ -92,7 +93,7 @@ def alerts(ctx: click.Context, pending: bool, retry: bool, channel: str | None, 
             detail += f"\nnext try after {row['next_attempt_at']}"
         table.add_row(str(row["id"]), row["created_at"], row["channel"], what, status, str(row["attempts"]),
                       detail)
-    console.print(table)
+    print_table(table)
 
 
 @alerts.command("channels")
@@ -108,7 +109,7 @@ def channels_command(obj: Context) -> None:
     table = Table("channel", "kind", "sends to", title=f"{len(config.channels)} channels ({config.path})")
     for name in config.channels:
         table.add_row(name, config.channels[name].kind, config.mask(config.notifier(name).describe()))
-    console.print(table)
+    print_table(table)
     routes = Table("route", "channels", "sources / providers", "categories", "directions", "delivery",
                    title=f"{len(config.routes)} routes")
     for position, route in enumerate(config.routes, start=1):
@@ -119,7 +120,7 @@ def channels_command(obj: Context) -> None:
     if config.operators is not None:
         routes.add_row("operators", ", ".join(config.operators.channels), "all", "-",
                        ", ".join(config.operators.notices), "immediate")
-    console.print(routes)
+    print_table(routes)
     if config.base_url:
         console.print(f"history links: {config.base_url}{config.history_path}")
 

@@ -6,8 +6,9 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
-from monitor.cli import Context, _print_json, cli, console, err_console, pass_context
+from monitor.cli import Context, _print_json, cli, console, err_console, pass_context, print_table
 from monitor.timestamps import parse_time
 from monitor.uses.model import (ACTS, BASE_MODELS, DISTRIBUTIONS, MODELS, OBJECTS, PARTIES, PLATFORMS, PURPOSES,
                                 USES_ENV, Use, find_use, load_uses, use_from_fields)
@@ -94,10 +95,10 @@ def _print_answers(rows: list[dict[str, Any]], at: str | None) -> None:
     for row in rows:
         clauses = "\n".join(f"{clause['path'] or clause['key']} ({clause['role']})" for clause in row["clauses"])
         detail = "\n".join(f"• {condition}" for condition in row["conditions"]) or row["reason"]
-        table.add_row(f"{row['provider']} · {row['title']}\n[dim]{row['source']} v{row['version']}, "
-                      f"{row['observed_at'][:10]}[/]",
-                      f"[{ANSWER_STYLES.get(row['answer'], '')}]{row['answer']}[/]", clauses, detail)
-    console.print(table)
+        document = Text.assemble(f"{row['provider']} · {row['title']}\n",
+                                 (f"{row['source']} v{row['version']}, {row['observed_at'][:10]}", "dim"))
+        table.add_row(document, Text(row["answer"], ANSWER_STYLES.get(row["answer"], "")), clauses, detail)
+    print_table(table)
 
 
 def _print_history(rows: list[dict[str, Any]]) -> None:
@@ -105,11 +106,11 @@ def _print_history(rows: list[dict[str, Any]]) -> None:
                   show_lines=True)
     for row in rows:
         for position, change in enumerate(row["changes"]):
-            name = f"{row['provider']} · {row['title']}\n[dim]{row['source']}[/]" if position == 0 else ""
+            name = Text.assemble(f"{row['provider']} · {row['title']}\n", (row["source"], "dim")) if position == 0 else ""
             since = f"{change['observed_at'][:10]} (v{change['version']})"
-            answer = f"[{ANSWER_STYLES.get(change['answer'], '')}]{change['answer']}[/]"
+            answer = Text(change["answer"], ANSWER_STYLES.get(change["answer"], ""))
             if change["previous"]:
-                answer = f"{change['previous']} → {answer}"
+                answer = Text(f"{change['previous']} → ") + answer
             clauses = ", ".join(clause["path"] or clause["key"] for clause in change["clauses"])
             table.add_row(name, since, answer, clauses)
-    console.print(table)
+    print_table(table)

@@ -3,7 +3,10 @@ registered on the `clausewatch` group. Each prints the same data the web page of
 
 from __future__ import annotations
 
+import errno
 import json
+import signal
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +14,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from monitor.cli import Context, cli, console, pass_context
-from monitor.errors import UsageError
+from monitor.cli import Context, cli, console, pass_context, print_table
+from monitor.errors import ListenError, UsageError
 from monitor.timestamps import parse_time
 
 _SYMBOLS = {"tightened": "▲", "loosened": "▼", "reworded": "≈", "unclear": "?"}
@@ -56,8 +59,27 @@ def serve(obj: Context, host: str, port: int) -> None:
     from monitor.web import create_app
 
     app = create_app(obj.engine())
+    listening = _listen(host, port)
+    port = listening.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    # uvicorn stops gracefully on SIGTERM and SIGINT, then raises the signal again for the handler found
+    # before it: with the default one the process would die of it (exit 143) after a clean shutdown.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda number, frame: None)
     console.print(f"serving the history site on http://{host}:{port}/ (Ctrl-C to stop)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    server.run(sockets=[listening])
+    console.print("stopped")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, made before saying "serving": a port in use is one clear line."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family, reuse_port=False)
+    except OSError as error:
+        reason = "the port is in use" if error.errno == errno.EADDRINUSE else error.strerror or str(error)
+        raise ListenError(f"cannot listen on {host}:{port}: {reason} (choose another with --port, or stop "
+                          f"what holds it)") from None
 
 
 @cli.command()
@@ -123,7 +145,7 @@ def show(obj: Context, source_id: str, at: str | None, clauses_only: bool, as_js
     table = Table("path", "categories", "text", title=f"{len(data['clauses'])} watched clauses", show_lines=True)
     for clause in data["clauses"]:
         table.add_row(clause["path"] or clause["key"], "\n".join(clause["categories"]), clause["text"])
-    console.print(table)
+    print_table(table)
     if not clauses_only:
         console.rule("text")
         console.print(version["text"], markup=False, highlight=False)
@@ -175,7 +197,7 @@ def matrix(obj: Context, at: str | None, only: tuple[str, ...], as_json: bool) -
         label = f"{row['provider']} — {row['title']}\n" + (f"v{row['seq']} {row['observed_at'][:10]}"
                                                             if row["seq"] else "not yet recorded")
         table.add_row(label, *cells)
-    console.print(table)
+    print_table(table)
     console.print("since ≤DATE: present from the first recorded version (it may be older)", style="dim")
 
 
@@ -214,7 +236,7 @@ def trends(obj: Context, by: str, as_json: bool) -> None:
             bar.append("▼" * _bar(r["less_restrictive"], peak), style="green")
             table.add_row(r["month"], str(r["added"]), str(r["removed"]), str(r["tightened"]), str(r["loosened"]),
                           bar)
-        console.print(table)
+        print_table(table)
 
 
 def _bar(value: int, peak: int) -> int:

@@ -39,3 +39,9 @@ class ExtractionError(ClauseWatchError):
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
+
+
+class ListenError(ClauseWatchError):
+    """`serve` cannot listen on its address (the port is taken, the address is not this machine's)."""
+
+    exit_code = 5

@@ -63,6 +63,13 @@ def configure_logging(fmt: str = "human", verbose: bool = False, stream: IO[str]
     _capture_log.setLevel(logging.INFO if (verbose or fmt == "json") else logging.NOTSET)
 
 
+def summarise_failed_captures() -> None:
+    """For `run --once` with human logs and no -v: its summary groups the failures, so the one line per
+    failed capture is left out (the daemon keeps them: its log is the only record an operator reads)."""
+    if _capture_log.level == logging.NOTSET:
+        _capture_log.setLevel(logging.ERROR)
+
+
 def log_capture(source_id: str, outcome: str, *, attempt_outcome: str | None = None,
                 attempt_id: int | None = None, http_status: int | None = None, body_bytes: int | None = None,
                 fetch_ms: int | None = None, record_ms: int | None = None, version_seq: int | None = None,

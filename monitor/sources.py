@@ -317,15 +317,18 @@ def _prune(folder: Path) -> None:
 
 
 def _describe(file: Path, line: object, name: str, error: ValidationError) -> str:
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"] if not isinstance(part, int)) or "?"
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "missing":
+    """Every mistake of one entry, so that a second one is not found only after fixing the first."""
+    return f"{file}:{line}: source {name!r}: " + "; ".join(_field_error(each) for each in error.errors())
+
+
+def _field_error(each: dict) -> str:
+    field = ".".join(str(part) for part in each["loc"] if not isinstance(part, int)) or "?"
+    message = each["msg"].removeprefix("Value error, ")
+    if each["type"] == "missing":
         message = "required field is missing"
-    elif first["type"] == "extra_forbidden":
+    elif each["type"] == "extra_forbidden":
         message = "unknown field"
-    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"{file}:{line}: source {name!r}: field {field!r}: {_one_line(message)}{more}"
+    return f"field {field!r}: {_one_line(message)}"
 
 
 def _one_line(text: str) -> str:

@@ -119,9 +119,11 @@ def clausewatch_line(args: list[str], tmp_path: Path, env: dict[str, str] | None
 
 
 def _has_command(name: str) -> bool:
+    import click
+
     from monitor.cli import cli
 
-    return name in cli.commands
+    return cli.get_command(click.Context(cli), name) is not None  # lazy commands load here
 
 
 def test_the_image_commands_run_in_the_venv(tmp_path: Path) -> None:
@@ -241,3 +243,58 @@ def test_unit_and_crontab_commands_run_in_the_venv(tmp_path: Path) -> None:
         words = shlex.split(line)
         assert words[0] == INSTALL_PREFIX + "clausewatch", line
         clausewatch_line(words[1:], tmp_path)
+
+
+# ------------------------------------------------------------------------------ operators (issue 17, item 9)
+
+
+def test_the_image_names_no_chromium_it_may_not_have() -> None:
+    """Chromium is installed only with WITH_CHROMIUM=1, so the image cannot point CLAUSEWATCH_CHROMIUM at it:
+    without it, `chromium` on the PATH is found, and an image without one says Chromium is missing."""
+    image_env = dict(item.split("=", 1) for instruction, arguments in stages()[-1] if instruction == "ENV"
+                     for item in shlex.split(arguments))
+    assert "CLAUSEWATCH_CHROMIUM" not in image_env
+
+
+def test_compose_web_checks_its_own_healthz(tmp_path: Path) -> None:
+    """The image's HEALTHCHECK is the daemon's (crawl freshness); `web` overrides it with the site's /healthz,
+    and that check passes against a running `serve`."""
+    import socket
+    import time
+
+    web = compose()["services"]["web"]
+    test = web["healthcheck"]["test"]
+    assert test[0] == "CMD" and "/healthz" in " ".join(test) and "clausewatch health" not in " ".join(test)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    db = f"sqlite:///{tmp_path / 'web.db'}"
+    subprocess.run([CLAUSEWATCH, "--db", db, "init"], check=True, capture_output=True, timeout=120)
+    server = subprocess.Popen([CLAUSEWATCH, "--db", db, "serve", "--port", str(port)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert "serving" in server.stdout.readline()
+        command = [BIN / "python" if word == "python" else word.replace("8000", str(port)) for word in test[1:]]
+        for _ in range(50):  # the app may need a moment after the socket listens
+            done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+            if done.returncode == 0:
+                break
+            time.sleep(0.2)
+        assert done.returncode == 0, done.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def test_deploy_readme_installs_every_file_the_env_file_points_to() -> None:
+    """Each /etc path clausewatch.env sets is put there by a command of deploy/README, from a file that exists."""
+    settings = dict(line.split("=", 1) for line in (REPO / "deploy" / "clausewatch.env").read_text().splitlines()
+                    if line.strip() and not line.startswith("#"))
+    wanted = {name: value for name, value in settings.items() if value.startswith("/etc/")}
+    assert "CLAUSEWATCH_SOURCES" in wanted
+    commands = [shlex.split(line.split("#", 1)[0]) for line in (REPO / "deploy" / "README.md").read_text().splitlines()
+                if line.startswith("sudo install ") or line.startswith("sudo cp ")]
+    for name, path in wanted.items():
+        installs = [words for words in commands if words[-1] == path]
+        assert installs, f"deploy/README.md never installs {path} ({name} in clausewatch.env)"
+        assert (REPO / "deploy" / installs[0][-2]).resolve().is_file(), installs[0]

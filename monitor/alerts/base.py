@@ -86,6 +86,9 @@ class Notifier:
 
     kind: ClassVar[str] = ""
     registry: ClassVar[dict[str, type[Notifier]]] = {}
+    # True: the clause changes one version made go out as one message (a person reads them together);
+    # False: one message per change (a program handles each).
+    one_message_per_version: ClassVar[bool] = False
     Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
     name: str = ""  # the channel's name in clausewatch.yaml
 

@@ -154,7 +154,17 @@ class AlertsConfig:
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     base_url: str | None = None
     history_path: str = DEFAULT_HISTORY_PATH
+    route_lines: list[Any] = field(default_factory=list, repr=False)  # each route's line in the file
     _notifiers: dict[str, Notifier] = field(default_factory=dict, repr=False)
+
+    def check_route_sources(self, source_ids: set[str], sources_file: str) -> None:
+        """Every source a route names is a source of the sources file: a mistyped id would route nothing."""
+        for position, route in enumerate(self.routes):
+            unknown = [source_id for source_id in route.sources if source_id not in source_ids]
+            if unknown:
+                line = self.route_lines[position] if position < len(self.route_lines) else "?"
+                raise ConfigError(f"{self.path}:{line}: route {route.name or '#' + str(position + 1)!r}: "
+                                  f"field 'sources': no source {', '.join(map(repr, unknown))} in {sources_file}")
 
     def notifier(self, name: str) -> Notifier:
         """The notifier of a configured channel (made once)."""
@@ -254,8 +264,10 @@ def parse_alerts_config(file: Path, text: str, environ: dict[str, str] | None = 
             if name not in channels:
                 raise ConfigError(f"{file}:{lines.get('operators', '?')}: operators: field 'channels': "
                                   f"no channel named {name!r}")
+    route_lines = [_line_of(raw.get("routes"), position, lines.get("routes", "?")) for position in range(len(routes))]
     return AlertsConfig(path=file, channels=channels, routes=routes, operators=settings.operators,
-                        outbox=settings.outbox, base_url=settings.base_url, history_path=settings.history_path)
+                        outbox=settings.outbox, base_url=settings.base_url, history_path=settings.history_path,
+                        route_lines=route_lines)
 
 
 def _check_route_uses(file: Path, raw: dict, lines: dict, routes: list[RouteSettings]) -> None:

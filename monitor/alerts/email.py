@@ -1,5 +1,8 @@
 """Email channel: a message in, one multipart email (plain text + HTML with the word diff) out over SMTP.
 
+The clause changes of one version come as one message (the outbox groups them), so a new version is one
+email, however many clauses it changed.
+
 STARTTLS (port 587), implicit TLS (`security: ssl`, port 465) or, for a relay on the same machine,
 `security: none`; login when a username is set. The Message-ID is derived from the stable message id,
 so a retried email is recognisably the same one.
@@ -70,6 +73,7 @@ class EmailNotifier(ChannelNotifier):
 
     kind = "email"
     Settings = EmailSettings
+    one_message_per_version = True  # one email per new version, each clause's before and after in it
 
     def _tls(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.settings.ca_file)

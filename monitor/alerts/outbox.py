@@ -21,7 +21,7 @@ import contextlib
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,7 +136,7 @@ def deliver_outbox(engine: Engine, config: AlertsConfig, *, now: dt.datetime | N
         ).scalars().all()
     down: set[str] = set()
     unknown: set[str] = set()
-    for channel, batch, group in _messages(rows, now):
+    for channel, batch, group in _messages(rows, now, _channels_by_version(config)):
         if wanted is not None and channel not in wanted:
             continue
         if channel not in config.channels:
@@ -150,7 +150,7 @@ def deliver_outbox(engine: Engine, config: AlertsConfig, *, now: dt.datetime | N
         if not _claim(engine, config, group, batch, now, retry):
             continue  # another process is sending it
         message = Message(id=batch or group[0].key, items=tuple(row.payload for row in group),
-                          digest=batch is not None, channel=channel)
+                          digest=any(row.delivery != IMMEDIATE for row in group), channel=channel)
         try:
             with _lease_kept(engine, config, group):
                 config.notifier(channel).deliver(message)
@@ -179,16 +179,28 @@ def _due(now: dt.datetime, config: AlertsConfig, retry: bool, clock: dt.datetime
                stale)
 
 
-def _messages(rows: list[Notification], now: dt.datetime) -> list[tuple[str, str | None, list[Notification]]]:
-    """Rows into messages: (channel, digest id or None, rows), oldest first."""
+def _channels_by_version(config: AlertsConfig) -> set[str]:
+    """The channels whose clause changes go out one message per version (email)."""
+    from monitor.alerts.base import Notifier
+
+    return {name for name, channel in config.channels.items()
+            if getattr(Notifier.registry.get(channel.kind), "one_message_per_version", False)}
+
+
+def _messages(rows: list[Notification], now: dt.datetime,
+              by_version: Collection[str] = ()) -> list[tuple[str, str | None, list[Notification]]]:
+    """Rows into messages: (channel, batch id or None, rows), oldest first. A batch is a digest, or the
+    immediate clause changes of one version on a channel of `by_version`."""
     immediate: list[tuple[str, str | None, list[Notification]]] = []
     groups: dict[tuple[str, str], list[Notification]] = {}
     for row in rows:
-        if row.delivery == IMMEDIATE:
+        if row.batch:  # already went out (or tried to) in this batch: keep its id
+            group = f"batch/{row.batch}"
+        elif row.delivery == IMMEDIATE and row.channel in by_version and row.type == CLAUSE_CHANGE:
+            group = f"version/{row.source_id}/{(row.payload or {}).get('version')}"
+        elif row.delivery == IMMEDIATE:
             immediate.append((row.channel, None, [row]))
             continue
-        if row.batch:  # already went out (or tried to) in this digest: keep its id
-            group = f"batch/{row.batch}"
         elif row.delivery == DAY:
             day = row.created_at.astimezone(dt.timezone.utc).date()
             if day >= now.astimezone(dt.timezone.utc).date():
@@ -199,6 +211,9 @@ def _messages(rows: list[Notification], now: dt.datetime) -> list[tuple[str, str
         groups.setdefault((row.channel, group), []).append(row)
     messages = list(immediate)
     for (channel, group), members in groups.items():
+        if group.startswith("version/") and len(members) == 1:  # one change: its own message, as elsewhere
+            messages.append((channel, None, members))
+            continue
         batch = members[0].batch or message_id(channel, f"digest/{group}/" + ",".join(row.key for row in members))
         messages.append((channel, batch, members))
     messages.sort(key=lambda message: min(row.id for row in message[2]))

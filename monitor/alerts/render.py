@@ -67,6 +67,9 @@ def subject(message: Message, prefix: str = "[ClauseWatch]") -> str:
         return f"{prefix} {item_title(message.items[0])}".strip()
     events, notices = message.events, message.notices
     parts = []
+    versions = {(event["source"], event["version"]) for event in events}
+    if events and not notices and len(versions) == 1:  # one new version's changes (an email per version)
+        prefix = f"{prefix} {events[0]['provider']} · {events[0]['title']}, version {events[0]['version']}:".strip()
     if events:
         counts: dict[str, int] = {}
         for event in events:

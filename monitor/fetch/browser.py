@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib.util
 import logging
 import os
 import shutil
@@ -47,6 +48,17 @@ def chromium_path() -> str | None:
     return os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def missing_browser_part(executable: str | None) -> str | None:
+    """What keeps browser sources from being fetched, in words (the Python package, or Chromium), or None."""
+    if importlib.util.find_spec("playwright") is None:
+        return "no browser: the Python package `playwright` is not installed (pip install 'clausewatch[browser]')"
+    if executable is None:
+        return f"no browser: Chromium not found (install the Debian package `chromium`, or set {CHROMIUM_ENV})"
+    if not os.access(executable, os.X_OK):
+        return f"no browser: {CHROMIUM_ENV}={executable} is not an executable file"
+    return None
+
+
 async def fetch_with_browser(requests: Sequence[FetchRequest], settings: FetchSettings,
                              on_result: Callable[[FetchRequest, FetchResult], None] | None = None
                              ) -> list[FetchResult]:
@@ -54,18 +66,15 @@ async def fetch_with_browser(requests: Sequence[FetchRequest], settings: FetchSe
     if not requests:
         return []
     executable = chromium_path()
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        executable = None
-    if executable is None:
-        error = ("no browser: install the Debian package `chromium` and the Python package `playwright`, "
-                 f"or set {CHROMIUM_ENV}")
+    error = missing_browser_part(executable)
+    if error:
         results = [_failure(request, "network_error", error, _now(), time.monotonic()) for request in requests]
         for request, result in zip(requests, results):
             if on_result:
                 on_result(request, result)
         return results
+
+    from playwright.async_api import async_playwright
 
     gate = asyncio.Semaphore(BROWSER_PAGES_AT_ONCE)
     async with async_playwright() as playwright:

@@ -555,9 +555,13 @@ def _final(failure: FetchFailure, attempt: int, settings: FetchSettings) -> Fetc
         notes.append(f"Retry-After {failure.retry_after:g} s is over max_retry_after ({settings.max_retry_after:g} s)")
     if attempt:
         notes.append(f"after {attempt + 1} attempts")
-    if notes:
-        failure.error = f"{failure.error} ({'; '.join(notes)})"
-    return failure
+    if not notes:
+        return failure
+    # A copy: one DNS failure is shared by every source on that host, so editing it would note each
+    # source's attempts on all of them ("(after 3 attempts) (after 3 attempts) ...").
+    return FetchFailure(failure.outcome, f"{failure.error} ({'; '.join(notes)})", status=failure.status,
+                        url=failure.url, headers=failure.headers, retry_after=failure.retry_after,
+                        transient=failure.transient)
 
 
 def _succeeded(request: FetchRequest, reply: _Reply, started_at: dt.datetime, budget: _Budget) -> FetchResult:

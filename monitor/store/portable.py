@@ -227,6 +227,9 @@ def _json_line(line: str, number: int) -> Any:
     try:
         return json.loads(line)
     except json.JSONDecodeError as error:
+        if not line.endswith("\n"):  # every line an export writes ends with one: the file was cut here
+            raise UsageError(f"line {number}: the file ends in the middle of a record: the export is "
+                             f"truncated; export it again") from None
         raise UsageError(f"line {number}: not JSON ({error.msg})") from None
 
 
@@ -270,7 +273,18 @@ def _check_header(header: Any) -> None:
 
 
 def open_export(path: str, stdin: IO[bytes] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The records of an export file: a CSV zip, a JSON-lines file, gzipped or not ('-' for stdin)."""
+    """The records of an export file: a CSV zip, a JSON-lines file, gzipped or not ('-' for stdin); a file
+    cut short (a copy that stopped, a full disk) is a UsageError saying so."""
+    name = "stdin" if path == "-" else path
+    try:
+        yield from _read_export(path, stdin)
+    except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile) as error:
+        raise UsageError(f"{name}: the export is truncated or damaged ({error}); export it again") from None
+    except UsageError as error:
+        raise UsageError(f"{name}: {error}") from None
+
+
+def _read_export(path: str, stdin: IO[bytes] | None) -> Iterator[tuple[str, dict[str, Any]]]:
     if path == "-":
         assert stdin is not None
         yield from _records_jsonl(io.TextIOWrapper(stdin, encoding="utf-8"))

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.errors import UsageError
-from monitor.store.models import ChangeEvent, FetchAttempt, SourceRow, Version
+from monitor.store.models import ChangeEvent, ClauseRow, FetchAttempt, SourceRow, Version
 from monitor.store.payloads import clause_payload, event_payload
 from monitor.timestamps import iso
 
@@ -30,6 +30,16 @@ def require_source(session: Session, source_id: str) -> SourceRow:
             " (the database has no sources yet)"
         raise UsageError(f"no source {source_id!r} in the database{hint}")
     return row
+
+
+def require_clause(session: Session, source_id: str, key: str) -> None:
+    """A clause key some version of the source holds, or some event of it names; else a UsageError."""
+    in_versions = select(ClauseRow.id).join(Version, Version.id == ClauseRow.version_id).where(
+        Version.source_id == source_id, ClauseRow.key == key).limit(1)
+    in_events = select(ChangeEvent.id).where(ChangeEvent.source_id == source_id, ChangeEvent.key == key).limit(1)
+    if session.execute(in_versions).first() is None and session.execute(in_events).first() is None:
+        raise UsageError(f"source {source_id!r} has no clause {key!r} (its keys: `clausewatch clauses "
+                         f"{source_id} --all --json`)")
 
 
 def list_clauses(session: Session, source_id: str | None = None, category: str | None = None,
