@@ -31,7 +31,7 @@ def import_once(path: Path, db_url: str | None) -> tuple[float, Counter]:
         _clear_caches()
         versions = find_versions(path)
         started = time.perf_counter()
-        outcomes = import_history(Recorder(engine), path, versions=versions)
+        outcomes = import_history(Recorder(engine), path, versions=versions).outcomes
         elapsed = time.perf_counter() - started
         engine.dispose()
     return elapsed, Counter(outcome.outcome for outcome in outcomes)

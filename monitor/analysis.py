@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import logging
 import multiprocessing
 import os
@@ -65,16 +66,23 @@ class Analysis:
         return self.document
 
 
-def analyse_body(body: bytes, content_type: str | None, source: Source) -> Analysis:
+def analyse_body(body: bytes, content_type: str | None, source: Source,
+                 latest_text_sha256: str | None = None) -> Analysis:
     """Compress `body`, extract it with the source's settings and, if it is a plausible capture, classify
-    its clauses. Never raises for what the body holds: any failure is the Analysis's error."""
-    compressed = compress_body(body)
+    its clauses. Never raises for what the body holds: any failure is the Analysis's error.
+
+    A body whose text is the latest version's (`latest_text_sha256`: a page whose nonce or build id
+    changed) is neither classified nor compressed: it makes no version, and classifying is seven times
+    the work of extracting. Should the latest version have moved on meanwhile, the recorder classifies."""
     try:
         with contained():
             document = extract_document(body, format=source.format, content_type=content_type,
                                         select=source.select, remove=source.remove)
     except ExtractionError as error:
-        return Analysis(None, error_kind=error.kind, error_reason=error.reason, compressed_body=compressed)
+        return Analysis(None, error_kind=error.kind, error_reason=error.reason, compressed_body=compress_body(body))
+    if latest_text_sha256 is not None and text_sha256(document.text) == latest_text_sha256:
+        return Analysis(document)
+    compressed = compress_body(body)
     try:
         check_document(document, expect=source.expect)
     except ExtractionError:
@@ -104,6 +112,11 @@ def failure_reason(what: str, error: BaseException) -> str:
     message = " ".join(str(error).replace("\x00", "").split())
     reason = f"{what}: {type(error).__name__}: {message}" if message else f"{what}: {type(error).__name__}"
     return reason if len(reason) <= MAX_REASON_CHARACTERS else reason[: MAX_REASON_CHARACTERS - 1] + "…"
+
+
+def text_sha256(text: str) -> str:
+    """The hash a version keeps of its text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def compress_body(body: bytes) -> bytes:

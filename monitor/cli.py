@@ -133,7 +133,8 @@ def cli(ctx: click.Context, db: str | None, sources: str | None, config: str | N
 
     \b
     Quick start:
-      clausewatch init              # create the database (./clausewatch.db)
+      clausewatch import --example  # a small real history (./clausewatch.db)
+      clausewatch serve             # browse it at http://127.0.0.1:8000/
       clausewatch run --once        # fetch every source once, record, alert
       clausewatch changes           # what changed, clause by clause
     """
@@ -345,6 +346,7 @@ def daemon(obj: Context, concurrency: int | None, alerts_file: str | None, quiet
       clausewatch --db postgresql://postgres@db/clausewatch daemon --quiet
     """
     from monitor.analysis import analysis_processes
+    from monitor.fetch.politeness import Politeness
     from monitor.pipeline import Recorder, run_cycle
     from monitor.schedule import run_daemon
 
@@ -352,9 +354,11 @@ def daemon(obj: Context, concurrency: int | None, alerts_file: str | None, quiet
     processes = analysis_processes()
     recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
     settings, notifiers = _fetch_settings(concurrency), _notifiers(alerts_file, quiet, recorder.alerts)
+    politeness = Politeness.for_settings(settings)  # every job's fetches share the per-host limits and robots.txt
 
     def run_source(source: Any) -> None:
-        summary = run_cycle(recorder, [source], settings, notifiers, analysis_processes=processes)
+        summary = run_cycle(recorder, [source], settings, notifiers, analysis_processes=processes,
+                            politeness=politeness)
         logging.getLogger("monitor.daemon").warning("%s: %s", source.id, summary.line())
         for failure in summary.alert_failures:
             logging.getLogger("monitor.daemon").warning("alert channel failed: %s", failure)
@@ -394,32 +398,55 @@ def ingest(obj: Context, source_id: str, file: Path, at: str | None, alerts_file
 
 
 @cli.command("import")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
+@click.option("--example", is_flag=True,
+              help="Load the small real history shipped with ClauseWatch instead of PATH (terms with real "
+                   "tightenings and a licence lineage; see monitor/_example/ATTRIBUTION.md).")
 @pass_context
-def import_command(obj: Context, path: Path) -> None:
+def import_command(obj: Context, path: Path | None, example: bool) -> None:
     """Load history from an Open Terms Archive dataset folder or versions git repository.
 
     A dataset folder holds <service>/<terms type>/<YYYY-MM-DDTHH-MM-SSZ>.md; a versions repository
-    holds <service>/<terms type>.md with one commit per version. Each document becomes a source whose
-    provider is the service and whose title is the terms type. Imported history sends no alerts.
+    holds <service>/<terms type>.md with one commit per version. A document that an entry of the sources
+    file names in its `history:` field continues as that source; any other becomes a source whose provider
+    is the service and whose title is the terms type. Versions already stored are skipped; older ones are
+    put in time order. Imported history sends no alerts.
 
     \b
-    Example:
+    Examples:
       clausewatch import ../shared/corpus/genai-eu
+      clausewatch import --example && clausewatch serve
     """
-    from monitor.importer import find_versions, import_history
+    from monitor.importer import EXAMPLE_DATASETS, find_versions
+
+    if example == (path is not None):
+        raise UsageError("give a dataset PATH or --example (one of them)")
+    folders = EXAMPLE_DATASETS if example else (path,)
+    registry = obj.sources()
+    for folder in folders:
+        _import_folder(obj, folder, find_versions(folder), registry)
+
+
+def _import_folder(obj: Context, path: Path, versions: list, registry: list) -> None:
+    from monitor.importer import import_history
     from monitor.pipeline import Recorder
 
-    versions = find_versions(path)
-    recorder = Recorder(obj.engine())
+    recorder = Recorder(obj.engine())  # no alert channels: imported history alerts nobody
     with _progress("importing", len(versions)) as advance:
-        outcomes = import_history(recorder, path, on_progress=lambda version, outcome: advance(),
-                                  versions=versions)
-    documents = len({(v.service, v.terms_type) for v in versions})
-    new = sum(o.outcome == "new_version" for o in outcomes)
-    failed = sum(o.outcome == "failed" for o in outcomes)
-    console.print(f"imported {len(versions)} recorded versions of {documents} documents: "
-                  f"{new} distinct versions, {failed} failed captures")
+        summary = import_history(recorder, path, on_progress=lambda version, outcome: advance(),
+                                 versions=versions, registry=registry)
+    if summary.already_stored == summary.found:
+        console.print(f"nothing new: all {summary.found} recorded versions of {summary.documents} documents "
+                      f"are already stored")
+        return
+    new = sum(o.outcome == "new_version" for o in summary.outcomes)
+    failed = sum(o.outcome == "failed" for o in summary.outcomes)
+    skipped = f", {summary.already_stored} already stored" if summary.already_stored else ""
+    console.print(f"imported {len(summary.outcomes)} recorded versions of {summary.documents} documents: "
+                  f"{new} distinct versions, {failed} failed captures{skipped}")
+    if summary.backfilled:
+        console.print(f"older versions put in time order (events made again, no alerts): "
+                      f"{', '.join(summary.backfilled)}", soft_wrap=True)
 
 
 @cli.command()
@@ -455,17 +482,20 @@ def reextract(obj: Context, source_ids: tuple[str, ...]) -> None:
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Check a saved copy of the page instead of fetching it.")
 @click.option("--lines", default=15, show_default=True, help="How many lines of the text to show.")
+@click.option("--suggest", is_flag=True, help="Also print a CSS selector of the terms block found automatically, "
+                                              "ready to paste into sources.yaml as `select`.")
 @pass_context
-def check_source(obj: Context, source_id: str, file: Path | None, lines: int) -> None:
+def check_source(obj: Context, source_id: str, file: Path | None, lines: int, suggest: bool) -> None:
     """Fetch a source once and show what would be extracted: length, first lines, clauses by
     category, and every validation problem. Stores nothing. How a maintainer writes a selector.
 
-    Exit code 0 when the capture is valid, 1 when it has a problem.
+    Exit code 0 when the capture is valid, 1 when it has a problem (selectors that match nothing are one).
 
     \b
     Examples:
       clausewatch check-source anthropic-commercial-terms
       clausewatch check-source anthropic-commercial-terms --file saved.html
+      clausewatch check-source xai-terms-of-service --suggest
     """
     from collections import Counter
 
@@ -475,7 +505,7 @@ def check_source(obj: Context, source_id: str, file: Path | None, lines: int) ->
 
     source = find_source(obj.sources(), source_id)
     result = read_file(file) if file else fetch_once(source, _fetch_settings(None))
-    check = check_capture(source, result)
+    check = check_capture(source, result, suggest=suggest)
     console.print(f"[bold]{source.id}[/] {source.url}", markup=True)
     console.print(f"fetch: {result.outcome} {result.http_status or ''} {len(result.body)} bytes "
                   f"in {result.elapsed_ms} ms")
@@ -488,6 +518,10 @@ def check_source(obj: Context, source_id: str, file: Path | None, lines: int) ->
         by_category = Counter(category for clause in check.clauses for category in clause.categories)
         console.print(f"clauses: {len(check.clauses)}, watched {sum(1 for c in check.clauses if c.categories)}"
                       + "".join(f"\n  {category}: {count}" for category, count in sorted(by_category.items())))
+    if check.document is not None and check.document.method:
+        console.print(f"extraction: {check.document.method}")
+    if check.suggestion:
+        console.print(f"suggested select: [{_yaml_flow_string(check.suggestion)}]", markup=False)
     for problem in check.problems:
         err_console.print(f"[yellow]problem:[/] {problem}", markup=True)
     console.print("ok" if not check.problems else f"{len(check.problems)} problem(s)")
@@ -495,6 +529,13 @@ def check_source(obj: Context, source_id: str, file: Path | None, lines: int) ->
 
 
 # ---------------------------------------------------------------------------- reading
+
+
+def _yaml_flow_string(value: str) -> str:
+    """`value` as an item of a YAML flow list (quoted when YAML would read it otherwise)."""
+    import yaml
+
+    return yaml.safe_dump([value], default_flow_style=True, width=10_000).strip()[1:-1]
 
 
 def _print_json(data: Any) -> None:

@@ -21,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, select
+from sqlalchemy import Engine, and_, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from monitor.clauses.language import detect_language
 from monitor.directions import ALERTING_DIRECTIONS
 from monitor.errors import ExtractionError
 from monitor.extract import Document, check_document, extract_document
+from monitor.extract.document import AUTOMATIC, selector_drift_reason, suggest_select
 from monitor.extract.validity import MIN_SHARE_OF_PREVIOUS
 from monitor.fetch import NOT_MODIFIED, FetchResult
 from monitor.logs import log_capture
@@ -88,6 +89,7 @@ class Capture:
     result: FetchResult
     technical: bool = False
     analysis: Analysis | None = None
+    origin: str | None = None  # where an imported body came from (stored on its snapshot), for citing it
 
 
 @dataclass
@@ -100,6 +102,7 @@ class _Latest:
     text_sha256: str
     clauses: list[Clause] | None  # None until a comparison needs them
     language: str | None = None
+    extraction: str | None = None  # Document.method of its text, None if unknown
 
 
 class Recorder:
@@ -226,25 +229,45 @@ class Recorder:
                 select(SourceRow).where(SourceRow.id.in_({capture.source.id for capture in captures}))
                 .order_by(SourceRow.id).with_for_update())}
             self._refresh_latest(session, {capture.source.id for capture in captures if capture.result.ok})
-            recorded = []
-            for capture in captures:
-                source, result = capture.source, capture.result
-                if source.id not in source_rows:
-                    source_rows[source.id] = upsert_source(session, source)
-                attempt = FetchAttempt(
-                    source_id=source.id, started_at=result.started_at, outcome=result.outcome,
-                    http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
-                    error=result.error, body_sha256=_sha256(result.body) if result.body else None,
-                )
-                outcome = self._record(session, source, source_rows[source.id], attempt, result, capture.technical,
-                                       capture.analysis)
-                session.add(attempt)  # added complete, so it is one INSERT and no UPDATE
-                recorded.append((attempt, outcome))
-            session.flush()  # the attempts not yet flushed go in together
-            outcomes = [replace(outcome, attempt_id=attempt.id) for attempt, outcome in recorded]
+            outcomes = self._record_each(session, captures, source_rows)
             for outcome in outcomes:
                 self._queue_notifications(session, outcome)
         return outcomes
+
+    def _record_each(self, session: Session, captures: Sequence[Capture],
+                     source_rows: dict[str, SourceRow]) -> list[CaptureOutcome]:
+        recorded = []
+        for capture in captures:
+            source, result = capture.source, capture.result
+            if source.id not in source_rows:
+                source_rows[source.id] = upsert_source(session, source)
+            attempt = FetchAttempt(
+                source_id=source.id, started_at=result.started_at, outcome=result.outcome,
+                http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
+                error=result.error, body_sha256=_sha256(result.body) if result.body else None,
+            )
+            outcome = self._record(session, source, source_rows[source.id], attempt, result, capture.technical,
+                                   capture.analysis, capture.origin)
+            session.add(attempt)  # added complete, so it is one INSERT and no UPDATE
+            recorded.append((attempt, outcome))
+        session.flush()  # the attempts not yet flushed go in together
+        return [replace(outcome, attempt_id=attempt.id) for attempt, outcome in recorded]
+
+    def replace_history(self, source_id: str, captures: Sequence[Capture]) -> list[CaptureOutcome]:
+        """Record `captures` (every capture of one source, oldest first) as that source's whole history, in
+        place of its stored attempts, versions, clauses and change events, in one transaction; its snapshots
+        are kept. For a backfill of older history: seqs and events come out as if recorded in time order.
+        Nobody is alerted (no outbox rows)."""
+        with self._lock(source_id):
+            try:
+                with session_scope(self.engine) as session:
+                    begin_writing(session)
+                    source_row = session.get(SourceRow, source_id, with_for_update=True)
+                    _forget_history(session, source_row)
+                    self._latest[source_id] = None
+                    return self._record_each(session, captures, {source_id: source_row})
+            finally:  # what was cached while replaying is only right if it committed: read it again next time
+                self._latest.pop(source_id, None)
 
     def _queue_notifications(self, session: Session, outcome: CaptureOutcome) -> None:
         """Outbox rows for the events and notices of this capture, committed with them (sent later)."""
@@ -254,7 +277,8 @@ class Recorder:
             queue_notifications(session, self.alerts, outcome)
 
     def _record(self, session: Session, source: Source, source_row: SourceRow, attempt: FetchAttempt,
-                result: FetchResult, technical: bool, analysis: Analysis | None) -> CaptureOutcome:
+                result: FetchResult, technical: bool, analysis: Analysis | None,
+                origin: str | None = None) -> CaptureOutcome:
         if result.outcome == NOT_MODIFIED:
             return CaptureOutcome(source.id, NOT_MODIFIED, result.outcome, notices=self._succeeded(source_row))
         if not result.ok:
@@ -277,33 +301,33 @@ class Recorder:
                             else extract_document(result.body, format=source.format,
                                                   content_type=result.content_type, select=source.select,
                                                   remove=source.remove))
-                check_document(document, expect=source.expect,
-                               previous_text=_text_to_measure_against(document, latest))
+                check_extracted(document, source, previous_text=_text_to_measure_against(document, latest))
         except ExtractionError as error:
-            return self._invalid(session, source_row, attempt, result, analysis, error)
+            return self._invalid(session, source_row, attempt, result, analysis, error, origin)
 
+        notices = _extraction_notices(source, source_row, document)
         text_sha256 = _sha256(document.text.encode("utf-8"))
         if latest is not None and text_sha256 == latest.text_sha256:
-            return self._unchanged(source_row, attempt, result, latest)
+            return _with_notices(self._unchanged(source_row, attempt, result, latest), notices)
         rows = analysis.clause_rows if analysis is not None else None
         if rows is None:
             try:
                 with contained():
                     rows = clause_rows(extract_clauses(document.text, kind=source.kind))
             except ExtractionError as error:
-                return self._invalid(session, source_row, attempt, result, analysis, error)
-        snapshot = snapshot or self._keep_snapshot(session, source.id, result, analysis)
+                return self._invalid(session, source_row, attempt, result, analysis, error, origin)
+        snapshot = snapshot or self._keep_snapshot(session, source.id, result, analysis, origin)
         attempt.snapshot_id = snapshot.id  # the evidence of the version
-        return self._new_version(session, source, source_row, attempt, result, snapshot, document,
-                                 text_sha256, latest, technical, rows)
+        return _with_notices(self._new_version(session, source, source_row, attempt, result, snapshot, document,
+                                               text_sha256, latest, technical, rows), notices)
 
     def _invalid(self, session: Session, source_row: SourceRow, attempt: FetchAttempt, result: FetchResult,
-                 analysis: Analysis | None, error: ExtractionError) -> CaptureOutcome:
+                 analysis: Analysis | None, error: ExtractionError, origin: str | None = None) -> CaptureOutcome:
         """A body fetched that makes no version (invalid, too short, ...). The first of a failing streak is
         kept, so what the page showed when it began to fail can be seen; the rest keep their hash only."""
         attempt.outcome, attempt.error = error.kind, error.reason
         if attempt.snapshot_id is None and source_row.failures_in_a_row == 0:
-            attempt.snapshot_id = self._keep_snapshot(session, source_row.id, result, analysis).id
+            attempt.snapshot_id = self._keep_snapshot(session, source_row.id, result, analysis, origin).id
         return self._failed(source_row, error.kind, error.reason)
 
     def _failed(self, source_row: SourceRow, kind: str, error: str | None) -> CaptureOutcome:
@@ -332,7 +356,8 @@ class Recorder:
         language = detect_language(document.text)
         # compared with the last version in its own language; the first in a new language is only recorded
         baseline = self._baseline(session, source.id, latest, language) if latest else None
-        technical = technical or (latest is not None and baseline is None)
+        technical = (technical or (latest is not None and baseline is None)
+                     or _only_the_method_changed(session, source, latest, document, result))
         clauses: list[Clause] | None = None  # a first version's are loaded when a comparison needs them
         changes: list[ClauseChange] = []
         if baseline is not None:
@@ -344,7 +369,7 @@ class Recorder:
         version = Version(
             source_id=source.id, seq=(latest.seq + 1) if latest else 1, observed_at=result.started_at,
             title=document.title, text=document.text, text_sha256=text_sha256, snapshot_id=snapshot.id,
-            revert_of_seq=revert_of, technical=technical, language=language,
+            revert_of_seq=revert_of, technical=technical, language=language, extraction=document.method or None,
         )
         session.add(version)
         session.flush()
@@ -355,7 +380,8 @@ class Recorder:
         session.add_all(events)
         session.flush()
         _remember_validators(source_row, result)
-        self._latest[source.id] = _Latest(version.id, version.seq, document.text, text_sha256, clauses, language)
+        self._latest[source.id] = _Latest(version.id, version.seq, document.text, text_sha256, clauses, language,
+                                          version.extraction)
         return CaptureOutcome(
             source.id, NEW_VERSION, attempt.outcome, version_seq=version.seq, revert_of_seq=revert_of,
             events=[event_payload(event, source_row, version) for event in events if event.alert],
@@ -403,20 +429,21 @@ class Recorder:
             select(Snapshot).where(Snapshot.source_id == source_id, Snapshot.sha256 == sha256)
         ).scalar_one_or_none()
         if snapshot is not None:
+            snapshot.first_seen = min(snapshot.first_seen, result.started_at)
             snapshot.last_seen = max(snapshot.last_seen, result.started_at)
             return snapshot, _document_of_snapshot(session, snapshot.id)
         return None, _document_of_newest_body(session, source_id, sha256)
 
     @staticmethod
     def _keep_snapshot(session: Session, source_id: str, result: FetchResult,
-                       analysis: Analysis | None) -> Snapshot:
+                       analysis: Analysis | None, origin: str | None = None) -> Snapshot:
         """A new snapshot row holding this body (compressed), as the evidence of a version or a failure."""
         sha256 = _sha256(result.body)
         compressed = analysis.compressed_body if analysis is not None else None
         snapshot = Snapshot(
             source_id=source_id, sha256=sha256, content_type=result.content_type, size=len(result.body),
             body=compressed or compress_body(result.body), first_seen=result.started_at,
-            last_seen=result.started_at,
+            last_seen=result.started_at, origin=origin,
         )
         session.add(snapshot)
         session.flush()
@@ -433,9 +460,10 @@ class Recorder:
         loaded: dict[str, _Latest] = {}
         if any(source_id in newest for source_id in stale):
             rows = session.execute(select(Version.source_id, Version.id, Version.seq, Version.text, Version.text_sha256,
-                                          Version.language)
+                                          Version.language, Version.extraction)
                                    .where(Version.id.in_([newest[s] for s in stale if s in newest])))
-            loaded = {row.source_id: _Latest(*row[1:5], clauses=None, language=row.language) for row in rows}
+            loaded = {row.source_id: _Latest(*row[1:5], clauses=None, language=row.language,
+                                             extraction=row.extraction) for row in rows}
         for source_id in stale:
             self._latest[source_id] = loaded.get(source_id)
 
@@ -456,6 +484,22 @@ _NEWEST_SEQ = (select(Version.source_id, func.max(Version.seq).label("seq"))
                .group_by(Version.source_id).subquery())
 _NEWEST_VERSIONS = select(Version.source_id, Version.id).join(
     _NEWEST_SEQ, and_(Version.source_id == _NEWEST_SEQ.c.source_id, Version.seq == _NEWEST_SEQ.c.seq))
+
+
+def _forget_history(session: Session, source_row: SourceRow) -> None:
+    """Delete a source's attempts, versions, clauses and change events (and the outbox rows of those events),
+    keeping its row and snapshots, so that its history can be recorded again."""
+    from monitor.store import Notification
+
+    source_id = source_row.id
+    events = select(ChangeEvent.id).where(ChangeEvent.source_id == source_id)
+    versions = select(Version.id).where(Version.source_id == source_id)
+    session.execute(delete(Notification).where(Notification.event_id.in_(events)))
+    session.execute(delete(ChangeEvent).where(ChangeEvent.source_id == source_id))
+    session.execute(delete(FetchAttempt).where(FetchAttempt.source_id == source_id))
+    session.execute(delete(ClauseRow).where(ClauseRow.version_id.in_(versions)))
+    session.execute(delete(Version).where(Version.source_id == source_id))
+    source_row.failures_in_a_row = 0
 
 
 def _newest_accepted_attempt(source_id: Any) -> Any:
@@ -562,6 +606,80 @@ def _source_row(session: Session, row: SourceRow | None, source: Source) -> Sour
     return row
 
 
+def _only_the_method_changed(session: Session, source: Source, latest: _Latest | None, document: Document,
+                             result: FetchResult) -> bool:
+    """Whether a text found by another method than the latest version's (selectors, automatic location) is
+    what that method finds in the latest version's page too: then the switch, not the terms, changed it.
+
+    Both pages are compared as automatic location reads them, the one method that reads any page."""
+    methods = (latest.extraction if latest else None, document.method or None)
+    if None in methods or methods[0] == methods[1]:
+        return False
+    if latest.extraction == AUTOMATIC:
+        before = latest.text
+    else:
+        row = session.execute(select(Snapshot.body, Snapshot.content_type)
+                              .join(Version, Version.snapshot_id == Snapshot.id)
+                              .where(Version.id == latest.version_id)).first()
+        if row is None:
+            return False
+        before = _automatic_text(zlib.decompress(row.body), row.content_type, source)
+    now = (document.text if document.method == AUTOMATIC
+           else _automatic_text(result.body, result.content_type, source))
+    return now is not None and now == before
+
+
+def _automatic_text(body: bytes, content_type: str | None, source: Source) -> str | None:
+    try:
+        with contained():
+            return extract_document(body, format=source.format, content_type=content_type,
+                                    remove=source.remove).text
+    except ExtractionError:
+        return None
+
+
+def check_extracted(document: Document, source: Source, previous_text: str | None = None) -> None:
+    """`check_document` with the source's expected phrase; when the source's selectors matched nothing and
+    the automatically found text fails, the reason says both."""
+    try:
+        check_document(document, expect=source.expect, previous_text=previous_text)
+        check_language(document, source)
+    except ExtractionError as error:
+        if source.select and document.method == AUTOMATIC:
+            raise ExtractionError(error.kind, f"{selector_drift_reason(source.select)}, and the text found "
+                                              f"automatically fails: {error.reason}") from None
+        raise
+
+
+def check_language(document: Document, source: Source) -> None:
+    """Raise `invalid` when the source pins a language (`language: en`) and the text is in another one; a
+    text too short to tell passes."""
+    found = detect_language(document.text) if source.language else None
+    if found is not None and found != source.language:
+        raise ExtractionError("invalid", f"text is in language {found!r}, not the pinned {source.language!r} "
+                                         f"(language: {source.language})")
+
+
+def _extraction_notices(source: Source, source_row: SourceRow, document: Document) -> list[dict]:
+    """One `selector_drift` notice when the source's selectors stop matching (its text then found
+    automatically), one `selector_recovered` when they match again; the method is kept on the source row."""
+    method = document.method
+    if not method:  # not HTML, or a body seen before whose text was reused
+        return []
+    before, source_row.extraction = source_row.extraction, method
+    if not source.select or before == method:
+        return []
+    if method == AUTOMATIC:
+        notice = source_notice("selector_drift", source_row)
+        notice["error"] = f"{selector_drift_reason(source.select)}; the terms were found automatically"
+        return [notice]
+    return [source_notice("selector_recovered", source_row)] if before == AUTOMATIC else []
+
+
+def _with_notices(outcome: CaptureOutcome, notices: list[dict]) -> CaptureOutcome:
+    return replace(outcome, notices=notices + outcome.notices) if notices else outcome
+
+
 ProgressCallback = Callable[[Source, CaptureOutcome], None]
 
 
@@ -592,7 +710,7 @@ class CycleSummary:
 
 def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any,
               notifiers: Sequence[Any] = (), on_progress: ProgressCallback | None = None,
-              analysis_processes: int | None = None) -> CycleSummary:
+              analysis_processes: int | None = None, politeness: Any = None) -> CycleSummary:
     """Fetch every source once (concurrently), record each result as it arrives, send the alerts.
 
     A body not seen before goes to a worker process, which analyses it (extracts it, classifies its clauses)
@@ -602,6 +720,8 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
     fetching meanwhile. `analysis_processes` (default: $CLAUSEWATCH_ANALYSIS_PROCESSES, else one per core)
     sets the workers; with 0, or a database only this process can open, the recording thread does all of
     it, and so it does in a cycle of a few sources when no earlier cycle has started the workers.
+    `politeness` (a monitor.fetch.politeness.Politeness): per-host limits and robots.txt rules shared with
+    other cycles, as a daemon's jobs share them; by default the cycle's own.
     """
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
@@ -635,7 +755,7 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
         recorded = recording.submit(_record_fetched, recorder, fetched, notifiers, summary, on_progress, pool,
                                     backlog)
         try:
-            asyncio.run(_fetch_all(requests, fetch_settings, hand_over, backlog.admit))
+            asyncio.run(_fetch_all(requests, fetch_settings, hand_over, politeness, backlog.admit))
         finally:
             if to_workers:
                 to_workers.send()
@@ -691,7 +811,7 @@ class Backlog:
 
 
 async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[Any, FetchResult], None],
-                     admit: Callable[[], Any] | None = None) -> None:
+                     politeness: Any = None, admit: Callable[[], Any] | None = None) -> None:
     """HTTP sources and browser sources fetched side by side."""
     import asyncio
 
@@ -700,7 +820,8 @@ async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[An
 
     by_browser = [request for request in requests if request.source.fetcher == "browser"]
     by_http = [request for request in requests if request.source.fetcher != "browser"]
-    await asyncio.gather(fetch_sources(by_http, settings, on_result=on_result, admit=admit, keep_results=False),
+    await asyncio.gather(fetch_sources(by_http, settings, on_result=on_result, politeness=politeness, admit=admit,
+                                       keep_results=False),
                          fetch_with_browser(by_browser, settings, on_result=on_result))
 
 
@@ -884,8 +1005,19 @@ def _record_in_worker(spec: WorkerRecorder, captures: list[tuple[Source, FetchRe
 
     recorder = Recorder(_worker_engine(spec.database_url), revert_window=spec.revert_window,
                         failing_after=spec.failing_after, alerts=spec.alerts)
-    return recorder._store([Capture(source, result, analysis=analyse_body(result.body, result.content_type, source))
+    latest = latest_text_hashes(recorder.engine, [source.id for source, _ in captures])
+    return recorder._store([Capture(source, result, analysis=analyse_body(result.body, result.content_type, source,
+                                                                          latest.get(source.id)))
                             for source, result in captures])
+
+
+def latest_text_hashes(engine: Engine, source_ids: Sequence[str]) -> dict[str, str]:
+    """Each source's latest version's text hash (read without a lock: a hint for the analysis, which the
+    recording transaction checks again)."""
+    with session_scope(engine) as session:
+        return dict(session.execute(
+            select(Version.source_id, Version.text_sha256).where(Version.id.in_(
+                select(_NEWEST_VERSIONS.subquery().c.id))), {"source_ids": list(source_ids)}).all())
 
 
 # A worker's engines, by database URL, the last few used. A worker keeps SQLite connections (opening one
@@ -953,21 +1085,28 @@ class SourceCheck:
     document: Document | None
     problems: list[str]
     clauses: list[Clause]
+    suggestion: str | None = None  # a selector of the block automatic location finds (HTML, when asked)
 
 
-def check_capture(source: Source, result: FetchResult) -> SourceCheck:
-    """Run extraction and classification on one capture without storing anything."""
+def check_capture(source: Source, result: FetchResult, *, suggest: bool = False) -> SourceCheck:
+    """Run extraction and classification on one capture without storing anything; `suggest`: also find a
+    selector for the terms block."""
     if not result.ok:
         return SourceCheck(result, None, [f"{result.outcome}: {result.error or result.http_status}"], [])
     try:
         with contained():
             document = extract_document(result.body, format=source.format, content_type=result.content_type,
                                         select=source.select, remove=source.remove)
+            suggestion = suggest_select(result.body, result.content_type) if suggest and document.method else None
     except ExtractionError as error:
         return SourceCheck(result, None, [f"{error.kind}: {error.reason}"], [])
     problems = []
+    if source.select and document.method == AUTOMATIC:
+        problems.append(f"invalid: {selector_drift_reason(source.select)} "
+                        "(the text below was found automatically)")
     try:
         check_document(document, expect=source.expect)
+        check_language(document, source)
     except ExtractionError as error:
         problems.append(f"{error.kind}: {error.reason}")
     clauses: list[Clause] = []
@@ -976,4 +1115,4 @@ def check_capture(source: Source, result: FetchResult) -> SourceCheck:
             clauses = extract_clauses(document.text, kind=source.kind)
     except ExtractionError as error:
         problems.append(f"{error.kind}: {error.reason}")
-    return SourceCheck(result, document, problems, clauses)
+    return SourceCheck(result, document, problems, clauses, suggestion)

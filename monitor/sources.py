@@ -61,6 +61,24 @@ def _check_selector(value: str) -> str:
     return value
 
 
+class HistoryKey(BaseModel):
+    """Which imported document is a source's history: its Open Terms Archive service and terms type, the
+    folder names of a dataset (`<service>/<terms type>/...`) or versions repository."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: str = Field(min_length=1, max_length=200)
+    terms_type: str = Field(min_length=1, max_length=300)
+
+    @field_validator("service", "terms_type")
+    @classmethod
+    def _no_control_characters(cls, value: str) -> str:
+        found = _CONTROL.search(value)
+        if found:
+            raise ValueError(f"contains the control character {found.group()!r}")
+        return value
+
+
 class Source(BaseModel):
     """One watched document."""
 
@@ -82,6 +100,10 @@ class Source(BaseModel):
     allow_private: bool = False  # the URL's own host and port may be a private or loopback address
     allow_private_redirects: bool = False  # so may any other host the page redirects to or loads from
     respect_robots: bool = True
+    # ISO 639-1 code the document is written in: sent as Accept-Language, and a capture in another
+    # language is a failed capture (`invalid`), never a version
+    language: str | None = Field(None, pattern=r"^[a-z]{2,3}$")
+    history: HistoryKey | None = None  # the imported document that continues as this source (`clausewatch import`)
 
     @field_validator("provider", "title", "url", "expect", "select", "remove")
     @classmethod
@@ -186,10 +208,14 @@ def _validate_sources(file: Path, data: bytes) -> list[Source]:
         raise ConfigError(f"{file}: expected a top-level 'sources:' list")
     sources: list[Source] = []
     seen: dict[str, int] = {}
+    histories: dict[HistoryKey, str] = {}
     for position, entry in enumerate(raw["sources"], start=1):
         if not isinstance(entry, dict):
             raise ConfigError(f"{file}: source #{position}: expected a mapping of fields")
         line = entry.pop("__line__", "?")
+        for value in entry.values():  # a nested mapping (history:) has its line too
+            if isinstance(value, dict):
+                value.pop("__line__", None)
         name = entry.get("id") if isinstance(entry.get("id"), str) else f"#{position}"
         try:
             source = Source.model_validate(entry)
@@ -200,8 +226,18 @@ def _validate_sources(file: Path, data: bytes) -> list[Source]:
                 f"{file}:{line}: source {source.id!r}: field 'id': duplicate id (first used on line {seen[source.id]})"
             )
         seen[source.id] = line
+        _check_history_unique(file, line, source, histories)
         sources.append(source)
     return sources
+
+
+def _check_history_unique(file: Path, line: object, source: Source, histories: dict[HistoryKey, str]) -> None:
+    if source.history is None:
+        return
+    if source.history in histories:
+        raise ConfigError(f"{file}:{line}: source {source.id!r}: field 'history': the same document as source "
+                          f"{histories[source.history]!r}")
+    histories[source.history] = source.id
 
 
 CACHE_ENTRIES = 32
@@ -267,8 +303,10 @@ def _construct(fields: dict) -> Source:
     """A Source from its cached, already validated fields (lists back to tuples)."""
     if set(fields) != set(Source.model_fields):
         raise KeyError("cached fields differ from Source's")
-    return Source.model_construct(**{name: tuple(value) if isinstance(value, list) else value
-                                     for name, value in fields.items()})
+    values = {name: tuple(value) if isinstance(value, list) else value for name, value in fields.items()}
+    if values.get("history") is not None:
+        values["history"] = HistoryKey.model_construct(**values["history"])
+    return Source.model_construct(**values)
 
 
 def _prune(folder: Path) -> None:

@@ -339,3 +339,36 @@ def test_new_bodies_go_to_the_workers_in_batches_and_every_capture_is_settled() 
     assert all(isinstance(future.exception(), CancelledError) for future in stored[:WORKER_BATCH])
     assert str(stored[WORKER_BATCH].exception()) == "database is locked"
     assert stored[-1].result() == outcome
+
+
+def test_a_body_whose_text_is_the_latest_version_s_is_not_classified(db_url, monkeypatch) -> None:
+    """A page whose nonce changed: the worker extracts it, sees the latest version's text, and neither
+    classifies nor compresses it; the capture is unchanged."""
+    from monitor import analysis
+    from monitor.fetch import FetchResult
+    from monitor.pipeline import UNCHANGED, WorkerRecorder, _record_in_worker
+    import datetime as dt
+
+    page = ("<html><body><main><h1>Terms</h1><p>You may not use Output to develop models that compete with us. "
+            + "We may change these terms and will tell you. " * 20 + "</p></main></body></html>")
+    source = Source(id="nonce", provider="Test", title="Terms", url="https://example.com/terms")
+
+    def capture(nonce: str) -> FetchResult:
+        return FetchResult(url=source.url, outcome="ok", started_at=dt.datetime.now(dt.timezone.utc), elapsed_ms=1,
+                           body=page.replace("</main>", f"</main><script>{nonce}</script>").encode(),
+                           content_type="text/html")
+
+    engine = connect(db_url)
+    init_database(engine)
+    recorder = Recorder(engine)
+    assert recorder.record(source, capture("first")).outcome == "new_version"
+    spec = WorkerRecorder.of(recorder, db_url)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("classified a body whose text is the latest version's")
+
+    monkeypatch.setattr(analysis, "extract_clauses", refuse)
+    monkeypatch.setattr(analysis, "compress_body", refuse)
+    (outcome,) = _record_in_worker(spec, [(source, capture("second"))])
+    assert outcome.outcome == UNCHANGED
+    engine.dispose()

@@ -35,7 +35,7 @@ def test_script_built_page_http_is_invalid_browser_extracts(chromium: str, local
                          capture_output=True, text=True, timeout=180)
     assert "Traceback" not in run.stderr
     assert run.returncode == 1  # the http source failed
-    assert "by-http: invalid" in run.stderr and "matched nothing" in run.stderr
+    assert "by-http: invalid: selector 'main' matched nothing, and the text found automatically fails" in run.stderr
     assert "new versions 1" in run.stdout
     listed = subprocess.run([sys.executable, "-m", "monitor", "--db", db_url, "clauses", "by-browser", "--json"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=60)

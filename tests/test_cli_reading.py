@@ -20,6 +20,10 @@ READ_COMMANDS = [["clauses"], ["changes"], ["history", SOURCE], ["diff", SOURCE]
                  ["serve", "--port", "1"]]
 
 
+# imported history keeps its folder names: no registry entry takes it over
+NO_SOURCES = str(Path(__file__).resolve().parent / "data" / "no-sources.yaml")
+
+
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("CLAUSEWATCH_")}
     return subprocess.run([CLAUSEWATCH, *args], cwd=cwd, env=environment, capture_output=True, text=True,
@@ -53,7 +57,7 @@ def test_the_writing_commands_still_create_the_database(tmp_path: Path, corpus: 
     done = cli("--db", "sqlite:///made-by-init.db", "init", cwd=tmp_path)
     assert done.returncode == 0 and (tmp_path / "made-by-init.db").is_file()
     history = _slice(corpus, tmp_path)
-    done = cli("--db", "sqlite:///made-by-import.db", "import", str(history), cwd=tmp_path)
+    done = cli("--db", "sqlite:///made-by-import.db", "--sources", NO_SOURCES, "import", str(history), cwd=tmp_path)
     assert done.returncode == 0 and (tmp_path / "made-by-import.db").is_file()
     done = cli("--db", "sqlite:///made-by-import.db", "clauses", "--json", cwd=tmp_path)
     assert done.returncode == 0 and SOURCE in done.stdout
@@ -68,7 +72,8 @@ def _slice(corpus: Path, tmp_path: Path) -> Path:
 
 
 def test_diff_as_html_is_the_sites_diff_page(tmp_path: Path, corpus: Path, db_url: str) -> None:
-    assert cli("--db", db_url, "import", str(_slice(corpus, tmp_path)), cwd=tmp_path).returncode == 0
+    assert cli("--db", db_url, "--sources", NO_SOURCES, "import", str(_slice(corpus, tmp_path)),
+               cwd=tmp_path).returncode == 0
     done = cli("--db", db_url, "diff", SOURCE, "--from", "1", "--to", "2", "--format", "html", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     page = done.stdout

@@ -187,10 +187,12 @@ def test_html_lists_selection_and_removal() -> None:
         "Text with a link and entity & more.", "| A | B |", "| 1 | 2 |", "second main"]
 
 
-def test_selector_matching_nothing_is_invalid() -> None:
-    with pytest.raises(ExtractionError) as error:
-        extract_document(b"<html><body><p>x</p></body></html>", format="html", content_type=None, select=["main"])
-    assert (error.value.kind, error.value.reason) == ("invalid", "selector 'main' matched nothing")
+def test_selector_matching_nothing_falls_back_to_automatic_location_which_the_checks_judge() -> None:
+    document = extract_document(b"<html><body><p>x</p></body></html>", format="html", content_type=None,
+                                select=["main"])
+    assert (document.method, document.text) == ("automatic", "x")
+    with pytest.raises(ExtractionError, match="too short"):
+        check_document(document)
 
 
 def test_charset_and_format_guessing() -> None:

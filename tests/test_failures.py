@@ -44,7 +44,10 @@ def failures(corpus: Path) -> dict[str, tuple[object, str]]:
         "/huge": (Response(200, b"<html><body><main>" + b"x" * 3_000_000 + b"</main></body></html>", html),
                   "too_large"),
         "/gzip-bomb": (Response(200, bomb, {**html, "Content-Encoding": "gzip"}), "too_large"),
-        "/selector-gone": (Response(200, b"<html><body><div>" + GOOD + b"</div></body></html>", html), "invalid"),
+        # selectors that match nothing fall back to automatic location (tests/test_locate_drift.py); a page
+        # that holds no terms then is still invalid
+        "/selector-gone": (Response(200, b"<html><body><div id='app'>Loading...</div></body></html>", html),
+                           "invalid"),
         "/stub": (Response(200, b"<html><body><main><h1>Terms of Use</h1><p>Redirecting to https://example.com/t"
                                 b"</p></main></body></html>", html), "invalid"),
         "/not-modified": (None, "not_modified"),

@@ -13,6 +13,9 @@ import pytest
 
 from monitor.importer import find_versions, parse_stamp, source_for
 
+# imported history keeps its folder names: no registry entry takes it over
+NO_SOURCES = str(Path(__file__).resolve().parent / "data" / "no-sources.yaml")
+
 
 def clausewatch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "monitor", *args], cwd=cwd, capture_output=True, text=True,
@@ -31,7 +34,7 @@ def copy_documents(corpus: Path, tmp_path: Path, *documents: str) -> Path:
 def test_dataset_folder_becomes_sources_named_after_the_folders(corpus: Path, tmp_path: Path, db_url: str) -> None:
     dataset = copy_documents(corpus, tmp_path, "Le Chat/Commercial Terms")
     db = db_url
-    done = clausewatch("--db", db, "import", str(dataset), cwd=tmp_path)
+    done = clausewatch("--db", db, "--sources", NO_SOURCES, "import", str(dataset), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     files = len(list((dataset / "Le Chat" / "Commercial Terms").glob("*.md")))
     assert f"imported {files} recorded versions of 1 documents" in done.stdout
@@ -53,7 +56,7 @@ def test_error_page_versions_make_no_events(corpus: Path, tmp_path: Path, db_url
     """The Llama API terms alternate with a 'This page isn't available' page (43 of 96 versions)."""
     dataset = copy_documents(corpus, tmp_path, "Llama API/Terms of Service")
     db = db_url
-    assert clausewatch("--db", db, "import", str(dataset), cwd=tmp_path).returncode == 0
+    assert clausewatch("--db", db, "--sources", NO_SOURCES, "import", str(dataset), cwd=tmp_path).returncode == 0
     history = json.loads(clausewatch("--db", db, "history", "llama-api-terms-of-service", "--json",
                                      cwd=tmp_path).stdout)
     assert history["attempts"].get("invalid", 0) == 43

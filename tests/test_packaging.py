@@ -36,8 +36,10 @@ def test_every_folder_of_the_package_is_listed() -> None:
     """The packages are listed by hand (package-dir maps migrations/ into the package): a new folder of
     monitor/ that is not listed would be missing from the wheel."""
     listed = set(pyproject()["tool"]["setuptools"]["packages"])
+    data = [REPO / "monitor" / "_example" / name for name in ("genai-eu", "licenses-lineage")]  # package data
     folders = {".".join(path.relative_to(REPO).parts) for path in (REPO / "monitor").rglob("*")
-               if path.is_dir() and path.name != "__pycache__" and any(path.iterdir())}
+               if path.is_dir() and path.name != "__pycache__" and any(path.iterdir())
+               and not any(path.is_relative_to(folder) for folder in data)}
     assert folders | {"monitor"} <= listed
     mapped = pyproject()["tool"]["setuptools"]["package-dir"]
     assert mapped == {"monitor._migrations": "migrations", "monitor._registry": "."}
@@ -119,6 +121,16 @@ def test_the_wheel_carries_migrations_and_the_registry(wheel: Path) -> None:
             "monitor/web/templates/base.html", "monitor/web/static/site.css"} <= names
     assert zipfile.ZipFile(wheel).read("monitor/_registry/sources.yaml") == (REPO / "sources.yaml").read_bytes()
     assert not any(name.startswith(("tests/", "bench/", "migrations/")) for name in names)
+
+
+def test_the_wheel_carries_the_example_history_and_its_attribution(wheel: Path) -> None:
+    """`import --example` reads monitor/_example: every file of it is in the wheel, and it stays small."""
+    example = REPO / "monitor" / "_example"
+    files = [path for path in example.rglob("*") if path.is_file()]
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {f"monitor/{path.relative_to(REPO / 'monitor').as_posix()}" for path in files} <= names
+    assert "monitor/_example/ATTRIBUTION.md" in names
+    assert sum(path.stat().st_size for path in files) < 2 * 1024 * 1024
 
 
 # ------------------------------------------------------------------------------ version

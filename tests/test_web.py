@@ -44,6 +44,8 @@ You may not:
 """
 EXAMPLE_V2 = EXAMPLE_V1.replace(", except for a Permitted Exception;", ";").replace(
     "develop models that compete with Example AI", "develop any models or products")
+# imported history keeps its folder names: no registry entry takes it over
+NO_SOURCES = str(Path(__file__).resolve().parent / "data" / "no-sources.yaml")
 EXAMPLE = "example-ai-terms-of-service"
 LE_CHAT = "le-chat-acceptable-use-policy"
 
@@ -61,7 +63,7 @@ def build_dataset(corpus: Path, folder: Path) -> Path:
 
 
 def import_dataset(db_url: str, dataset: Path) -> None:
-    done = CliRunner().invoke(cli, ["--db", db_url, "import", str(dataset)])
+    done = CliRunner().invoke(cli, ["--db", db_url, "--sources", NO_SOURCES, "import", str(dataset)])
     assert done.exit_code == 0, done.output
 
 

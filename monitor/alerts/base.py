@@ -163,7 +163,7 @@ class ConsoleNotifier(Notifier):
         self.console.print(Text("  ").append_text(diff_as_rich_text(event["diff"])))
 
     def _send_notice(self, notice: dict) -> None:
-        if notice["type"] == "answer_change":
+        if notice["type"] in ("answer_change", "selector_drift", "selector_recovered"):
             from monitor.alerts.render import notice_summary, notice_title
 
             self.console.print(Text.assemble((notice_title(notice), "bold magenta")))

@@ -25,7 +25,7 @@ from monitor.yaml_loader import GuardedLoader, load_guarded
 
 DEFAULT_CONFIG_FILE = "clausewatch.yaml"
 CONFIG_ENV = "CLAUSEWATCH_CONFIG"
-NOTICE_TYPES = ("source_failing", "source_recovered")
+NOTICE_TYPES = ("source_failing", "source_recovered", "selector_drift", "selector_recovered")
 DEFAULT_HISTORY_PATH = "/sources/{source}/clauses/{key}"
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -81,7 +81,8 @@ class OperatorsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channels: list[str] = Field(min_length=1)
-    notices: list[Literal["source_failing", "source_recovered"]] = list(NOTICE_TYPES)
+    notices: list[Literal["source_failing", "source_recovered", "selector_drift", "selector_recovered"]] = list(
+        NOTICE_TYPES)
 
 
 class OutboxSettings(BaseModel):

@@ -15,7 +15,8 @@ from monitor.diffs import diff_as_html, diff_as_text
 
 BADGES = {"tightened": "🔴", "loosened": "🟢", "unclear": "🟡", "reworded": "🔵"}
 COLOURS = {"tightened": "#b42318", "loosened": "#067647", "unclear": "#b54708", "reworded": "#175cd3"}
-NOTICE_TITLES = {"source_failing": "SOURCE FAILING", "source_recovered": "SOURCE RECOVERED"}
+NOTICE_TITLES = {"source_failing": "SOURCE FAILING", "source_recovered": "SOURCE RECOVERED",
+                 "selector_drift": "SELECTOR DRIFT", "selector_recovered": "SELECTORS MATCH AGAIN"}
 
 
 def badge(direction: str) -> str:
@@ -53,6 +54,10 @@ def notice_summary(notice: dict) -> str:
     if notice["type"] == "source_failing":
         return (f"{notice['failures_in_a_row']} failed captures in a row, last {notice.get('failure', '?')}: "
                 f"{notice.get('error', '')}").rstrip(": ")
+    if notice["type"] == "selector_drift":
+        return f"{notice.get('error', '')} (check-source {notice['source']} --suggest prints a selector)"
+    if notice["type"] == "selector_recovered":
+        return "the source's selectors match the page again"
     return "captures succeed again"
 
 

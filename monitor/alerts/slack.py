@@ -67,7 +67,7 @@ def _event_blocks(event: dict) -> list[dict]:
 
 
 def _notice_blocks(notice: dict) -> list[dict]:
-    icon = "⚠️" if notice["type"] == "source_failing" else "✅"
+    icon = "⚠️" if notice["type"] in ("source_failing", "selector_drift") else "✅"
     text = (f"*{icon} {escape_mrkdwn(notice_title(notice))}* ({escape_mrkdwn(notice['provider'])} · "
             f"{escape_mrkdwn(notice['title'])})\n{escape_mrkdwn(notice_summary(notice))}\n"
             f"{_link(notice['url'], 'source')}")

@@ -17,6 +17,9 @@ class Document:
 
     title: str
     text: str
+    # How the HTML text was found: "selectors" (the source's `select`), "automatic" (no `select`, or it
+    # matched nothing: monitor/extract/locate.py); "" for other formats.
+    method: str = ""
 
 
 # Imported after Document, which the submodules use.

@@ -10,12 +10,17 @@ from lxml import etree
 from monitor.errors import ExtractionError
 from monitor.extract import Document
 from monitor.extract.charset import decode
-from monitor.extract.html import html_blocks, page_title, parse_html, remove_elements, select_roots
+from monitor.extract.html import (html_blocks, matched_roots, page_title, parse_html, remove_elements,
+                                  selector_drift_reason)
+from monitor.extract.locate import locate_terms, suggest_selector, tidy_block
 from monitor.extract.pdf import pdf_text
 from monitor.extract.text import join_blocks, normalise_markdown, normalise_plain_text
 from monitor.extract.validity import SHORT_PAGE_CHARACTERS, ascii_lower, error_page_reason, markup_blocked_reason
 
 FORMATS = ("html", "markdown", "text", "pdf")
+# Document.method of HTML captures.
+SELECTORS = "selectors"
+AUTOMATIC = "automatic"
 _CONTENT_TYPES = {
     "text/html": "html",
     "application/xhtml+xml": "html",
@@ -56,16 +61,31 @@ def extract_html(markup: str, utf8: bytes | None = None, *, select: Sequence[str
     reason = markup_blocked_reason(title, "", ascii_lower(head, head_utf8))
     if reason:
         raise ExtractionError("blocked", reason)
-    try:
-        roots = select_roots(root, select)
-    except ExtractionError:
-        _raise_if_blocked(root, title, markup, utf8, error_page=True)
-        raise
+    roots = _selected(root, select)
+    if roots is None:  # no selectors, or none matched: a page that is no error page is searched for its terms
+        if select:
+            _raise_if_blocked(root, title, markup, utf8, error_page=True)
+        roots, method = [locate_terms(root)], AUTOMATIC
+        tidy_block(roots[0])
+    else:
+        method = SELECTORS
     remove_elements(roots, remove)
     text = join_blocks(html_blocks(roots))
     if len(text) < SHORT_PAGE_CHARACTERS:
         _raise_if_blocked(root, title, markup, utf8)
-    return _document(title, text)
+    return _document(title, text, method)
+
+
+def suggest_select(body: bytes, content_type: str | None) -> str:
+    """A CSS selector, ready for a source's `select`, of the block automatic location finds in an HTML page."""
+    markup, utf8 = decode(body, content_type, sniff_meta=True)
+    root = parse_html(markup, utf8)
+    return suggest_selector(root, locate_terms(root))
+
+
+def _selected(root: etree._Element, select: Sequence[str]) -> list[etree._Element] | None:
+    """The elements the selectors match; None when there are no selectors or they match nothing."""
+    return (matched_roots(root, select) or None) if select else None
 
 
 def _raise_if_blocked(root: etree._Element, title: str, markup: str, utf8: bytes | None, *,
@@ -81,13 +101,13 @@ def _raise_if_blocked(root: etree._Element, title: str, markup: str, utf8: bytes
         raise ExtractionError("invalid", reason)
 
 
-def _document(title: str, text: str) -> Document:
+def _document(title: str, text: str, method: str = "") -> Document:
     """The title is the first top-level heading, else the page's <title>, else any heading."""
     lines = text.split("\n", 80)
     heading = next((line for line in lines if line.startswith("# ")), "")
     fallback = next((line for line in lines if line.startswith("#")), "")
     chosen = (heading or title or fallback).replace("\x00", "")
-    return Document(title=chosen.lstrip("#").strip(), text=text)
+    return Document(title=chosen.lstrip("#").strip(), text=text, method=method)
 
 
 def guess_format(body: bytes, content_type: str | None) -> str:

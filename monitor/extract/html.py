@@ -147,6 +147,19 @@ def select_roots(root: etree._Element, select: Sequence[str]) -> list[etree._Ele
     if not select:
         body = root.find("body")
         return [body if body is not None else root]
+    chosen = matched_roots(root, select)
+    if not chosen:
+        raise ExtractionError("invalid", selector_drift_reason(select))
+    return chosen
+
+
+def selector_drift_reason(select: Sequence[str]) -> str:
+    """What to tell when a source's selectors matched nothing."""
+    return f"selector '{', '.join(select)}' matched nothing"
+
+
+def matched_roots(root: etree._Element, select: Sequence[str]) -> list[etree._Element]:
+    """Elements matching any selector, in document order, without those nested in another match (maybe none)."""
     matches = compile_selectors(tuple(select))(root)
     chosen: list[etree._Element] = []
     seen: set[etree._Element] = set()
@@ -157,9 +170,6 @@ def select_roots(root: etree._Element, select: Sequence[str]) -> list[etree._Ele
             continue
         seen.add(element)
         chosen.append(element)
-    if not chosen:
-        shown = ", ".join(select)
-        raise ExtractionError("invalid", f"selector '{shown}' matched nothing")
     return chosen
 
 
@@ -201,12 +211,12 @@ def html_blocks(roots: list[etree._Element], *, keep_hidden: bool = False) -> li
     return walker.blocks
 
 
-def _hidden(element: etree._Element) -> bool:
-    """Hidden by its attributes, or a consent manager's container."""
+def _hidden(element: etree._Element, *, aria: bool = True) -> bool:
+    """Hidden by its attributes, or a consent manager's container; `aria`: aria-hidden counts as hidden."""
     if not element.keys():  # most elements have no attributes
         return False
     get = element.get
-    if get("hidden") is not None or get("aria-hidden") == "true":
+    if get("hidden") is not None or (aria and get("aria-hidden") == "true"):
         return True
     style = get("style")
     if style and "none" in style and _HIDDEN_STYLE.search(style):

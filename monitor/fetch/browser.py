@@ -22,7 +22,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 from monitor.fetch import OK, FetchResult
-from monitor.fetch.http import MAX_REDIRECTS, REDIRECT_STATUSES, AddressPolicy, FetchFailure, Resolver, check_url
+from monitor.fetch.http import (MAX_REDIRECTS, REDIRECT_STATUSES, AddressPolicy, FetchFailure, Resolver,
+                                accept_language, check_url)
 from monitor.fetch.settings import FetchRequest, FetchSettings
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,8 @@ async def _render(browser, request: FetchRequest, settings: FetchSettings) -> Fe
         await check_url(request.source.url, guard.policy, guard.resolver)
     except FetchFailure as refusal:
         return _failure(request, refusal.outcome, refusal.error, started_at, clock)
-    context = await browser.new_context(user_agent=settings.user_agent, service_workers="block")
+    context = await browser.new_context(user_agent=settings.user_agent, service_workers="block",
+                                        extra_http_headers=accept_language(request.source))
     try:
         await context.route("**/*", guard.handle)
         await context.route_web_socket("**/*", guard.refuse_socket)

@@ -14,13 +14,14 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
 from monitor.fetch import NOT_MODIFIED, OK, FetchResult
+from monitor.fetch.politeness import Politeness
 from monitor.fetch.robots import ROBOTS_MAX_BYTES, RobotsCache, RobotsReply
 from monitor.fetch.settings import FetchRequest, FetchSettings
 from monitor.sources import Source
@@ -46,17 +47,24 @@ _REFUSED_KINDS = ("loopback", "link_local", "unspecified", "multicast", "private
 
 # ---------------------------------------------------------------- public API
 
+def accept_language(source: Source) -> dict[str, str]:
+    """The Accept-Language header of a source that pins its language (`language: en`), else none."""
+    return {"Accept-Language": source.language} if source.language else {}
+
+
 async def fetch_sources(
     requests: Sequence[FetchRequest],
     settings: FetchSettings,
     on_result: Callable[[FetchRequest, FetchResult], None] | None = None,
+    politeness: Politeness | None = None,
     *,
     admit: Callable[[], Awaitable[None]] | None = None,
     keep_results: bool = True,
 ) -> list[FetchResult]:
     """Fetch every request with bounded concurrency; results in the order of `requests`.
 
-    `on_result` is called as each fetch finishes. A failed fetch is a result, never an
+    `politeness`: per-host limits and robots.txt rules shared with other calls (a daemon's); by default this
+    call's own. `on_result` is called as each fetch finishes. A failed fetch is a result, never an
     exception. `elapsed_ms` counts the fetch's own time: not the time it queued behind
     other requests for the global or per-host limits. `admit`, awaited by each request once it holds
     its slots, is the caller's back-pressure (it returns when the caller can take another body). With
@@ -71,7 +79,7 @@ async def fetch_sources(
         if on_result is not None:
             on_result(request, result)
 
-    async with _Crawl(settings, admit) as crawl, asyncio.TaskGroup() as group:
+    async with _Crawl(settings, politeness, admit) as crawl, asyncio.TaskGroup() as group:
         for index, request in enumerate(requests):
             group.create_task(fetch_one(index, request))
     return [result for result in results if result is not None]
@@ -225,16 +233,19 @@ class _Budget:
 # ---------------------------------------------------------------- one crawl run
 
 class _Crawl:
-    """Shared state of one `fetch_sources` call: clients, limits, DNS and robots caches."""
+    """Shared state of one `fetch_sources` call: clients, limits, DNS and robots caches (the per-host limits and
+    robots rules those of `politeness` when given: a daemon's, shared by all its runs)."""
 
-    def __init__(self, settings: FetchSettings, admit: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(self, settings: FetchSettings, politeness: Politeness | None = None,
+                 admit: Callable[[], Awaitable[None]] | None = None) -> None:
         self.settings = settings
         self.admit = admit
+        politeness = politeness or Politeness.for_settings(settings)
         self.clients = _HostClients(settings)
         self.slots = asyncio.Semaphore(settings.concurrency)
-        self.hosts = _HostGates(settings.per_host, settings.per_host_delay)
+        self.hosts = politeness.hosts
         self.resolver = Resolver()
-        self.robots = RobotsCache(settings.robots_token)
+        self.robots = RobotsCache(settings.robots_token, politeness.robots)
 
     async def __aenter__(self) -> _Crawl:
         return self
@@ -388,30 +399,6 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class _HostGates:
-    """At most `per_host` requests in flight per host, starts spaced by `delay` seconds."""
-
-    def __init__(self, per_host: int, delay: float) -> None:
-        self.per_host = per_host
-        self.delay = delay
-        self._semaphores: dict[str, asyncio.Semaphore] = {}
-        self._next_start: dict[str, float] = {}
-
-    @contextlib.asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[None]:
-        semaphore = self._semaphores.setdefault(host, asyncio.Semaphore(self.per_host))
-        async with semaphore:
-            if self.delay:
-                await self._space(host)
-            yield
-
-    async def _space(self, host: str) -> None:
-        now = time.monotonic()
-        start = max(now, self._next_start.get(host, now))
-        self._next_start[host] = start + self.delay
-        await asyncio.sleep(start - now)
-
-
 class Resolver:
     """Host names to addresses through the event loop's getaddrinfo, cached for the run."""
 
@@ -524,7 +511,8 @@ class _Decoder:
 # ---------------------------------------------------------------- results
 
 def _conditional_headers(request: FetchRequest) -> dict[str, str]:
-    headers = {}
+    """The validators of a conditional GET, and the language a source pins."""
+    headers = accept_language(request.source)
     if request.etag:
         headers["If-None-Match"] = request.etag
     if request.last_modified:

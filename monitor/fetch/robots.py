@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 from protego import Protego
 
+from monitor.fetch.politeness import RobotsStore
+
 log = logging.getLogger(__name__)
 
 # Google reads the first 500 KiB of a robots.txt and ignores the rest; so do we.
@@ -50,21 +52,26 @@ def parse_robots(reply: RobotsReply) -> Protego | None:
 
 
 class RobotsCache:
-    """robots.txt rules per origin for one run; concurrent callers share a single fetch."""
+    """robots.txt rules per origin, kept in a RobotsStore (one run's, or a daemon's shared by all its runs);
+    concurrent callers share a single fetch."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, store: RobotsStore | None = None) -> None:
         self.token = token
-        self._rules: dict[str, asyncio.Task[Protego | None]] = {}
+        self.store = store if store is not None else RobotsStore()
 
     async def allows(self, url: str, load: RobotsLoader) -> bool:
         """True when robots.txt of the URL's origin lets our token fetch it."""
-        rules = await self._rules_for(robots_url(url), load)
+        address = robots_url(url)
+        pending, mine = self.store.claim(address)
+        if mine:
+            try:
+                pending.set_result(await self._load(address, load))
+            except BaseException:
+                self.store.forget(address)  # the next caller fetches it again
+                pending.set_result(None)
+                raise
+        rules = await asyncio.wrap_future(pending)
         return rules is None or rules.can_fetch(url, self.token)
-
-    def _rules_for(self, address: str, load: RobotsLoader) -> asyncio.Task[Protego | None]:
-        if address not in self._rules:
-            self._rules[address] = asyncio.ensure_future(self._load(address, load))
-        return self._rules[address]
 
     @staticmethod
     async def _load(address: str, load: RobotsLoader) -> Protego | None:

@@ -154,9 +154,10 @@ def _freshness(report: HealthReport, max_age: dt.timedelta) -> HealthCheck:
 
 
 def _last_success_at(session: Any) -> dt.datetime | None:
-    # newest first by primary key: stops at the first success instead of scanning every attempt
+    # by time, not by id: `import` inserts old attempts after new ones. Newest first on the started_at index,
+    # so it stops at the first success instead of scanning every attempt.
     return session.execute(select(FetchAttempt.started_at).where(FetchAttempt.outcome.in_(SUCCESS_OUTCOMES))
-                           .order_by(FetchAttempt.id.desc()).limit(1)).scalar_one_or_none()
+                           .order_by(FetchAttempt.started_at.desc()).limit(1)).scalar_one_or_none()
 
 
 def _failing_sources(session: Any, failing_after: int, limit: int = 100) -> list[Any]:

@@ -68,8 +68,8 @@ def versions_of(session: Session, source_id: str) -> list[dict[str, Any]]:
     """A source's versions, oldest first: seq, dates, hashes, length, flags and the raw snapshot's evidence."""
     rows = session.execute(
         select(Version.id, Version.seq, Version.observed_at, Version.text_sha256, Version.revert_of_seq,
-               Version.technical, Version.language, func.length(Version.text).label("length"), Snapshot.sha256,
-               Snapshot.size, Snapshot.content_type, Snapshot.first_seen)
+               Version.technical, Version.language, Version.extraction, func.length(Version.text).label("length"),
+               Snapshot.sha256, Snapshot.size, Snapshot.content_type, Snapshot.first_seen, Snapshot.origin)
         .outerjoin(Snapshot, Snapshot.id == Version.snapshot_id)
         .where(Version.source_id == source_id).order_by(Version.seq))
     fetched = dict(session.execute(
@@ -81,10 +81,10 @@ def versions_of(session: Session, source_id: str) -> list[dict[str, Any]]:
         fetched_at = fetched.get(r.id) or r.first_seen or r.observed_at
         out.append({"seq": r.seq, "observed_at": iso(r.observed_at), "text_sha256": r.text_sha256,
                     "length": r.length, "revert_of": r.revert_of_seq, "technical": r.technical,
-                    "language": r.language,
+                    "language": r.language, "extraction": r.extraction,
                     "snapshot": None if r.sha256 is None else {
                         "sha256": r.sha256, "size": r.size, "content_type": r.content_type,
-                        "fetched_at": iso(fetched_at)}})
+                        "fetched_at": iso(fetched_at), "origin": r.origin}})
     return out
 
 

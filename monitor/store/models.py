@@ -67,6 +67,8 @@ class SourceRow(Base):
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
     failures_in_a_row: Mapped[int] = mapped_column(Integer, default=0)
+    # how the last capture's text was found ("selectors" | "automatic"): a switch sends one notice
+    extraction: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
@@ -83,7 +85,7 @@ class FetchAttempt(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[str] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"))
-    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
     outcome: Mapped[str] = mapped_column(String(20))
     http_status: Mapped[int | None] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(Integer, default=0)
@@ -107,6 +109,9 @@ class Snapshot(Base):
     content_type: Mapped[str | None] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(Integer)
     body: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed
+    # where an imported body came from, as a reader can cite it (dataset and file, or repository, commit and
+    # path); None for a fetched body, whose origin is the source's URL
+    origin: Mapped[str | None] = mapped_column(Text)
     first_seen: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     last_seen: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
@@ -132,6 +137,9 @@ class Version(Base):
     # ISO 639-1 code of the language most of the text is in (None: too little text, or recorded before 0004);
     # a version is compared with the last version in its own language
     language: Mapped[str | None] = mapped_column(String(8))
+    # how the text was found in the page: "selectors", "automatic" (no selector, or none matched), None for
+    # other formats and versions recorded before 0005
+    extraction: Mapped[str | None] = mapped_column(String(20))
 
     clauses: Mapped[list[ClauseRow]] = relationship(
         back_populates="version", order_by="ClauseRow.position", cascade="all, delete-orphan"

@@ -52,8 +52,9 @@ _BATCH = 500
 _COMPRESSED = {("snapshot", "body")}
 _ZLIB_LEVEL = 6  # as the pipeline stores them
 _SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
-# http(s) as in sources.yaml, and file: for the history `clausewatch import` recorded from a folder.
-_SOURCE_URL = re.compile(r"^(https?://[^/\s]+\S*|file:///[^\x00-\x1f\x7f]*)$")
+# http(s) as in sources.yaml; empty for imported history no registry entry names (and file: as older
+# versions of `clausewatch import` recorded it).
+_SOURCE_URL = re.compile(r"^(https?://[^/\s]+\S*|file:///[^\x00-\x1f\x7f]*|)$")
 _INT_RANGE = (-(2**63), 2**63 - 1)
 
 

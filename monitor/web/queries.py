@@ -238,7 +238,10 @@ def _cite(source: dict[str, Any], version: dict[str, Any], clause: dict[str, Any
     if clause:
         parts.append(f"clause {clause['path'] or clause['key']} (key {clause['key']})")
     parts.append(f"version {version['seq']}, in force from {version['observed_at']}")
-    parts.append(source["url"])
+    if source["url"]:  # imported history that no registry entry names has no known public URL
+        parts.append(source["url"])
+    if snapshot.get("origin"):
+        parts.append(f"archived copy: {snapshot['origin']}")
     if snapshot.get("sha256"):
         parts.append(f"SHA-256 {snapshot['sha256']}")
     return ", ".join(parts) + "."
