@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -43,11 +44,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until_up(base: str, timeout: float = 120) -> None:
+def wait_until_up(base: str, timeout: float = 120, server: subprocess.Popen | None = None,
+                  log: Any = None) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if server is not None and server.poll() is not None:  # say why (a schema to upgrade: `init`)
+            log.seek(0)
+            raise SystemExit(f"serve exited: {log.read().decode().strip()}")
         try:
             httpx.get(base + "/healthz", timeout=5)  # any answer (503 too: nothing fetched lately) means up
             return
@@ -154,10 +159,11 @@ def run(url: str, requests: int, concurrency: int, client: str = "raw") -> None:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    log = tempfile.TemporaryFile()  # the server's stderr, shown if it does not start
     server = subprocess.Popen([sys.executable, "-m", "monitor", "--db", url, "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=log)
     try:
-        wait_until_up(base)
+        wait_until_up(base, server=server, log=log)
         with httpx.Client(base_url=base, timeout=60) as client:
             paths = [path for _kind, path in page_urls(client.get)] + snapshot_paths(client.get)
         before = rss_mb(server.pid)
