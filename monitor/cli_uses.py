@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from monitor.cli import Context, _print_json, cli, console, err_console, pass_context, print_table
+from monitor.cli import Context, _print_json, cli, err_console, pass_context, print_table
 from monitor.timestamps import parse_time
 from monitor.uses.model import (ACTS, BASE_MODELS, DISTRIBUTIONS, MODELS, OBJECTS, PARTIES, PLATFORMS, PURPOSES,
                                 USES_ENV, Use, find_use, load_uses, use_from_fields)

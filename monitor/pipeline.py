@@ -34,7 +34,8 @@ from monitor.clauses.language import detect_language
 from monitor.directions import ALERTING_DIRECTIONS
 from monitor.errors import ExtractionError
 from monitor.extract import Document, check_document, extract_document
-from monitor.extract.document import AUTOMATIC, selector_drift_reason, suggest_select
+from monitor.extract.document import AUTOMATIC, suggest_select
+from monitor.extract.html import selector_drift_reason
 from monitor.extract.validity import MIN_SHARE_OF_PREVIOUS
 from monitor.fetch import NOT_MODIFIED, FetchResult
 from monitor.logs import log_capture

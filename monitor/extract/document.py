@@ -10,8 +10,7 @@ from lxml import etree
 from monitor.errors import ExtractionError
 from monitor.extract import Document
 from monitor.extract.charset import decode
-from monitor.extract.html import (html_blocks, matched_roots, page_title, parse_html, remove_elements,
-                                  selector_drift_reason)
+from monitor.extract.html import html_blocks, matched_roots, page_title, parse_html, remove_elements
 from monitor.extract.locate import locate_terms, suggest_selector, tidy_block
 from monitor.extract.pdf import pdf_text
 from monitor.extract.text import join_blocks, normalise_markdown, normalise_plain_text
