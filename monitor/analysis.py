@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from monitor.clauses import extract_clauses
+from monitor.clauses.language import detect_language
 from monitor.errors import ConfigError, ExtractionError
 from monitor.extract import Document, check_document, extract_document
 from monitor.sources import Source
@@ -59,6 +60,7 @@ class Analysis:
     error_kind: str | None = None
     error_reason: str | None = None
     compressed_body: bytes | None = None
+    language: str | None = None  # of the document's text, when its clauses were classified
 
     def document_or_raise(self) -> Document:
         if self.document is None:
@@ -92,7 +94,7 @@ def analyse_body(body: bytes, content_type: str | None, source: Source,
             rows = clause_rows(extract_clauses(document.text, kind=source.kind))
     except ExtractionError as error:
         return Analysis(None, error_kind=error.kind, error_reason=error.reason, compressed_body=compressed)
-    return Analysis(document, rows, compressed_body=compressed)
+    return Analysis(document, rows, compressed_body=compressed, language=detect_language(document.text))
 
 
 @contextlib.contextmanager

@@ -24,12 +24,16 @@ import re
 import stat
 import subprocess
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import select
 
+from monitor.analysis import (MIN_SOURCES_TO_START_WORKERS, Analysis, AnalysisPool, analyse_body,
+                               analysis_processes, shared_pool)
 from monitor.errors import UsageError
 from monitor.fetch import OK, FetchResult
 from monitor.pipeline import Capture, CaptureOutcome, Recorder
@@ -248,11 +252,60 @@ def import_history(recorder: Recorder, path: Path,
     summary = ImportSummary(found=len(versions), documents=len(by_document))
     named = {(source.history.service, source.history.terms_type): source for source in registry if source.history}
     owners = _IdOwners(recorder, {source.id for source in registry})
-    for key, document_versions in by_document.items():
-        source = named.get(key) or _unnamed_source(key, owners)
-        recorder.sync_sources([source])
-        _import_document(recorder, source, document_versions, summary, on_progress)
+    pool = _analysis_pool(len(versions))
+
+    def prepared() -> Iterator[_Document]:
+        for key, document_versions in by_document.items():
+            source = named.get(key) or _unnamed_source(key, owners)
+            recorder.sync_sources([source])
+            yield _prepare_document(recorder, source, document_versions, summary, on_progress, pool)
+
+    # the next documents are analysed by the worker processes while this one is recorded
+    for document in _ahead(prepared(), DOCUMENTS_AHEAD):
+        _import_document(recorder, document, summary, on_progress)
     return summary
+
+
+# Documents read and handed to the analysis processes ahead of the one being recorded.
+DOCUMENTS_AHEAD = 2
+
+
+@dataclass
+class _Document:
+    """One document's versions not stored yet, as captures, each with its analysis on the way."""
+
+    source: Source
+    stored: _StoredCaptures
+    captures: list[Capture]
+    versions: list[HistoricVersion]
+    analyses: list[Future | None]
+
+    def analysed_captures(self) -> list[Capture]:
+        return [replace(capture, analysis=_result_or_none(analysis))
+                for capture, analysis in zip(self.captures, self.analyses)]
+
+
+def _analysis_pool(count: int) -> AnalysisPool | None:
+    return shared_pool(analysis_processes(), start=count >= MIN_SOURCES_TO_START_WORKERS)
+
+
+def _result_or_none(analysis: Future | None) -> Analysis | None:
+    """A worker's analysis, or None (the recorder then analyses the body itself) when it failed."""
+    if analysis is None:
+        return None
+    try:
+        return analysis.result()
+    except Exception:  # noqa: BLE001 - a dead or broken worker: the recorder does the work instead
+        return None
+
+
+def _ahead(documents: Iterator[_Document], count: int) -> Iterator[_Document]:
+    waiting: deque[_Document] = deque()
+    for document in documents:
+        waiting.append(document)
+        if len(waiting) > count:
+            yield waiting.popleft()
+    yield from waiting
 
 
 def _unnamed_source(key: tuple[str, str], owners: _IdOwners) -> Source:
@@ -261,21 +314,36 @@ def _unnamed_source(key: tuple[str, str], owners: _IdOwners) -> Source:
     return source_for(*key, source_id=source_id)
 
 
-def _import_document(recorder: Recorder, source: Source, versions: list[HistoricVersion], summary: ImportSummary,
-                     on_progress: Callable[[HistoricVersion, CaptureOutcome | None], None] | None) -> None:
+def _prepare_document(recorder: Recorder, source: Source, versions: list[HistoricVersion], summary: ImportSummary,
+                      on_progress: Callable[[HistoricVersion, CaptureOutcome | None], None] | None,
+                      pool: AnalysisPool | None) -> _Document:
+    """The document's versions not stored yet, as captures, each distinct body sent to be analysed."""
     stored = _stored_captures(recorder, source.id)
-    captures, new = [], []
+    captures, new, analyses = [], [], []
+    submitted: dict[str, Future | None] = {}
     for version in versions:
         body = version.read()
-        if (version.recorded_at, hashlib.sha256(body).hexdigest()) in stored.keys:
+        digest = hashlib.sha256(body).hexdigest()
+        if (version.recorded_at, digest) in stored.keys:
             summary.already_stored += 1
             if on_progress:
                 on_progress(version, None)
             continue
-        captures.append(_capture(source, version, body))
+        capture = _capture(source, version, body)
+        if pool is not None and digest not in submitted:
+            submitted[digest] = pool.submit(analyse_body, body, capture.result.content_type, capture.source)
+        captures.append(capture)
         new.append(version)
-    if not captures:
+        analyses.append(submitted.get(digest))
+    return _Document(source, stored, captures, new, analyses)
+
+
+def _import_document(recorder: Recorder, document: _Document, summary: ImportSummary,
+                     on_progress: Callable[[HistoricVersion, CaptureOutcome | None], None] | None) -> None:
+    source, stored, new = document.source, document.stored, document.versions
+    if not document.captures:
         return
+    captures = document.analysed_captures()
     if stored.newest is not None and captures[0].result.started_at < stored.newest:
         everything = sorted([*stored.captures(recorder, source), *captures],
                             key=lambda capture: capture.result.started_at)

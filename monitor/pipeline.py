@@ -319,8 +319,9 @@ class Recorder:
                 return self._invalid(session, source_row, attempt, result, analysis, error, origin)
         snapshot = snapshot or self._keep_snapshot(session, source.id, result, analysis, origin)
         attempt.snapshot_id = snapshot.id  # the evidence of the version
+        language = analysis.language if analysis is not None else None
         return _with_notices(self._new_version(session, source, source_row, attempt, result, snapshot, document,
-                                               text_sha256, latest, technical, rows), notices)
+                                               text_sha256, latest, technical, rows, language), notices)
 
     def _invalid(self, session: Session, source_row: SourceRow, attempt: FetchAttempt, result: FetchResult,
                  analysis: Analysis | None, error: ExtractionError, origin: str | None = None) -> CaptureOutcome:
@@ -352,9 +353,10 @@ class Recorder:
 
     def _new_version(self, session: Session, source: Source, source_row: SourceRow, attempt: FetchAttempt,
                      result: FetchResult, snapshot: Snapshot, document: Document, text_sha256: str,
-                     latest: _Latest | None, technical: bool, rows: list[tuple] | None) -> CaptureOutcome:
+                     latest: _Latest | None, technical: bool, rows: list[tuple] | None,
+                     language: str | None = None) -> CaptureOutcome:
         revert_of = self._revert_of(session, source.id, text_sha256) if latest else None
-        language = detect_language(document.text)
+        language = language or detect_language(document.text)  # an analysis process may have found it
         # compared with the last version in its own language; the first in a new language is only recorded
         baseline = self._baseline(session, source.id, latest, language) if latest else None
         technical = (technical or (latest is not None and baseline is None)

@@ -34,7 +34,7 @@ def write_sources(folder: Path, *entries: dict) -> None:
 
 @pytest.fixture
 def history_db(corpus: Path, tmp_path: Path, db_url: str) -> str:
-    """Le Chat's commercial terms (five versions, clause events), imported into `db_url`."""
+    """Le Chat's commercial terms (five versions, clause events), imported into `db_url` under the registry's id."""
     shutil.copytree(corpus / "genai-eu" / "Le Chat" / "Commercial Terms",
                     tmp_path / "dataset" / "Le Chat" / "Commercial Terms")
     assert clausewatch("--db", db_url, "import", str(tmp_path / "dataset"), cwd=tmp_path).returncode == 0
@@ -99,7 +99,7 @@ def test_check_source_exits_1_for_each_kind_of_problem(tmp_path: Path) -> None:
 
 
 def test_history_of_an_unknown_clause_is_a_usage_error(history_db: str, tmp_path: Path) -> None:
-    done = clausewatch("--db", history_db, "history", "le-chat-commercial-terms", "--clause", "BOGUS", cwd=tmp_path)
+    done = clausewatch("--db", history_db, "history", "mistral-commercial-terms", "--clause", "BOGUS", cwd=tmp_path)
     assert done.returncode == 2
     assert "has no clause 'BOGUS'" in done.stderr and done.stdout == ""
 

@@ -62,11 +62,11 @@ def test_piped_changes_at_80_columns_show_dates_ids_and_reasons_whole(history_db
 def test_history_and_changes_on_an_80_column_terminal_keep_dates_and_ids_whole(history_db: str,
                                                                                tmp_path: Path) -> None:
     changes = clausewatch("--db", history_db, "changes", cwd=tmp_path, columns=80, terminal=True).stdout
-    history = clausewatch("--db", history_db, "history", "le-chat-commercial-terms", cwd=tmp_path, columns=80,
+    history = clausewatch("--db", history_db, "history", "mistral-commercial-terms", cwd=tmp_path, columns=80,
                           terminal=True).stdout
-    versions = json.loads(clausewatch("--db", history_db, "history", "le-chat-commercial-terms", "--json",
+    versions = json.loads(clausewatch("--db", history_db, "history", "mistral-commercial-terms", "--json",
                                       cwd=tmp_path, columns=80).stdout)["versions"]
-    assert changes.count("le-chat-commercial-terms") == 9
+    assert changes.count("mistral-commercial-terms") == 9
     assert changes.count("2025-12-15T23:34:54Z") == 7
     for version in versions:
         assert version["observed_at"] in history
