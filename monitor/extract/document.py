@@ -14,7 +14,8 @@ from monitor.extract.html import html_blocks, matched_roots, page_title, parse_h
 from monitor.extract.locate import locate_terms, suggest_selector, tidy_block
 from monitor.extract.pdf import pdf_text
 from monitor.extract.text import join_blocks, normalise_markdown, normalise_plain_text
-from monitor.extract.validity import SHORT_PAGE_CHARACTERS, ascii_lower, error_page_reason, markup_blocked_reason
+from monitor.extract.validity import (SHORT_PAGE_CHARACTERS, ascii_lower, error_page_reason, markup_blocked_reason,
+                                     title_blocked_reason)
 
 FORMATS = ("html", "markdown", "text", "pdf")
 # Document.method of HTML captures.
@@ -55,9 +56,7 @@ def extract_html(markup: str, utf8: bytes | None = None, *, select: Sequence[str
     """
     root = parse_html(markup, utf8)
     title = page_title(root)
-    head = markup[:200_000]
-    head_utf8 = utf8 if len(head) == len(markup) else None  # the bytes of the whole markup only
-    reason = markup_blocked_reason(title, "", ascii_lower(head, head_utf8))
+    reason = title_blocked_reason(title)  # the rest is judged once the terms are known absent
     if reason:
         raise ExtractionError("blocked", reason)
     roots = _selected(root, select)

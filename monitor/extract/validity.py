@@ -74,15 +74,25 @@ def blocked_reason(title: str, text: str, markup: str = "") -> str | None:
     return markup_blocked_reason(title, text, ascii_lower(markup))
 
 
-def markup_blocked_reason(title: str, text: str, lowered: bytes) -> str | None:
-    """`blocked_reason` for markup already lower-cased by `ascii_lower`."""
+def title_blocked_reason(title: str) -> str | None:
+    """Why a page's title alone says it is a bot challenge or access-denied page; None otherwise."""
     if _CHALLENGE_TITLE.match(title):
         return f"bot challenge or access denied page (title {title!r})"
+    return None
+
+
+def markup_blocked_reason(title: str, text: str, lowered: bytes) -> str | None:
+    """`blocked_reason` for markup already lower-cased by `ascii_lower`.
+
+    Challenge markup, like every phrase here, counts only on a page whose text is short: a real terms page
+    may carry a bot-check widget (Cloudflare Turnstile's frame is a `cf-chl-widget`) in a contact form;
+    the page is a challenge only when the terms are absent and the challenge is the page."""
+    reason = title_blocked_reason(title)
+    if reason or len(text) >= SHORT_PAGE_CHARACTERS:
+        return reason
     if (b"chl" in lowered or b"challenge" in lowered or b"verification" in lowered) and any(
             marker in lowered for marker in _CHALLENGE_MARKUP):
         return "bot challenge page (challenge markup)"
-    if len(text) >= SHORT_PAGE_CHARACTERS:
-        return None
     if _LOGIN_TITLE.match(title):
         return f"login wall (title {title!r})"
     for pattern, what in ((_CHALLENGE_TEXT, "bot challenge"), (_DENIED_TEXT, "access denied page"),
