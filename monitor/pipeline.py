@@ -36,7 +36,7 @@ from monitor.errors import ExtractionError
 from monitor.extract import Document, check_document, extract_document
 from monitor.extract.document import AUTOMATIC, suggest_select
 from monitor.extract.html import selector_drift_reason
-from monitor.extract.validity import MIN_SHARE_OF_PREVIOUS
+from monitor.extract.validity import compared_reason
 from monitor.fetch import NOT_MODIFIED, FetchResult
 from monitor.logs import log_capture
 from monitor.sources import Source
@@ -543,11 +543,12 @@ def log_outcome(source: Source, result: FetchResult, outcome: CaptureOutcome) ->
 
 
 def _text_to_measure_against(document: Document, latest: _Latest | None) -> str | None:
-    """The latest version's text, for the check that a capture is not far shorter than it; None when the
-    capture is in another language (a Chinese text is about a third as long as the same terms in English), or
-    states a watched rule the latest version does not (a short new text, not a truncated page: an MIT licence
-    replaced by one sentence that puts the model under a community licence and its use policy)."""
-    if latest is None or len(document.text) >= MIN_SHARE_OF_PREVIOUS * len(latest.text):
+    """The latest version's text, for the checks that a capture is not far shorter than it nor another page
+    (validity.compared_reason); None when the capture is in another language (a Chinese text is about a third
+    as long as the same terms in English, and shares few words), or states a watched rule the latest version
+    does not (a short new text, not a truncated page: an MIT licence replaced by one sentence that puts the
+    model under a community licence and its use policy; a rewrite in new words that adds a restriction)."""
+    if latest is None or compared_reason(document.text, latest.text) is None:
         return latest.text if latest is not None else None
     if latest.language is not None:
         language = detect_language(document.text)
