@@ -557,6 +557,8 @@ def check_source(obj: Context, source_id: str, file: Path | None, lines: int, su
     """
     from collections import Counter
 
+    from rich.markup import escape
+
     from monitor.fetch import read_file
     from monitor.pipeline import check_capture, fetch_once
     from monitor.sources import find_source
@@ -581,7 +583,7 @@ def check_source(obj: Context, source_id: str, file: Path | None, lines: int, su
     if check.suggestion:
         console.print(f"suggested select: [{_yaml_flow_string(check.suggestion)}]", markup=False)
     for problem in check.problems:
-        err_console.print(f"[yellow]problem:[/] {problem}", markup=True)
+        err_console.print(f"[yellow]problem:[/] {escape(problem)}", markup=True)
     console.print("ok" if not check.problems else f"{len(check.problems)} problem(s)")
     sys.exit(1 if check.problems else 0)
 

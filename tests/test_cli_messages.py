@@ -141,3 +141,10 @@ def test_serve_stops_cleanly_on_sigterm(history_db: str, tmp_path: Path) -> None
     assert server.returncode == 0, stderr
     assert "leaked" not in stderr and "Traceback" not in stderr
     assert "stopped" in stdout
+
+
+def test_check_source_problems_keep_their_brackets(tmp_path: Path) -> None:
+    write_sources(tmp_path, {**SOURCE, "select": ['[role="main"]']})
+    (tmp_path / "page.html").write_text("<html><body><nav>Home</nav><p>Hello</p></body></html>")
+    done = clausewatch("check-source", "good-terms", "--file", "page.html", cwd=tmp_path)
+    assert done.returncode == 1 and """selector '[role="main"]' matched nothing""" in done.stderr, done.stderr
