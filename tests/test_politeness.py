@@ -14,10 +14,9 @@ from pathlib import Path
 
 import yaml
 from conftest import Response
-from sqlalchemy import func, select
+from test_daemon import _attempts
 
 from monitor.fetch.politeness import HostGates
-from monitor.store import FetchAttempt, connect
 
 PER_HOST = 2
 PAGE = ("<html><head><title>Terms</title></head><body><main><h1>Terms of Use</h1><p>"
@@ -74,18 +73,6 @@ def test_a_daemon_over_twenty_sources_on_one_host_keeps_to_per_host(local_server
     robots = [path for _, path, _ in local_server.requests if path == "/robots.txt"]
     assert len(robots) == 1, "one robots.txt fetch for the whole daemon"
 
-
-def _attempts(db_url: str) -> int:
-    if db_url.startswith("sqlite:///") and not os.path.exists(db_url.removeprefix("sqlite:///")):
-        return 0  # connecting would create the file under the daemon's feet
-    engine = connect(db_url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(select(func.count()).select_from(FetchAttempt)).scalar_one()
-    except Exception:  # noqa: BLE001 - the schema is not there yet
-        return 0
-    finally:
-        engine.dispose()
 
 
 def test_host_gates_hold_across_event_loops_and_a_cancelled_waiter_passes_its_slot_on() -> None:
