@@ -59,7 +59,7 @@ VOLUME ["/data"]
 EXPOSE 8000
 
 # The daemon's check (compose gives `web` its own, on /healthz).
-# `clausewatch health`: 0 ok, 1 degraded (some sources failing: an alert, not a broken container), 2 unhealthy
+# `clausewatch health`: 0 ok, 1 degraded (some sources failing: an alert, not a broken container), 6 unhealthy
 # (database unreachable or schema out of date, or no successful fetch for a day).
 HEALTHCHECK --interval=60s --timeout=15s --start-period=60s --retries=3 \
     CMD ["sh", "-c", "clausewatch health || [ \"$?\" -eq 1 ]"]

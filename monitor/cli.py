@@ -15,7 +15,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from monitor import __version__
-from monitor.errors import ClauseWatchError, DatabaseError, UsageError
+from monitor.errors import ClauseWatchError, DatabaseError, ExitCode, UsageError
 from monitor.timestamps import parse_time
 
 console = Console(highlight=False, soft_wrap=True)
@@ -262,7 +262,7 @@ def _check_live(sources: list) -> None:
     print_table(table)
     failed = sum(1 for check in checks if check.problems)
     console.print(f"{len(checks) - failed} ok, {failed} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(ExitCode.PROBLEM if failed else ExitCode.OK)
 
 
 # ---------------------------------------------------------------------------- crawling
@@ -345,7 +345,7 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
     for failure in summary.alert_failures:
         err_console.print(f"[red]alert channel failed[/] {failure}", soft_wrap=True)
     console.print(summary.line())
-    sys.exit(1 if summary.failed else 0)
+    sys.exit(ExitCode.PROBLEM if summary.failed else ExitCode.OK)
 
 
 def _print_failures(outcomes: list, sources: list) -> None:
@@ -452,7 +452,7 @@ def ingest(obj: Context, source_id: str, file: Path, at: str | None, alerts_file
     detail = f" (version {outcome.version_seq})" if outcome.version_seq else ""
     error = f": {outcome.attempt_outcome}: {outcome.error}" if outcome.outcome == "failed" else ""
     console.print(f"{source_id}: {outcome.outcome}{detail}{error}", soft_wrap=True)
-    sys.exit(1 if outcome.outcome == "failed" else 0)
+    sys.exit(ExitCode.PROBLEM if outcome.outcome == "failed" else ExitCode.OK)
 
 
 @cli.command("import")
@@ -585,7 +585,7 @@ def check_source(obj: Context, source_id: str, file: Path | None, lines: int, su
     for problem in check.problems:
         err_console.print(f"[yellow]problem:[/] {escape(problem)}", markup=True)
     console.print("ok" if not check.problems else f"{len(check.problems)} problem(s)")
-    sys.exit(1 if check.problems else 0)
+    sys.exit(ExitCode.PROBLEM if check.problems else ExitCode.OK)
 
 
 # ---------------------------------------------------------------------------- reading

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.cli import Context, cli, console, err_console, pass_context, print_table
-from monitor.errors import ConfigError, UsageError
+from monitor.errors import ConfigError, ExitCode, UsageError
 from monitor.timestamps import now_iso
 
 
@@ -58,7 +58,7 @@ def alerts(ctx: click.Context, pending: bool, retry: bool, channel: str | None, 
                               highlight=False)
         console.print(f"retried: {report.line()}")
         if report.errors:
-            sys.exit(1)
+            sys.exit(ExitCode.PROBLEM)
         if not pending:
             return
     from monitor.alerts.outbox import list_notifications
@@ -162,6 +162,6 @@ def test_command(obj: Context, channel: str, notice: bool) -> None:
         err_console.print(f"[red]failed[/] {channel} ({notifier.kind}): "
                           f"{config.mask(str(error) or type(error).__name__)}", markup=True, soft_wrap=True,
                           highlight=False)
-        sys.exit(1)
+        sys.exit(ExitCode.PROBLEM)
     console.print(f"sent a sample to {channel} ({notifier.kind}): {config.mask(notifier.describe())}; "
                   f"message id {message.id}")

@@ -93,7 +93,7 @@ def health(obj: Context, max_age: str, as_json: bool) -> None:
     """Check the database, the age of the last successful fetch and failing sources, for monitoring.
 
     Exit code 0 ok; 1 degraded (some sources failing 3+ captures in a row, or overdue with no worker on them);
-    2 unhealthy (database unreachable or its schema out of date, or no successful fetch within --max-age).
+    6 unhealthy (database unreachable or its schema out of date, or no successful fetch within --max-age).
 
     \b
     Examples:

@@ -50,7 +50,7 @@ def test_health_exit_codes(db_url: str, tmp_path: Path) -> None:
     now = dt.datetime.now(dt.timezone.utc)  # ages are measured from the real clock: take it at the test's start
     engine = connect(db_url)
     code, out = _health(db_url)
-    assert code == 2 and "clausewatch init" in out  # no schema yet
+    assert code == 6 and "clausewatch init" in out  # no schema yet
     init_database(engine)
     assert _health(db_url)[0] == 0  # nothing to watch yet, nothing wrong
 
@@ -58,12 +58,12 @@ def test_health_exit_codes(db_url: str, tmp_path: Path) -> None:
     good, bad = _source("good"), _source("bad")
     recorder.sync_sources([good, bad])
     code, out = _health(db_url)
-    assert code == 2 and "no successful fetch yet" in out
+    assert code == 6 and "no successful fetch yet" in out
 
     recorder.record(good, _ok(TERMS.format(extra="", filler=FILLER), now - dt.timedelta(hours=3)))
     assert _health(db_url)[0] == 0
     code, out = _health(db_url, "--max-age", "2h")
-    assert code == 2 and "over the limit of 2h" in out
+    assert code == 6 and "over the limit of 2h" in out
 
     for minutes in (30, 20, 10):
         recorder.record(bad, _failed(now - dt.timedelta(minutes=minutes)))
@@ -77,7 +77,7 @@ def test_health_exit_codes(db_url: str, tmp_path: Path) -> None:
 
 def test_health_of_an_unreachable_database_is_unhealthy() -> None:
     code, out = _health("postgresql://nobody@127.0.0.1:1/none")
-    assert code == 2 and "cannot reach the database" in out and "Traceback" not in out
+    assert code == 6 and "cannot reach the database" in out and "Traceback" not in out
 
 
 def test_healthz_and_metrics(db_url: str) -> None:
@@ -127,7 +127,7 @@ def test_metrics_when_the_database_is_away() -> None:
     assert client.get("/metrics").text.endswith("clausewatch_up 0.0\n")
     response = client.get("/healthz")
     assert response.status_code == 503 and response.json()["database"] is False
-    assert check_health(engine).exit_code == 2
+    assert check_health(engine).exit_code == 6
 
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[a-z_]+="[^"]*"(?:,[a-z_]+="[^"]*")*\})?) (-?[0-9.e+]+)$')

@@ -16,14 +16,16 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from monitor.errors import ExitCode
 from monitor.store.db import session_scope
 from monitor.store.models import ChangeEvent, FetchAttempt, PrunedAttempts, SourceRow, SourceSchedule, Version
 from monitor.store.payloads import FAILING_AFTER
 from monitor.timestamps import iso
 
 OK, DEGRADED, UNHEALTHY = "ok", "degraded", "unhealthy"
-# `clausewatch health` exits with these (the Nagios convention: 0 OK, 1 WARNING, 2 CRITICAL).
-EXIT_CODES = {OK: 0, DEGRADED: 1, UNHEALTHY: 2}
+# `clausewatch health` exits with these: 0 and 1 as Nagios' OK and WARNING; unhealthy has a code of its own,
+# since 2 is every command's usage error.
+EXIT_CODES = {OK: ExitCode.OK, DEGRADED: ExitCode.PROBLEM, UNHEALTHY: ExitCode.UNHEALTHY}
 _RANK = {OK: 0, DEGRADED: 1, UNHEALTHY: 2}
 
 SUCCESS_OUTCOMES = ("ok", "not_modified")

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from monitor.errors import ClauseWatchError, UsageError
+from monitor.errors import ClauseWatchError, ExitCode, UsageError
 from monitor.store.db import session_scope
 from monitor.store.models import FetchAttempt, SourceSchedule
 from monitor.timestamps import iso, now_iso
@@ -34,7 +34,7 @@ def _lock_key(name: str) -> int:
 RUN_LOCK_KEY = _lock_key("run --once")
 REGISTER_LOCK_KEY = _lock_key("register sources")
 # Exit code of `run --once` when another run holds the lock: the cron tick is skipped, nothing is wrong.
-RUN_LOCKED_EXIT_CODE = 4
+RUN_LOCKED_EXIT_CODE = ExitCode.RUN_LOCKED
 
 
 class RunLockHeld(ClauseWatchError):
