@@ -56,7 +56,7 @@ CAPTURES_PER_TRANSACTION = 50
 MAX_BACKLOG_BYTES = 32 * 1024 * 1024
 # New bodies go to a worker process this many at a time (stored in one transaction), or fewer when the first
 # has waited this long.
-WORKER_BATCH = 8
+ANALYSIS_BATCH = 8
 BATCH_WAIT_SECONDS = 0.02
 
 # Outcomes of recording one capture.
@@ -745,15 +745,15 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
     summary = CycleSummary()
     fetched: queue.SimpleQueue = queue.SimpleQueue()
 
-    to_workers = _WorkerBatches(pool, WorkerRecorder.of(recorder, database_url)) if database_url else None
+    to_analysis = _AnalysisBatches(pool, AnalysisStoreSpec.of(recorder, database_url)) if database_url else None
     backlog = Backlog()
 
     def hand_over(request: Any, result: FetchResult) -> None:
-        stored_by_worker = None
-        if to_workers and result.ok and _sha256(result.body) not in known_bodies.get(request.source.id, ()):
-            stored_by_worker = to_workers.add(request.source, result)
+        stored_by_analysis = None
+        if to_analysis and result.ok and _sha256(result.body) not in known_bodies.get(request.source.id, ()):
+            stored_by_analysis = to_analysis.add(request.source, result)
         backlog.add(len(result.body))
-        fetched.put((request.source, result, stored_by_worker))
+        fetched.put((request.source, result, stored_by_analysis))
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as recording:
         recorded = recording.submit(_record_fetched, recorder, fetched, notifiers, summary, on_progress, pool,
@@ -761,8 +761,8 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
         try:
             asyncio.run(_fetch_all(requests, fetch_settings, hand_over, politeness, backlog.admit))
         finally:
-            if to_workers:
-                to_workers.send()
+            if to_analysis:
+                to_analysis.send()
             fetched.put(None)  # the recorder stores what was fetched, then stops
         recorded.result()
     summary.alert_failures += deliver_notifications(recorder)
@@ -881,8 +881,8 @@ def _record_fetched(recorder: Recorder, fetched: queue.SimpleQueue, notifiers: S
             finished = True
             items.pop()
         recorded, to_store = [], []
-        for source, result, stored_by_worker in items:
-            outcome = _worker_outcome(source, pool, stored_by_worker)
+        for source, result, stored_by_analysis in items:
+            outcome = _analysed_outcome(source, pool, stored_by_analysis)
             if outcome is None:
                 to_store.append(Capture(source, result))
             else:
@@ -921,14 +921,14 @@ def _record_together(recorder: Recorder, captures: list[Capture],
     return recorded
 
 
-def _worker_outcome(source: Source, pool: AnalysisPool | None,
-                    stored_by_worker: Future[CaptureOutcome] | None) -> CaptureOutcome | None:
+def _analysed_outcome(source: Source, pool: AnalysisPool | None,
+                    stored_by_analysis: Future[CaptureOutcome] | None) -> CaptureOutcome | None:
     """What a worker stored of this capture; None if no worker was asked or it failed (whatever it did was
     rolled back, and the capture is stored by this process)."""
-    if stored_by_worker is None:
+    if stored_by_analysis is None:
         return None
     try:
-        return stored_by_worker.result()
+        return stored_by_analysis.result()
     except BrokenProcessPool:
         if pool is not None:
             discard_pool(pool)
@@ -939,8 +939,9 @@ def _worker_outcome(source: Source, pool: AnalysisPool | None,
 
 
 @dataclass(frozen=True)
-class WorkerRecorder:
-    """What a worker process needs to store a capture as a `Recorder` would: the database and settings."""
+class AnalysisStoreSpec:
+    """What an analysis process needs to store a capture as a `Recorder` would: the database and settings.
+    (Analysis processes analyse and store new bodies for one cycle; `clausewatch worker` is a crawl worker.)"""
 
     database_url: str
     revert_window: int
@@ -948,18 +949,18 @@ class WorkerRecorder:
     alerts: Any
 
     @classmethod
-    def of(cls, recorder: Recorder, database_url: str) -> WorkerRecorder:
+    def of(cls, recorder: Recorder, database_url: str) -> AnalysisStoreSpec:
         # A worker only queues notifications: it gets the routes, not the channels' live senders (a sender
         # made by an earlier delivery may hold connections, which cannot be sent to another process).
         alerts = replace(recorder.alerts, _notifiers={}) if recorder.alerts is not None else None
         return cls(database_url, recorder.revert_window, recorder.failing_after, alerts)
 
 
-class _WorkerBatches:
+class _AnalysisBatches:
     """New bodies on their way to the worker processes, a few to a task: the worker stores each batch in one
     transaction. A batch leaves when it is full or when its first body has waited BATCH_WAIT_SECONDS."""
 
-    def __init__(self, pool: AnalysisPool, spec: WorkerRecorder) -> None:
+    def __init__(self, pool: AnalysisPool, spec: AnalysisStoreSpec) -> None:
         self.pool, self.spec = pool, spec
         self.waiting: list[tuple[Source, FetchResult, Future[CaptureOutcome]]] = []
 
@@ -969,7 +970,7 @@ class _WorkerBatches:
 
         stored: Future[CaptureOutcome] = Future()
         self.waiting.append((source, result, stored))
-        if len(self.waiting) >= WORKER_BATCH:
+        if len(self.waiting) >= ANALYSIS_BATCH:
             self.send()
         elif len(self.waiting) == 1:
             asyncio.get_running_loop().call_later(BATCH_WAIT_SECONDS, self.send)
@@ -979,7 +980,8 @@ class _WorkerBatches:
         batch, self.waiting = self.waiting, []
         if not batch:
             return
-        job = self.pool.submit(_record_in_worker, self.spec, [(source, result) for source, result, _ in batch])
+        captures = [(source, result) for source, result, _ in batch]
+        job = self.pool.submit(_record_in_analysis_process, self.spec, captures)
         stored = [stored for _, _, stored in batch]
         if job is None:
             _settle(stored, None, BrokenProcessPool("the analysis workers are gone"))
@@ -1002,12 +1004,13 @@ def _settle(futures: list[Future], outcomes: list | None, error: BaseException |
             future.set_exception(error)
 
 
-def _record_in_worker(spec: WorkerRecorder, captures: list[tuple[Source, FetchResult]]) -> list[CaptureOutcome]:
+def _record_in_analysis_process(spec: AnalysisStoreSpec,
+                                captures: list[tuple[Source, FetchResult]]) -> list[CaptureOutcome]:
     """In a worker process: analyse new bodies and store their captures in one transaction (logged by the
     process that fetched them)."""
     from monitor.analysis import analyse_body
 
-    recorder = Recorder(_worker_engine(spec.database_url), revert_window=spec.revert_window,
+    recorder = Recorder(_analysis_engine(spec.database_url), revert_window=spec.revert_window,
                         failing_after=spec.failing_after, alerts=spec.alerts)
     latest = latest_text_hashes(recorder.engine, [source.id for source, _ in captures])
     return recorder._store([Capture(source, result, analysis=analyse_body(result.body, result.content_type, source,
@@ -1027,19 +1030,19 @@ def latest_text_hashes(engine: Engine, source_ids: Sequence[str]) -> dict[str, s
 # A worker's engines, by database URL, the last few used. A worker keeps SQLite connections (opening one
 # costs more than a capture's queries) but no connection to a server, which could not drop a database
 # while a worker holds it open.
-_worker_engines: dict[str, Engine] = {}
-WORKER_ENGINES = 4
+_analysis_engines: dict[str, Engine] = {}
+ANALYSIS_ENGINES = 4
 
 
-def _worker_engine(database_url: str) -> Engine:
+def _analysis_engine(database_url: str) -> Engine:
     from monitor.store import connect
 
-    if database_url not in _worker_engines:
-        if len(_worker_engines) >= WORKER_ENGINES:
-            _worker_engines.pop(next(iter(_worker_engines))).dispose()
-        _worker_engines[database_url] = connect(database_url,
+    if database_url not in _analysis_engines:
+        if len(_analysis_engines) >= ANALYSIS_ENGINES:
+            _analysis_engines.pop(next(iter(_analysis_engines))).dispose()
+        _analysis_engines[database_url] = connect(database_url,
                                                 keep_connections=database_url.startswith("sqlite"))
-    return _worker_engines[database_url]
+    return _analysis_engines[database_url]
 
 
 def ingest_file(recorder: Recorder, source: Source, path: str, at: dt.datetime | None = None,

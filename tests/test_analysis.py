@@ -314,30 +314,30 @@ def test_new_bodies_go_to_the_workers_in_batches_and_every_capture_is_settled() 
     import asyncio
     from concurrent.futures import CancelledError
 
-    from monitor.pipeline import BATCH_WAIT_SECONDS, WORKER_BATCH, CaptureOutcome, _WorkerBatches
+    from monitor.pipeline import BATCH_WAIT_SECONDS, ANALYSIS_BATCH, CaptureOutcome, _AnalysisBatches
 
     pool = JobsPool()
-    batches = _WorkerBatches(pool, spec=None)  # type: ignore[arg-type]
+    batches = _AnalysisBatches(pool, spec=None)  # type: ignore[arg-type]
     source = Source(id="x", provider="P", title="T", url="https://example.com/t")
 
     async def fetching() -> list[Future]:
-        stored = [batches.add(source, f"result {n}") for n in range(WORKER_BATCH + 1)]  # type: ignore[arg-type]
-        assert [len(captures) for _, captures in pool.jobs] == [WORKER_BATCH]  # a full batch leaves at once
+        stored = [batches.add(source, f"result {n}") for n in range(ANALYSIS_BATCH + 1)]  # type: ignore[arg-type]
+        assert [len(captures) for _, captures in pool.jobs] == [ANALYSIS_BATCH]  # a full batch leaves at once
         await asyncio.sleep(BATCH_WAIT_SECONDS * 5)
-        assert [len(captures) for _, captures in pool.jobs] == [WORKER_BATCH, 1]  # the rest, once it has waited
+        assert [len(captures) for _, captures in pool.jobs] == [ANALYSIS_BATCH, 1]  # the rest, once it has waited
         stored.append(batches.add(source, "last"))  # type: ignore[arg-type]
         return stored
 
     stored = asyncio.run(fetching())
     batches.send()  # what the fetches left when they ended
-    assert [len(captures) for _, captures in pool.jobs] == [WORKER_BATCH, 1, 1]
+    assert [len(captures) for _, captures in pool.jobs] == [ANALYSIS_BATCH, 1, 1]
 
     pool.jobs[0][0].cancel()
     pool.jobs[1][0].set_exception(RuntimeError("database is locked"))
     outcome = CaptureOutcome("x", "new_version", "ok")
     pool.jobs[2][0].set_result([outcome])
-    assert all(isinstance(future.exception(), CancelledError) for future in stored[:WORKER_BATCH])
-    assert str(stored[WORKER_BATCH].exception()) == "database is locked"
+    assert all(isinstance(future.exception(), CancelledError) for future in stored[:ANALYSIS_BATCH])
+    assert str(stored[ANALYSIS_BATCH].exception()) == "database is locked"
     assert stored[-1].result() == outcome
 
 
@@ -346,7 +346,7 @@ def test_a_body_whose_text_is_the_latest_version_s_is_not_classified(db_url, mon
     classifies nor compresses it; the capture is unchanged."""
     from monitor import analysis
     from monitor.fetch import FetchResult
-    from monitor.pipeline import UNCHANGED, WorkerRecorder, _record_in_worker
+    from monitor.pipeline import UNCHANGED, AnalysisStoreSpec, _record_in_analysis_process
     import datetime as dt
 
     page = ("<html><body><main><h1>Terms</h1><p>You may not use Output to develop models that compete with us. "
@@ -362,13 +362,13 @@ def test_a_body_whose_text_is_the_latest_version_s_is_not_classified(db_url, mon
     init_database(engine)
     recorder = Recorder(engine)
     assert recorder.record(source, capture("first")).outcome == "new_version"
-    spec = WorkerRecorder.of(recorder, db_url)
+    spec = AnalysisStoreSpec.of(recorder, db_url)
 
     def refuse(*args, **kwargs):
         raise AssertionError("classified a body whose text is the latest version's")
 
     monkeypatch.setattr(analysis, "extract_clauses", refuse)
     monkeypatch.setattr(analysis, "compress_body", refuse)
-    (outcome,) = _record_in_worker(spec, [(source, capture("second"))])
+    (outcome,) = _record_in_analysis_process(spec, [(source, capture("second"))])
     assert outcome.outcome == UNCHANGED
     engine.dispose()
