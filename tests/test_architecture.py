@@ -12,7 +12,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "monitor"
 # The command-line modules are one family: the group (`cli`) loads its commands lazily.
 CLI_FAMILY = ("monitor.cli", "monitor.cli_alerts", "monitor.cli_ops", "monitor.cli_uses", "monitor.cli_web",
-              "monitor.cli_worker")
+              "monitor.cli_worker", "monitor.cli_summary", "monitor.__main__")
 # Only the orchestrator and what stands above it may import these.
 UPPER = ("monitor.pipeline", "monitor.worker", "monitor.importer", *CLI_FAMILY, "monitor.web")
 
@@ -74,6 +74,31 @@ def test_the_store_and_the_alerts_never_import_the_orchestrator_or_its_callers()
     for lower in ("monitor.store", "monitor.alerts", "monitor.fetch", "monitor.extract", "monitor.clauses",
                   "monitor.changes", "monitor.uses"):
         assert not graph[lower] & {_unit(m) for m in UPPER}, (lower, sorted(graph[lower]))
+
+
+# README's "Architecture" section: a stage imports only stages of lower layers (and the package's version).
+LAYERS = {
+    0: ("monitor.errors",),
+    1: ("monitor.timestamps", "monitor.durations", "monitor.directions", "monitor.diffs", "monitor.urls",
+        "monitor.yaml_loader", "monitor.logs"),
+    2: ("monitor.sources", "monitor.extract"),
+    3: ("monitor.fetch", "monitor.clauses", "monitor.schedule"),
+    4: ("monitor.changes", "monitor.store", "monitor.settings"),
+    5: ("monitor.analysis", "monitor.uses"),
+    6: ("monitor.alerts",),
+    7: ("monitor.pipeline", "monitor.web"),
+    8: ("monitor.importer", "monitor.worker"),
+    9: ("monitor.cli",),
+}
+
+
+def test_each_stage_imports_only_lower_layers() -> None:
+    layer_of = {unit: layer for layer, units in LAYERS.items() for unit in units}
+    graph = _unit_graph()
+    assert set(graph) - {"monitor"} <= set(layer_of), sorted(set(graph) - set(layer_of))
+    upward = [(unit, target) for unit, targets in graph.items() for target in targets
+              if target != "monitor" and layer_of[target] >= layer_of[unit] and unit != "monitor"]
+    assert upward == [], upward
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
