@@ -41,7 +41,7 @@ def test_a_read_command_on_a_missing_sqlite_file_says_so(tmp_path: Path, command
 
 def test_health_calls_a_missing_database_unhealthy_without_creating_it(tmp_path: Path) -> None:
     done = cli("--db", "sqlite:///typo.db", "health", cwd=tmp_path)
-    assert done.returncode == 2 and "no database at 'typo.db'" in done.stdout
+    assert done.returncode == 6 and "no database at 'typo.db'" in done.stdout
     assert list(tmp_path.iterdir()) == []
 
 
