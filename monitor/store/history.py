@@ -1,5 +1,6 @@
-"""History queries for the read-only site: the database in, plain dicts out (sources, versions, snapshots,
-clause occurrences, events); the web layer composes pages from them and never touches SQL."""
+"""The store's read API, the site's and (through `queries`) the command line's: the database in, plain dicts
+out (sources, versions, snapshots, clause occurrences, events); the web layer composes pages from them and
+never touches SQL."""
 
 from __future__ import annotations
 
@@ -13,12 +14,39 @@ from sqlalchemy.orm import Session, load_only
 from monitor.errors import UsageError
 from monitor.store.models import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version
 from monitor.store.payloads import event_payload
-from monitor.store.queries import require_source
 from monitor.timestamps import iso
 
 
 class NotFound(UsageError):
     """A page asked for a source, version or clause the database does not hold."""
+
+
+def version_as_of(session: Session, source_id: str, at: dt.datetime | None = None) -> Version | None:
+    """The version of a source in force at `at` (the newest when None)."""
+    query = select(Version).where(Version.source_id == source_id)
+    if at is not None:
+        query = query.where(Version.observed_at <= at)
+    return session.execute(query.order_by(Version.seq.desc()).limit(1)).scalar_one_or_none()
+
+
+def require_source(session: Session, source_id: str) -> SourceRow:
+    row = session.get(SourceRow, source_id)
+    if row is None:
+        known = session.execute(select(SourceRow.id).order_by(SourceRow.id)).scalars().all()
+        hint = f" (known: {', '.join(known[:10])}{', ...' if len(known) > 10 else ''})" if known else \
+            " (the database has no sources yet)"
+        raise UsageError(f"no source {source_id!r} in the database{hint}")
+    return row
+
+
+def require_clause(session: Session, source_id: str, key: str) -> None:
+    """A clause key some version of the source holds, or some event of it names; else a UsageError."""
+    in_versions = select(ClauseRow.id).join(Version, Version.id == ClauseRow.version_id).where(
+        Version.source_id == source_id, ClauseRow.key == key).limit(1)
+    in_events = select(ChangeEvent.id).where(ChangeEvent.source_id == source_id, ChangeEvent.key == key).limit(1)
+    if session.execute(in_versions).first() is None and session.execute(in_events).first() is None:
+        raise UsageError(f"source {source_id!r} has no clause {key!r} (its keys: `clausewatch clauses "
+                         f"{source_id} --all --json`)")
 
 
 def data_stamp(session: Session) -> tuple[Any, ...]:
@@ -115,8 +143,9 @@ def snapshot_of_version(session: Session, source_id: str, seq: int) -> dict[str,
 
 def events(session: Session, source_id: str | None = None, key: str | None = None,
            direction: str | None = None, newest_first: bool = False, limit: int | None = None,
-           ) -> list[dict[str, Any]]:
-    """Clause change events with the version they belong to (and whether it is technical)."""
+           since: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Clause change events with the version they belong to (and whether it is technical), of versions
+    observed at `since` or later when given."""
     query = (select(ChangeEvent, SourceRow, Version)
              .join(SourceRow, SourceRow.id == ChangeEvent.source_id)
              .join(Version, Version.id == ChangeEvent.version_id)
@@ -128,6 +157,8 @@ def events(session: Session, source_id: str | None = None, key: str | None = Non
         query = query.where(ChangeEvent.key == key)
     if direction:
         query = query.where(ChangeEvent.direction == direction)
+    if since is not None:
+        query = query.where(Version.observed_at >= since)
     order = (Version.observed_at.desc(), ChangeEvent.id.desc()) if newest_first else (Version.observed_at,
                                                                                       ChangeEvent.id)
     query = query.order_by(*order)

@@ -1,4 +1,5 @@
-"""Read-side queries: the database in, plain dicts out (what `clauses`, `changes`, `history` and `diff` print)."""
+"""Read-side queries for the command line: the database in, plain dicts out (what `clauses`, `changes`, `history`
+and `diff` print), built on the store's read API (`monitor.store.history`), which the site uses too."""
 
 from __future__ import annotations
 
@@ -9,37 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.errors import UsageError
-from monitor.store.models import ChangeEvent, ClauseRow, FetchAttempt, SourceRow, Version
-from monitor.store.payloads import clause_payload, event_payload
+from monitor.store.history import events, require_source, version_as_of
+from monitor.store.history import require_clause  # noqa: F401 (the commands import it from here)
+from monitor.store.models import ChangeEvent, FetchAttempt, SourceRow, Version
+from monitor.store.payloads import clause_payload
 from monitor.timestamps import iso
-
-
-def version_as_of(session: Session, source_id: str, at: dt.datetime | None = None) -> Version | None:
-    """The version of a source in force at `at` (the newest when None)."""
-    query = select(Version).where(Version.source_id == source_id)
-    if at is not None:
-        query = query.where(Version.observed_at <= at)
-    return session.execute(query.order_by(Version.seq.desc()).limit(1)).scalar_one_or_none()
-
-
-def require_source(session: Session, source_id: str) -> SourceRow:
-    row = session.get(SourceRow, source_id)
-    if row is None:
-        known = session.execute(select(SourceRow.id).order_by(SourceRow.id)).scalars().all()
-        hint = f" (known: {', '.join(known[:10])}{', ...' if len(known) > 10 else ''})" if known else \
-            " (the database has no sources yet)"
-        raise UsageError(f"no source {source_id!r} in the database{hint}")
-    return row
-
-
-def require_clause(session: Session, source_id: str, key: str) -> None:
-    """A clause key some version of the source holds, or some event of it names; else a UsageError."""
-    in_versions = select(ClauseRow.id).join(Version, Version.id == ClauseRow.version_id).where(
-        Version.source_id == source_id, ClauseRow.key == key).limit(1)
-    in_events = select(ChangeEvent.id).where(ChangeEvent.source_id == source_id, ChangeEvent.key == key).limit(1)
-    if session.execute(in_versions).first() is None and session.execute(in_events).first() is None:
-        raise UsageError(f"source {source_id!r} has no clause {key!r} (its keys: `clausewatch clauses "
-                         f"{source_id} --all --json`)")
 
 
 def list_clauses(session: Session, source_id: str | None = None, category: str | None = None,
@@ -65,21 +40,10 @@ def list_clauses(session: Session, source_id: str | None = None, category: str |
 
 def list_changes(session: Session, since: dt.datetime | None = None, direction: str | None = None,
                  source_id: str | None = None, key: str | None = None) -> list[dict[str, Any]]:
-    """Clause change events, oldest first."""
-    query = (select(ChangeEvent, SourceRow, Version)
-             .join(SourceRow, SourceRow.id == ChangeEvent.source_id)
-             .join(Version, Version.id == ChangeEvent.version_id))
-    if since is not None:
-        query = query.where(Version.observed_at >= since)
-    if direction:
-        query = query.where(ChangeEvent.direction == direction)
+    """Clause change events, oldest first (the site's `history.events`, for one source when given)."""
     if source_id:
         require_source(session, source_id)
-        query = query.where(ChangeEvent.source_id == source_id)
-    if key:
-        query = query.where(ChangeEvent.key == key)
-    query = query.order_by(Version.observed_at, ChangeEvent.id)
-    return [event_payload(event, source, version) for event, source, version in session.execute(query)]
+    return events(session, source_id=source_id, key=key, direction=direction, since=since)
 
 
 def list_versions(session: Session, source_id: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from monitor.clauses import Clause
 from monitor.store.models import ClauseRow, SourceRow, Version
-from monitor.store.queries import require_source
+from monitor.store.history import require_source
 from monitor.timestamps import iso
 from monitor.uses.answer import Answer, answer_use
 from monitor.uses.history import AnswerChange, answer_changes
