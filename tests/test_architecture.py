@@ -10,9 +10,8 @@ from collections import defaultdict
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "monitor"
-# The command-line modules are one family: the group (`cli`) loads its commands lazily.
-CLI_FAMILY = ("monitor.cli", "monitor.cli_alerts", "monitor.cli_ops", "monitor.cli_uses", "monitor.cli_web",
-              "monitor.cli_worker", "monitor.cli_summary", "monitor.__main__")
+# The command line is one unit: the package monitor/cli (its group loads its commands lazily) and `python -m`.
+CLI_FAMILY = ("monitor.cli", "monitor.__main__")
 # Only the orchestrator and what stands above it may import these.
 UPPER = ("monitor.pipeline", "monitor.worker", "monitor.importer", *CLI_FAMILY, "monitor.web")
 

@@ -116,7 +116,7 @@ def test_an_older_slice_is_put_in_time_order_and_alerts_nobody(corpus: Path, tmp
 
 
 def test_a_repository_of_code_is_not_history(tmp_path: Path) -> None:
-    """The project's own repository has two-level files (monitor/cli.py) but is no versions repository."""
+    """The project's own repository has two-level files (monitor/errors.py) but is no versions repository."""
     project = Path(__file__).resolve().parent.parent
     if not (project / ".git").exists() or shutil.which("git") is None:
         pytest.skip("not a git checkout")

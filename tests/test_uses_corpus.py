@@ -14,7 +14,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from monitor.cli import cli, parse_time
+from monitor.cli import cli
+from monitor.timestamps import parse_time
 from monitor.store import connect, session_scope
 from monitor.uses.model import load_uses, parse_uses
 from monitor.uses.queries import answer_history, answers_as_of

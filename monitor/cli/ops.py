@@ -4,14 +4,14 @@ import-export. Each is a thin wrapper over `monitor.settings`, `monitor.store.pr
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 import click
 
-from monitor.cli import Context, cli, console, err_console, pass_context
+from monitor.cli import Context, cli, pass_context
+from monitor.cli.options import console, err_console, json_option, print_json
 from monitor.errors import UsageError
 
 # The global options of `cli` and the settings they set (log_format once the group has --log-format).
@@ -30,7 +30,7 @@ def _command_line_options(ctx: click.Context) -> dict[str, object]:
 
 
 @cli.command("config")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document: settings and unknown variables.")
+@json_option("One JSON document: settings and unknown variables.")
 @click.pass_context
 def config_command(ctx: click.Context, as_json: bool) -> None:
     """The configuration in force: every setting, its value, and where it came from (default, env or
@@ -48,8 +48,7 @@ def config_command(ctx: click.Context, as_json: bool) -> None:
     settings = collect_settings(os.environ, _command_line_options(ctx))
     unknown = unknown_variables(os.environ)
     if as_json:
-        print(json.dumps({"settings": [setting.as_dict() for setting in settings],
-                          "unknown_variables": unknown}, indent=1, ensure_ascii=False, default=str))
+        print_json({"settings": [setting.as_dict() for setting in settings], "unknown_variables": unknown})
         return
     # One line per setting (not a table): readable in a narrow terminal, in a log and through grep.
     width = max(len(setting.name) for setting in settings)

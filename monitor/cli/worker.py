@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 
 import click
 
-from monitor.cli import (
-    Context,
-    _fetch_settings,
-    _notifiers,
-    _selected,
-    alerts_file_option,
-    cli,
-    console,
-    err_console,
-    pass_context,
-    quiet_option,
-)
+from monitor.cli import Context, cli, pass_context
+from monitor.cli.crawl import fetch_settings, local_notifiers, selected_sources
+from monitor.cli.options import (alerts_file_option, concurrency_option, console, err_console, json_option, print_json,
+                                 quiet_option)
 from monitor.durations import parse_duration
 from monitor.errors import DatabaseError, UsageError
 
@@ -44,7 +35,7 @@ def _duration(value: str, option: str) -> dt.timedelta:
 @click.option("--until-idle", is_flag=True,
               help="Exit once no source is due or held by any worker (one cycle, then exit).")
 @click.option("--name", metavar="NAME", help="This worker's name in leases [default host:pid:random].")
-@click.option("--concurrency", type=click.IntRange(1, 1000), help="Requests in flight at once [default 20].")
+@concurrency_option
 @alerts_file_option
 @quiet_option
 @pass_context
@@ -73,12 +64,12 @@ def worker(obj: Context, batch: int, lease: str, poll: str, until_idle: bool, na
                               poll=_duration(poll, "--poll").total_seconds(), until_idle=until_idle, name=name)
     if settings.lease < dt.timedelta(seconds=1):
         raise UsageError("--lease must be at least 1s (it is renewed every third of itself)")
-    sources = _selected(obj, ())
+    sources = selected_sources(obj, ())
     analysis_processes()  # a bad CLAUSEWATCH_ANALYSIS_PROCESSES is an error now, not in every batch
     recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
     console.print(f"worker: {len(sources)} sources; SIGTERM or Ctrl-C to stop")
-    stats = run_worker(obj.engine(), sources, _fetch_settings(concurrency),
-                       _notifiers(alerts_file, quiet, recorder.alerts), settings, recorder=recorder)
+    stats = run_worker(obj.engine(), sources, fetch_settings(concurrency),
+                       local_notifiers(alerts_file, quiet, recorder.alerts), settings, recorder=recorder)
     for failure in stats.summary.alert_failures:
         err_console.print(f"[red]alert channel failed[/] {failure}", soft_wrap=True)
     console.print(stats.line())
@@ -87,7 +78,7 @@ def worker(obj: Context, batch: int, lease: str, poll: str, until_idle: bool, na
 @cli.command()
 @click.option("--max-age", default="1d", show_default=True, metavar="DURATION",
               help="Unhealthy when the newest successful fetch is older than this.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document (the same as /healthz of `serve`).")
+@json_option("One JSON document (the same as /healthz of `serve`).")
 @pass_context
 def health(obj: Context, max_age: str, as_json: bool) -> None:
     """Check the database, the age of the last successful fetch and failing sources, for monitoring.
@@ -111,7 +102,7 @@ def health(obj: Context, max_age: str, as_json: bool) -> None:
         report = HealthReport(checked_at=dt.datetime.now(dt.timezone.utc),
                               checks=[HealthCheck("database", UNHEALTHY, str(error))])
     if as_json:
-        print(json.dumps(report.as_dict(), indent=1))
+        print_json(report.as_dict())
     else:
         colours = {"ok": "green", "degraded": "yellow", "unhealthy": "red"}
         for check in report.checks:

@@ -8,7 +8,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from monitor.cli import Context, _print_json, cli, err_console, pass_context, print_table
+from monitor.cli import Context, cli, pass_context
+from monitor.cli.options import at_option, err_console, json_option, print_json, print_table
 from monitor.timestamps import parse_time
 from monitor.uses.model import (ACTS, BASE_MODELS, DISTRIBUTIONS, MODELS, OBJECTS, PARTIES, PLATFORMS, PURPOSES,
                                 USES_ENV, Use, find_use, load_uses, use_from_fields)
@@ -36,12 +37,11 @@ def resolve_use(uses_file: str | None, use_id: str, fields: dict[str, Any]) -> t
 @click.argument("use_id", metavar="USE_ID")
 @click.option("--source", "source_id", metavar="ID", help="Only this document.")
 @click.option("--provider", metavar="P", help="Only this provider's documents (any case).")
-@click.option("--at", metavar="DATE", help="As the documents read on this date (default: now).")
+@at_option("As the documents read on this date (default: now).", metavar="DATE")
 @click.option("--history", "show_history", is_flag=True,
               help="The dates on which each document's answer changed, instead of today's answer.")
-@click.option("--json", "as_json", is_flag=True,
-              help="One JSON array, one object per document: source, provider, title, answer, version, "
-                   "observed_at, clauses (key, path, text, role), conditions, reason.")
+@json_option("One JSON array, one object per document: source, provider, title, answer, version, "
+             "observed_at, clauses (key, path, text, role), conditions, reason.")
 @click.option("--uses", "uses_file", metavar="PATH", envvar=USES_ENV,
               help=f"Uses file [env {USES_ENV}; default ./uses.yaml, else the shipped examples].")
 @click.option("--act", type=click.Choice(ACTS), help="Override or give the use's act.")
@@ -82,7 +82,7 @@ def can(obj: Context, use_id: str, source_id: str | None, provider: str | None, 
         else:
             rows = answers_as_of(session, use, moment, source_id, provider)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
     elif show_history:
         _print_history(rows)
     else:

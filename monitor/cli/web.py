@@ -4,7 +4,6 @@ registered on the `clausewatch` group. Each prints the same data the web page of
 from __future__ import annotations
 
 import errno
-import json
 import signal
 import socket
 from pathlib import Path
@@ -14,16 +13,13 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from monitor.cli import Context, cli, console, pass_context, print_table
+from monitor.cli import Context, cli, pass_context
+from monitor.cli.options import at_option, console, json_option, print_json, print_table
 from monitor.errors import ListenError, UsageError
 from monitor.timestamps import parse_time
 
 _SYMBOLS = {"tightened": "▲", "loosened": "▼", "reworded": "≈", "unclear": "?"}
 _COLOURS = {"tightened": "red", "loosened": "green", "reworded": "blue", "unclear": "yellow"}
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=1, ensure_ascii=False))
 
 
 def _direction(direction: str) -> Text:
@@ -103,9 +99,9 @@ def site(obj: Context, out: Path, site_url: str | None, no_json: bool) -> None:
 
 @cli.command()
 @click.argument("source_id", metavar="ID")
-@click.option("--at", metavar="DATE", help="As the document read on this date (or time) [default: latest].")
+@at_option("As the document read on this date (or time) [default: latest].", metavar="DATE")
 @click.option("--clauses-only", is_flag=True, help="Only the watched clauses, not the whole text.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document (the same as /api/sources/ID/as-of/DATE).")
+@json_option("One JSON document (the same as /api/sources/ID/as-of/DATE).")
 @pass_context
 def show(obj: Context, source_id: str, at: str | None, clauses_only: bool, as_json: bool) -> None:
     """A document as it read on a date: the version in force, its evidence (snapshot hash, fetch time),
@@ -131,7 +127,7 @@ def show(obj: Context, source_id: str, at: str | None, clauses_only: bool, as_js
     except queries.NotFound as error:
         raise _web_error(error) from None
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     source, version = data["source"], data["version"]
     until = version["in_force_until"] or "today"
@@ -152,10 +148,10 @@ def show(obj: Context, source_id: str, at: str | None, clauses_only: bool, as_js
 
 
 @cli.command()
-@click.option("--at", metavar="DATE", help="As things stood on this date [default: today].")
+@at_option("As things stood on this date [default: today].", metavar="DATE")
 @click.option("--category", "-c", "only", metavar="C", multiple=True,
               help="Only these categories as columns (repeatable) [default: all].")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document (the same as /api/matrix).")
+@json_option("One JSON document (the same as /api/matrix).")
 @pass_context
 def matrix(obj: Context, at: str | None, only: tuple[str, ...], as_json: bool) -> None:
     """Who restricts what: documents down, clause categories across; each cell the clause that applies,
@@ -176,7 +172,7 @@ def matrix(obj: Context, at: str | None, only: tuple[str, ...], as_json: bool) -
     with session_scope(obj.engine()) as session:
         data = queries.matrix_page(session, at)
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     categories = list(only) or data["categories"]
     table = Table("document", *categories, title=f"who restricts what, {'as of ' + at if at else 'today'}",
@@ -204,7 +200,7 @@ def matrix(obj: Context, at: str | None, only: tuple[str, ...], as_json: bool) -
 @cli.command()
 @click.option("--by", type=click.Choice(["total", "category", "provider"]), default="total", show_default=True,
               help="Break the months down by category or provider.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document (the same as /api/trends).")
+@json_option("One JSON document (the same as /api/trends).")
 @pass_context
 def trends(obj: Context, by: str, as_json: bool) -> None:
     """How restrictions moved over time: per month, restrictive clauses added and removed, and clauses
@@ -221,7 +217,7 @@ def trends(obj: Context, by: str, as_json: bool) -> None:
     with session_scope(obj.engine()) as session:
         data = queries.trends_page(session, None if by == "total" else by)
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     groups = [("everything watched", data["totals"])] if by == "total" else \
         [(g["group"], g["rows"]) for g in data[f"by_{by}"]]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from monitor.cli import Context, cli, console, err_console, pass_context, print_table
+from monitor.cli import Context, cli, pass_context
+from monitor.cli.options import console, err_console, json_option, print_json, print_table
 from monitor.errors import ConfigError, ExitCode, UsageError
 from monitor.timestamps import now_iso
 
@@ -28,7 +28,7 @@ def _require_config(obj: Context):  # type: ignore[no-untyped-def]
                                             "backoff (also those that reached max_attempts).")
 @click.option("--channel", metavar="NAME", help="Only this channel.")
 @click.option("--limit", default=50, show_default=True, help="How many notifications to show.")
-@click.option("--json", "as_json", is_flag=True, help="Print the notifications as one JSON array.")
+@json_option("Print the notifications as one JSON array.")
 @click.pass_context
 def alerts(ctx: click.Context, pending: bool, retry: bool, channel: str | None, limit: int, as_json: bool) -> None:
     """The alert outbox: every notification with its channel, status, attempts and last error.
@@ -71,7 +71,7 @@ def alerts(ctx: click.Context, pending: bool, retry: bool, channel: str | None, 
         if row["last_error"]:
             row["last_error"] = mask(row["last_error"])
     if as_json:
-        print(json.dumps(rows, indent=1, ensure_ascii=False))
+        print_json(rows)
         return
     title = f"{len(rows)} {'unsent ' if pending else ''}notifications" + (" (newest first)" if rows else "")
     table = Table("id", "created", "channel", "what", "status", "tries", "last error / sent", title=title)
