@@ -16,10 +16,11 @@ from monitor.pipeline.capture import Capture, CaptureOutcome
 from monitor.pipeline.rows import latest_text_hashes
 from monitor.pipeline.recorder import Recorder
 
-
+# New bodies go to a worker process this many at a time (stored in one transaction), or fewer when the first
 # has waited this long.
 ANALYSIS_BATCH = 8
 BATCH_WAIT_SECONDS = 0.02
+
 
 @dataclass(frozen=True)
 class AnalysisStoreSpec:
@@ -117,5 +118,3 @@ def _analysis_engine(database_url: str) -> Engine:
         _analysis_engines[database_url] = connect(database_url,
                                                 keep_connections=database_url.startswith("sqlite"))
     return _analysis_engines[database_url]
-
-

@@ -59,6 +59,8 @@ class _Latest:
     clauses: list[Clause] | None  # None until a comparison needs them
     language: str | None = None
     extraction: str | None = None  # Document.method of its text, None if unknown
+
+
 def log_outcome(source: Source, result: FetchResult, outcome: CaptureOutcome) -> None:
     log_capture(source.id, outcome.outcome, attempt_outcome=outcome.attempt_outcome, attempt_id=outcome.attempt_id,
                 http_status=result.http_status, body_bytes=len(result.body), fetch_ms=result.elapsed_ms,
@@ -72,6 +74,6 @@ def _with_notices(outcome: CaptureOutcome, notices: list[dict]) -> CaptureOutcom
 
 ProgressCallback = Callable[[Source, CaptureOutcome], None]
 
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-

@@ -22,11 +22,11 @@ from monitor.pipeline.checks import check_capture, SourceCheck
 from monitor.pipeline.recorder import Recorder
 from monitor.pipeline.analysis_batches import _AnalysisBatches, AnalysisStoreSpec
 
-
+# Captures that wait for the recorder are stored together, one transaction (and one commit) for up to this many.
 CAPTURES_PER_TRANSACTION = 50
 # Bodies fetched and not yet recorded, at most (then the fetchers wait): see Backlog.
 MAX_BACKLOG_BYTES = 32 * 1024 * 1024
-# New bodies go to a worker process this many at a time (stored in one transaction), or fewer when the first
+
 
 @dataclass
 class CycleSummary:
@@ -277,5 +277,3 @@ def _analysed_outcome(source: Source, pool: AnalysisPool | None,
         logging.getLogger(__name__).warning("storing %s in a worker process failed (%s: %s); storing it in the "
                                             "main process", source.id, type(error).__name__, error)
     return None
-
-

@@ -57,5 +57,3 @@ def reextract_source(recorder: Recorder, source: Source) -> CaptureOutcome | Non
     result = FetchResult(url=source.url, outcome=OK, started_at=dt.datetime.now(dt.timezone.utc), elapsed_ms=0,
                          body=body, content_type=content_type)
     return recorder.record_or_fail(Capture(source, result, technical=True))
-
-

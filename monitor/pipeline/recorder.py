@@ -36,12 +36,12 @@ from monitor.pipeline.rows import (_NEWEST_VERSIONS, _baseline, _clauses_of, _fo
                                    _newest_accepted_attempt, _only_the_method_changed, _remember_validators, _seen_body,
                                    upsert_source, upsert_sources, _version_id)
 
-
+# How many recent versions a new text is compared with to call it a revert (flap), not news.
 REVERT_WINDOW = 5
 # Storing captures is tried this many times when the database refuses it for a row another process wrote
 # meanwhile (a source both created); each try reads the source's latest version again.
 STORE_TRIES = 3
-# Captures that wait for the recorder are stored together, one transaction (and one commit) for up to this many.
+
 
 class Recorder:
     """Records captures of sources into the database; keeps each source's latest version in memory.
@@ -346,7 +346,6 @@ class Recorder:
         ).all()
         return next((seq for seq, sha in recent if sha == text_sha256), None)
 
-
     def _refresh_latest(self, session: Session, source_ids: set[str]) -> None:
         """Bring the cached latest version of these sources up to date: another process may have recorded
         one since. Two queries, whatever the number of sources."""
@@ -364,4 +363,3 @@ class Recorder:
                                              extraction=row.extraction) for row in rows}
         for source_id in stale:
             self._latest[source_id] = loaded.get(source_id)
-
