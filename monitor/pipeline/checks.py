@@ -1,5 +1,5 @@
-"""Pure decisions about one capture: is its text acceptable (`check_extracted`), against which text is it
-measured, which notices does its extraction give; `check_capture` runs them without storing anything."""
+"""Decisions about one capture that read no database: is its text acceptable (`check_extracted`), against which
+text is it measured, which notices does its extraction give; `check_capture` runs them, storing nothing."""
 
 from __future__ import annotations
 
