@@ -4,7 +4,7 @@ The CLI (`run`, `ingest`, `import`), the scheduler and the web app call this pac
 Its modules, each importing only those above it in this list:
 
 - `capture`: what a capture is (`Capture`) and what recording it gave (`CaptureOutcome`, the outcomes);
-- `checks`: decisions on a capture's text that read no database, and `check_capture` (what would be extracted, storing nothing);
+- `checks`: decisions on a capture's text that read no database; `check_capture` (what would be extracted);
 - `rows`: the store's queries and row writes the recorder builds on;
 - `recorder`: `Recorder`, which stores captures, one transaction per batch;
 - `analysis_batches`: new bodies sent to the analysis processes, which analyse and store them;
