@@ -9,9 +9,8 @@ import time
 from sqlalchemy import func, select
 
 from conftest import LocalServer
-from monitor import pipeline
 from monitor.fetch import FetchSettings
-from monitor.pipeline import Backlog, Recorder, run_cycle
+from monitor.pipeline import Backlog, Recorder, cycle, run_cycle
 from monitor.sources import Source
 from monitor.store import FetchAttempt, connect, init_database, session_scope
 
@@ -56,15 +55,15 @@ def test_a_slow_recorder_holds_the_fetchers_back_and_loses_nothing(db_url: str, 
         original_add(self, size)
         peak["bytes"] = max(peak["bytes"], self.waiting)
 
-    original_record = pipeline._record_together
+    original_record = cycle._record_together
 
     def slow_record(*args, **kwargs):
         time.sleep(0.05)  # a slow database: the fetchers are far faster than the recorder
         return original_record(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "MAX_BACKLOG_BYTES", limit)
+    monkeypatch.setattr(cycle, "MAX_BACKLOG_BYTES", limit)
     monkeypatch.setattr(Backlog, "add", tracking_add)
-    monkeypatch.setattr(pipeline, "_record_together", slow_record)
+    monkeypatch.setattr(cycle, "_record_together", slow_record)
     engine = connect(db_url)
     init_database(engine)
     sources = [Source(id=f"p{index}", provider="Test", title=f"Page {index}", url=local_server.url(f"/p{index}"),

@@ -103,7 +103,7 @@ def test_an_error_no_check_foresaw_is_an_analysis_error_of_that_capture_only(db_
     def explode(text: str, kind: str | None = None) -> list:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr("monitor.pipeline.extract_clauses", explode)
+    monkeypatch.setattr("monitor.pipeline.recorder.extract_clauses", explode)
     outcome = rec.record_or_fail(Capture(source(), fetched(TERMS)))
     assert outcome.outcome == FAILED and outcome.attempt_outcome == ANALYSIS_ERROR
     assert outcome.error == "analysis failed: RecursionError: maximum recursion depth exceeded"
@@ -121,7 +121,7 @@ def test_a_capture_the_database_refuses_is_stored_as_a_failed_capture(db_url, mo
     def refuse(*args: object, **kwargs: object) -> None:
         raise ValueError("A string literal cannot contain NUL (0x00) characters.")
 
-    monkeypatch.setattr("monitor.pipeline.insert_clause_rows", refuse)
+    monkeypatch.setattr("monitor.pipeline.recorder.insert_clause_rows", refuse)
     outcome = rec.record_or_fail(Capture(source(), fetched(TERMS)))
     assert outcome.outcome == FAILED and outcome.attempt_outcome == ANALYSIS_ERROR
     assert outcome.error.startswith("could not be stored: ValueError: A string literal cannot contain NUL")
@@ -256,7 +256,7 @@ def test_a_failing_database_is_raised_not_blamed_on_the_capture(db_url, monkeypa
     def unreachable(*args: object, **kwargs: object) -> None:
         raise OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr("monitor.pipeline.insert_clause_rows", unreachable)
+    monkeypatch.setattr("monitor.pipeline.recorder.insert_clause_rows", unreachable)
     with pytest.raises(OperationalError):
         rec.record_or_fail(Capture(source(), fetched(TERMS)))
     with session_scope(rec.engine) as session:

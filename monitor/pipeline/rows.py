@@ -1,0 +1,212 @@
+"""The store's queries and row writes the recorder builds on: newest versions, documents of known bodies,
+source rows, forgetting a history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine, and_, bindparam, delete, func, select
+from sqlalchemy.orm import Session
+
+from monitor.analysis import Analysis, compress_body, contained
+from monitor.clauses import Clause
+from monitor.errors import ExtractionError
+from monitor.extract import Document, extract_document
+from monitor.extract.document import AUTOMATIC
+from monitor.fetch import FetchResult
+from monitor.sources import Source
+from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version, session_scope
+from monitor.pipeline.capture import _Latest, _sha256
+
+
+# The id of each source's newest version (`source_ids` is a list). Built once: building this statement
+# costs more than running it.
+_NEWEST_SEQ = (select(Version.source_id, func.max(Version.seq).label("seq"))
+               .where(Version.source_id.in_(bindparam("source_ids", expanding=True)))
+               .group_by(Version.source_id).subquery())
+_NEWEST_VERSIONS = select(Version.source_id, Version.id).join(
+    _NEWEST_SEQ, and_(Version.source_id == _NEWEST_SEQ.c.source_id, Version.seq == _NEWEST_SEQ.c.seq))
+
+
+def _forget_history(session: Session, source_row: SourceRow) -> None:
+    """Delete a source's attempts, versions, clauses and change events (and the outbox rows of those events),
+    keeping its row and snapshots, so that its history can be recorded again."""
+    from monitor.store import Notification
+
+    source_id = source_row.id
+    events = select(ChangeEvent.id).where(ChangeEvent.source_id == source_id)
+    versions = select(Version.id).where(Version.source_id == source_id)
+    session.execute(delete(Notification).where(Notification.event_id.in_(events)))
+    session.execute(delete(ChangeEvent).where(ChangeEvent.source_id == source_id))
+    session.execute(delete(FetchAttempt).where(FetchAttempt.source_id == source_id))
+    session.execute(delete(ClauseRow).where(ClauseRow.version_id.in_(versions)))
+    session.execute(delete(Version).where(Version.source_id == source_id))
+    source_row.failures_in_a_row = 0
+
+
+def _newest_accepted_attempt(source_id: Any) -> Any:
+    """The id of the source's newest attempt that gave a version (new or unchanged), as a scalar subquery;
+    `source_id` is a value or a column of the enclosing query."""
+    query = (select(FetchAttempt.id).where(FetchAttempt.source_id == source_id, FetchAttempt.version_id.is_not(None))
+             .order_by(FetchAttempt.id.desc()).limit(1))
+    return (query.correlate(SourceRow) if source_id is SourceRow.id else query).scalar_subquery()
+
+
+def _document_of_newest_body(session: Session, source_id: str, sha256: str) -> Document | None:
+    """The document of the source's newest accepted capture, if its body was this one."""
+    row = session.execute(
+        select(Version.title, Version.text).join(FetchAttempt, FetchAttempt.version_id == Version.id)
+        .where(FetchAttempt.id == _newest_accepted_attempt(source_id), FetchAttempt.body_sha256 == sha256)
+    ).first()
+    return Document(title=row.title, text=row.text) if row else None
+
+
+def _document_of_snapshot(session: Session, snapshot_id: int) -> Document | None:
+    """The document a snapshot gave when it was last accepted, so an identical body is never parsed twice."""
+    version_id = session.execute(
+        select(FetchAttempt.version_id).where(FetchAttempt.snapshot_id == snapshot_id,
+                                              FetchAttempt.version_id.is_not(None))
+        .order_by(FetchAttempt.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if version_id is None:
+        return None
+    row = session.execute(select(Version.title, Version.text).where(Version.id == version_id)).one()
+    return Document(title=row.title, text=row.text)
+
+
+def _version_id(latest: _Latest | None) -> int | None:
+    return latest.version_id if latest is not None else None
+
+
+def _remember_validators(source_row: SourceRow, result: FetchResult) -> None:
+    if result.etag or result.last_modified:
+        source_row.etag, source_row.last_modified = result.etag, result.last_modified
+
+
+def clause_from_row(row: ClauseRow) -> Clause:
+    return Clause(key=row.key, path=row.path, heading=row.heading, text=row.text,
+                  categories=tuple(row.categories), rules=tuple(row.rules), features=dict(row.features or {}),
+                  label=row.label, lead=row.lead)
+
+
+def upsert_source(session: Session, source: Source) -> SourceRow:
+    """Insert the source's row, or bring its settings up to date with sources.yaml."""
+    row = _source_row(session, session.get(SourceRow, source.id), source)
+    session.flush()
+    return row
+
+
+def upsert_sources(session: Session, sources: Sequence[Source]) -> list[SourceRow]:
+    """`upsert_source` for many sources: one query finds the existing rows, one flush writes them all."""
+    existing = {row.id: row for row in session.scalars(
+        select(SourceRow).where(SourceRow.id.in_([source.id for source in sources])))}
+    rows = [_source_row(session, existing.get(source.id), source) for source in sources]
+    session.flush()
+    return rows
+
+
+def _source_row(session: Session, row: SourceRow | None, source: Source) -> SourceRow:
+    if row is None:
+        row = SourceRow(id=source.id, created_at=dt.datetime.now(dt.timezone.utc), failures_in_a_row=0)
+        session.add(row)
+    row.provider, row.title, row.url = source.provider, source.title, source.url
+    row.kind, row.format, row.enabled = source.kind, source.format, source.enabled
+    row.config = source.model_dump(mode="json", exclude={"id", "provider", "title", "url", "kind", "format",
+                                                         "enabled"})
+    return row
+
+
+def _only_the_method_changed(session: Session, source: Source, latest: _Latest | None, document: Document,
+                             result: FetchResult) -> bool:
+    """Whether a text found by another method than the latest version's (selectors, automatic location) is
+    what that method finds in the latest version's page too: then the switch, not the terms, changed it.
+
+    Both pages are compared as automatic location reads them, the one method that reads any page."""
+    methods = (latest.extraction if latest else None, document.method or None)
+    if None in methods or methods[0] == methods[1]:
+        return False
+    if latest.extraction == AUTOMATIC:
+        before = latest.text
+    else:
+        row = session.execute(select(Snapshot.body, Snapshot.content_type)
+                              .join(Version, Version.snapshot_id == Snapshot.id)
+                              .where(Version.id == latest.version_id)).first()
+        if row is None:
+            return False
+        before = _automatic_text(zlib.decompress(row.body), row.content_type, source)
+    now = (document.text if document.method == AUTOMATIC
+           else _automatic_text(result.body, result.content_type, source))
+    return now is not None and now == before
+
+
+def _automatic_text(body: bytes, content_type: str | None, source: Source) -> str | None:
+    try:
+        with contained():
+            return extract_document(body, format=source.format, content_type=content_type,
+                                    remove=source.remove).text
+    except ExtractionError:
+        return None
+
+
+def latest_text_hashes(engine: Engine, source_ids: Sequence[str]) -> dict[str, str]:
+    """Each source's latest version's text hash (read without a lock: a hint for the analysis, which the
+    recording transaction checks again)."""
+    with session_scope(engine) as session:
+        return dict(session.execute(
+            select(Version.source_id, Version.text_sha256).where(Version.id.in_(
+                select(_NEWEST_VERSIONS.subquery().c.id))), {"source_ids": list(source_ids)}).all())
+
+
+def _baseline(session: Session, source_id: str, latest: _Latest, language: str | None) -> _Latest | None:
+    """The version a new one in `language` is compared with: the latest, or if that one is in another
+    language, the last version in this one (None if there is none). An unknown language matches any."""
+    if language is None or latest.language in (None, language):
+        return latest
+    row = session.execute(
+        select(Version.id, Version.seq, Version.text, Version.text_sha256)
+        .where(Version.source_id == source_id, Version.language == language)
+        .order_by(Version.seq.desc()).limit(1)
+    ).first()
+    return _Latest(*row, clauses=None, language=language) if row else None
+
+
+def _seen_body(session: Session, source_id: str, result: FetchResult) -> tuple[Snapshot | None, Document | None]:
+    """The snapshot kept of this body, if any, and the document (title and text) the body gave when last
+    accepted, if known (from its snapshot, or from the source's newest accepted capture, which keeps only
+    the body's hash)."""
+    sha256 = _sha256(result.body)
+    snapshot = session.execute(
+        select(Snapshot).where(Snapshot.source_id == source_id, Snapshot.sha256 == sha256)
+    ).scalar_one_or_none()
+    if snapshot is not None:
+        snapshot.first_seen = min(snapshot.first_seen, result.started_at)
+        snapshot.last_seen = max(snapshot.last_seen, result.started_at)
+        return snapshot, _document_of_snapshot(session, snapshot.id)
+    return None, _document_of_newest_body(session, source_id, sha256)
+
+
+def _keep_snapshot(session: Session, source_id: str, result: FetchResult,
+                   analysis: Analysis | None, origin: str | None = None) -> Snapshot:
+    """A new snapshot row holding this body (compressed), as the evidence of a version or a failure."""
+    sha256 = _sha256(result.body)
+    compressed = analysis.compressed_body if analysis is not None else None
+    snapshot = Snapshot(
+        source_id=source_id, sha256=sha256, content_type=result.content_type, size=len(result.body),
+        body=compressed or compress_body(result.body), first_seen=result.started_at,
+        last_seen=result.started_at, origin=origin,
+    )
+    session.add(snapshot)
+    session.flush()
+    return snapshot
+
+
+def _clauses_of(session: Session, latest: _Latest) -> list[Clause]:
+    """The clauses of the latest version, loaded from the database the first time they are needed."""
+    if latest.clauses is None:
+        rows = session.execute(select(ClauseRow).where(ClauseRow.version_id == latest.version_id)
+                               .order_by(ClauseRow.position)).scalars()
+        latest.clauses = [clause_from_row(row) for row in rows]
+    return latest.clauses
