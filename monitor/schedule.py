@@ -32,7 +32,8 @@ def run_daemon(sources: Sequence[Source], run_source: Callable[[Source], None],
     """Run each source on its schedule until SIGTERM/SIGINT (or `stop` is set).
 
     One job per source with max_instances=1: a slow fetch and the next tick never overlap.
-    On stop, fetches in flight finish before this returns.
+    On stop, fetches in flight finish before this returns; runs still queued (at start every source's first
+    run is queued at once) are dropped, so SIGTERM does not wait for a whole registry to be fetched.
     """
     stop = stop or threading.Event()
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
@@ -40,9 +41,9 @@ def run_daemon(sources: Sequence[Source], run_source: Callable[[Source], None],
     for source in sources:
         if not source.enabled:
             continue
-        scheduler.add_job(_guarded(run_source, source), trigger_for(source), id=source.id, name=source.id)
+        scheduler.add_job(_guarded(run_source, source, stop), trigger_for(source), id=source.id, name=source.id)
         if run_first:
-            scheduler.add_job(_guarded(run_source, source), id=f"{source.id}:first", name=source.id)
+            scheduler.add_job(_guarded(run_source, source, stop), id=f"{source.id}:first", name=source.id)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     scheduler.start()
     log.info("daemon started with %d sources", len(scheduler.get_jobs()))
@@ -55,8 +56,10 @@ def run_daemon(sources: Sequence[Source], run_source: Callable[[Source], None],
         log.info("daemon stopped")
 
 
-def _guarded(run_source: Callable[[Source], None], source: Source) -> Callable[[], None]:
+def _guarded(run_source: Callable[[Source], None], source: Source, stop: threading.Event) -> Callable[[], None]:
     def job() -> None:
+        if stop.is_set():  # queued before the stop: the shutdown waits for it, so it must return at once
+            return
         try:
             run_source(source)
         except Exception:  # one source's failure must not stop the daemon

@@ -54,3 +54,40 @@ def _attempts(db_url: str) -> int:
         return 0
     finally:
         engine.dispose()
+
+
+def test_sigterm_drops_the_runs_still_queued_and_finishes_those_in_flight(local_server, tmp_path: Path,
+                                                                           db_url: str) -> None:
+    """At start every source's first run is queued at once: on SIGTERM the queued ones are dropped (each
+    would be fetched on the next start), the ones in flight are recorded, and the daemon exits at once."""
+    from conftest import Response
+
+    body = ("<html><body><main><h1>Terms</h1><p>" + "You may not use Output to develop models. " * 20
+            + "</p></main></body></html>").encode()
+
+    def slow(_request) -> Response:
+        time.sleep(0.5)
+        return Response(200, body, {"Content-Type": "text/html"})
+
+    count = 60
+    entries = []
+    for index in range(count):
+        local_server.pages[f"/terms/{index}"] = slow
+        entries.append({"id": f"terms-{index}", "provider": "Local", "title": f"Terms {index}",
+                        "url": local_server.url(f"/terms/{index}"), "select": ["main"], "schedule": "1h",
+                        "allow_private": True, "respect_robots": False})
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": entries}))
+    daemon = subprocess.Popen([sys.executable, "-m", "monitor", "--db", db_url, "daemon", "--quiet"],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _attempts(db_url) == 0:
+            time.sleep(0.1)
+        daemon.send_signal(signal.SIGTERM)
+        out, err = daemon.communicate(timeout=30)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert daemon.returncode == 0 and "Traceback" not in err, err
+    # the runs in flight (a thread pool's worth) were recorded; the rest, queued, were dropped
+    assert 1 <= _attempts(db_url) < count // 2
