@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import yaml
 from conftest import Response
-from test_daemon import _attempts
+from test_daemon import _attempts, daemon_until
 
 from monitor.fetch.politeness import HostGates
 
@@ -55,18 +52,8 @@ def test_a_daemon_over_twenty_sources_on_one_host_keeps_to_per_host(local_server
                         "url": local_server.url(f"/terms/{number}"), "schedule": "1d", "allow_private": True})
     (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": entries}))
     env = {**os.environ, "CLAUSEWATCH_FETCH_PER_HOST": str(PER_HOST), "CLAUSEWATCH_ANALYSIS_PROCESSES": "0"}
-    daemon = subprocess.Popen([sys.executable, "-m", "monitor", "--db", db_url, "daemon", "--quiet"], cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and _attempts(db_url) < 20:
-            time.sleep(0.3)
-        daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=60)
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-    assert daemon.returncode == 0 and "Traceback" not in err, err
+    returncode, err = daemon_until(db_url, tmp_path, lambda: _attempts(db_url) >= 20, seconds=90, env=env)
+    assert returncode == 0 and "Traceback" not in err, err
     assert _attempts(db_url) == 20
     assert in_flight.most <= PER_HOST, f"{in_flight.most} requests in flight to one host"
     assert in_flight.most == PER_HOST  # and the limit is used, not one at a time
