@@ -63,7 +63,7 @@ def config_command(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--attempts-older-than", "age", metavar="AGE", required=True,
-              help="Delete fetch attempts older than this (90d, 12w, 36h; a bare number is days).")
+              help="Delete fetch attempts older than this (90d, 12w, 36h: the unit is required).")
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 @pass_context
 def prune(obj: Context, age: str, dry_run: bool) -> None:
