@@ -16,6 +16,8 @@ answer carries a fresh nonce (as pages with CSRF tokens and build ids do), so no
 every raw body differs from the last one. `--clausewatch` picks the executable (default: the one beside
 this Python, i.e. the checkout's editable install; give a clean venv's to measure the installed wheel).
 
+CPU is the user and system seconds of the tool's process tree (each process's last /proc sample, so up to
+20 ms of a process's end is missed): on a busy machine it moves far less than the wall-clock seconds, which the issue's targets are stated in.
 Peak RSS is the largest sum of the RSS of a tool's process tree (the command and its analysis workers),
 sampled from /proc every 20 ms. Database growth is the bytes the store's files gained in the cycle
 (SQLite file with its -wal; urlwatch's cache.db).
@@ -152,29 +154,40 @@ class Cycle:
     growth_bytes: int
     exit_code: int
     output: str
+    cpu_seconds: float = 0.0
 
 
 def tree_rss_kb(root: int) -> int:
     """The summed VmRSS of `root` and its descendants (Linux /proc)."""
+    return sum(rss for rss, _ in _tree(root).values())
+
+
+def _tree(root: int) -> dict[int, tuple[int, float]]:
+    """(VmRSS in kB, user + system CPU seconds) of `root` and each of its descendants, by pid (Linux /proc)."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    usage: dict[int, tuple[int, float]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             status = Path(entry.path, "status").read_text()
-        except OSError:
+            ticks = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[11:13]
+        except (OSError, IndexError):
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         pid = int(entry.name)
         children.setdefault(int(fields["PPid"]), []).append(pid)
-        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
-    total, todo = 0, [root]
+        usage[pid] = (int(fields.get("VmRSS", "0 kB").split()[0]), sum(map(int, ticks)) / _TICKS)
+    tree, todo = {}, [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        if pid in usage:
+            tree[pid] = usage[pid]
         todo.extend(children.get(pid, ()))
-    return total
+    return tree
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def files_bytes(paths: list[Path]) -> int:
@@ -183,7 +196,7 @@ def files_bytes(paths: list[Path]) -> int:
 
 def run_command(command: list[str], cwd: Path, store: list[Path], env: dict[str, str]) -> Cycle:
     before = files_bytes(store)
-    peak = 0
+    peak, cpu = 0, {}
     began = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
@@ -191,11 +204,14 @@ def run_command(command: list[str], cwd: Path, store: list[Path], env: dict[str,
     reader = threading.Thread(target=lambda: output.append(process.stdout.read()), daemon=True)
     reader.start()
     while process.poll() is None:
-        peak = max(peak, tree_rss_kb(process.pid))
+        tree = _tree(process.pid)
+        peak = max(peak, sum(rss for rss, _ in tree.values()))
+        cpu.update({pid: seconds for pid, (_, seconds) in tree.items()})
         time.sleep(0.02)
     seconds = time.perf_counter() - began
     reader.join()
-    return Cycle(seconds, peak / 1024, files_bytes(store) - before, process.returncode, "".join(output))
+    return Cycle(seconds, peak / 1024, files_bytes(store) - before, process.returncode, "".join(output),
+                 sum(cpu.values()))
 
 
 def clean_environment() -> dict[str, str]:
@@ -260,14 +276,15 @@ def report(args: argparse.Namespace, executable: str, results: dict[str, list[Cy
     for tool, cycles in results.items():
         for name, cycle in zip(CYCLES, cycles):
             last = cycle.output.strip().splitlines()[-1:] if tool == "clausewatch" else []
-            print(f"{tool:<11} {name:<11} {cycle.seconds:6.2f} s  peak RSS {cycle.peak_rss_mb:5.0f} MB  "
+            print(f"{tool:<11} {name:<11} {cycle.seconds:6.2f} s  cpu {cycle.cpu_seconds:6.2f} s  peak RSS {cycle.peak_rss_mb:5.0f} MB  "
                   f"store +{cycle.growth_bytes:>10,} B  exit {cycle.exit_code}  {' '.join(last)}")
     if "urlwatch" not in results:
         print("urlwatch is not installed in this environment (pip install urlwatch): no comparison")
         return
     for index, name in enumerate(CYCLES):
-        ratio = results["clausewatch"][index].seconds / results["urlwatch"][index].seconds
-        print(f"ratio clausewatch / urlwatch, {name:<11} {ratio:.2f}")
+        ours, theirs = results["clausewatch"][index], results["urlwatch"][index]
+        print(f"ratio clausewatch / urlwatch, {name:<11} {ours.seconds / theirs.seconds:.2f}"
+              f"  (cpu {ours.cpu_seconds / theirs.cpu_seconds:.2f})")
 
 
 if __name__ == "__main__":

@@ -71,9 +71,12 @@ def main() -> None:
             subprocess.run([executable, "--db", database, "init"], check=True, env=clean_environment(),
                            capture_output=True)
             began, peak, done = time.perf_counter(), 0, 0
-            daemon = subprocess.Popen([executable, "--db", database, "--sources", str(sources), "daemon", "--quiet"],
-                                      env=clean_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                      text=True)
+            # The daemon logs a line per run: its stderr goes to a file, as a pipe nobody reads would fill
+            # (64 KB, about 600 lines) and block every job on its next log line.
+            log_file = Path(folder) / "daemon.log"
+            with log_file.open("w") as log:
+                daemon = subprocess.Popen([executable, "--db", database, "--sources", str(sources), "daemon",
+                                           "--quiet"], env=clean_environment(), stdout=subprocess.DEVNULL, stderr=log)
             try:
                 while done < args.sources and daemon.poll() is None and time.perf_counter() - began < args.timeout:
                     peak = max(peak, tree_rss_kb(daemon.pid))
@@ -84,7 +87,8 @@ def main() -> None:
                 seconds = time.perf_counter() - began
             finally:
                 daemon.send_signal(signal.SIGTERM)
-                _, err = daemon.communicate(timeout=120)
+                daemon.wait(timeout=120)
+                err = log_file.read_text(errors="replace")
             engine.dispose()
         print(f"{args.sources} sources ({args.pages} distinct pages of about 46 KB on {len(HOSTS)} hosts, "
               f"{args.delay * 1000:g} ms per response), load average {os.getloadavg()[0]:.1f}")
