@@ -23,8 +23,9 @@ from typing import Any
 from urllib.parse import urljoin
 
 from monitor.fetch import OK, FetchResult
-from monitor.fetch.http import (MAX_REDIRECTS, REDIRECT_STATUSES, AddressPolicy, FetchFailure, Resolver,
-                                accept_language, check_url)
+from monitor.fetch.addresses import AddressPolicy, Resolver, check_url
+from monitor.fetch.failure import FetchFailure
+from monitor.fetch.http import MAX_REDIRECTS, REDIRECT_STATUSES, accept_language
 from monitor.fetch.settings import FetchRequest, FetchSettings
 
 log = logging.getLogger(__name__)
