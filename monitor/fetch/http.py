@@ -23,6 +23,7 @@ from monitor.fetch.addresses import AddressPolicy, Resolver, check_url
 from monitor.fetch.bodies import Reply, read_reply
 from monitor.fetch.failure import FetchFailure, describe_error
 from monitor.fetch.politeness import Politeness
+from monitor.fetch.registry import Admit, Fetcher, ResultCallback
 from monitor.fetch.retries import final_failure, parse_retry_after, retry_wait
 from monitor.fetch.robots import ROBOTS_MAX_BYTES, RobotsCache, RobotsReply
 from monitor.fetch.settings import FetchRequest, FetchSettings
@@ -84,6 +85,16 @@ async def fetch_sources(
 def fetch_source(request: FetchRequest, settings: FetchSettings) -> FetchResult:
     """Fetch one source synchronously (not from inside a running event loop)."""
     return asyncio.run(fetch_sources([request], settings))[0]
+
+
+class HttpFetcher(Fetcher):
+    """Plain HTTP(S) with httpx: the fetcher of every source that names no other."""
+
+    kind = "http"
+
+    async def fetch(self, requests: Sequence[FetchRequest], settings: FetchSettings, on_result: ResultCallback, *,
+                    politeness: Politeness | None = None, admit: Admit | None = None) -> None:
+        await fetch_sources(requests, settings, on_result, politeness, admit=admit, keep_results=False)
 
 
 class _Budget:
