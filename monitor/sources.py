@@ -27,6 +27,17 @@ _SLUG = r"^[a-z0-9][a-z0-9._-]*$"
 MAX_URL_LENGTH = 4000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
+# The kinds a source may name in `fetcher:`. Each is a `Fetcher` of monitor.fetch, which registers it by its
+# kind; that stage is a layer above this one (it imports Source), so the shipped kinds are named here too,
+# and tests/test_fetch_registry.py fails when the two lists differ. A fetcher defined anywhere else (a
+# plugin, a test) adds its kind here when its class is defined (`allow_fetcher_kind`).
+FETCHER_KINDS: set[str] = {"http", "browser"}
+
+
+def allow_fetcher_kind(kind: str) -> None:
+    """Let sources name `kind` in `fetcher:` (called by monitor.fetch when a fetcher class registers)."""
+    FETCHER_KINDS.add(kind)
+
 
 def parse_interval(text: str) -> dt.timedelta | None:
     """A schedule's interval ('30m', '12h', '1d': the one duration grammar, monitor.durations); None when the
@@ -96,7 +107,7 @@ class Source(BaseModel):
     schedule: str = "12h"
     expect: str | None = None
     enabled: bool = True
-    fetcher: Literal["http", "browser"] = "http"
+    fetcher: str = "http"  # one of FETCHER_KINDS
     allow_private: bool = False  # the URL's own host and port may be a private or loopback address
     allow_private_redirects: bool = False  # so may any other host the page redirects to or loads from
     respect_robots: bool = True
@@ -122,6 +133,13 @@ class Source(BaseModel):
         ambiguous = parse_disagreement(value)
         if ambiguous:
             raise ValueError(ambiguous)
+        return value
+
+    @field_validator("fetcher")
+    @classmethod
+    def _fetcher_is_known(cls, value: str) -> str:
+        if value not in FETCHER_KINDS:
+            raise ValueError(f"unknown fetcher {value!r} (one of: {', '.join(sorted(FETCHER_KINDS))})")
         return value
 
     @field_validator("schedule")
@@ -296,7 +314,9 @@ def _validation_fingerprint() -> bytes:
     import pydantic
 
     code = b"".join((_PACKAGE_DIR / module).read_bytes() for module in _VALIDATING_MODULES)
-    return hashlib.sha256(code + pydantic.VERSION.encode()).digest()
+    # a source validated while a fetcher kind was registered is no longer valid once it is not
+    kinds = " ".join(sorted(FETCHER_KINDS)).encode()
+    return hashlib.sha256(code + pydantic.VERSION.encode() + kinds).digest()
 
 
 def _construct(fields: dict) -> Source:

@@ -16,8 +16,9 @@ import pytest
 from conftest import LocalServer, Response
 from monitor.errors import UsageError
 from monitor.fetch import FetchRequest, FetchSettings, fetch_source, fetch_sources, read_file
-from monitor.fetch import http as fetch_http
-from monitor.fetch.http import address_refusal, parse_retry_after
+from monitor.fetch import addresses as fetch_addresses
+from monitor.fetch.addresses import address_refusal
+from monitor.fetch.http import parse_retry_after
 from monitor.sources import Source
 
 FAST = FetchSettings(backoff_base=0.01, backoff_max=0.05, connect_timeout=2, read_timeout=2, total_timeout=5)
@@ -310,8 +311,8 @@ def test_gzip_bomb_is_too_large_without_inflating_it(local_server):
 @pytest.fixture
 def loopback_one_is_public(monkeypatch):
     """Pretend 127.0.0.1 is a public address, so a non-private source can reach the test server."""
-    real = fetch_http.address_refusal
-    monkeypatch.setattr(fetch_http, "address_refusal",
+    real = fetch_addresses.address_refusal
+    monkeypatch.setattr(fetch_addresses, "address_refusal",
                         lambda address: None if str(address) == "127.0.0.1" else real(address))
 
 

@@ -243,7 +243,7 @@ def test_atom_feeds_overall_and_per_source(client: TestClient) -> None:
         if source:
             assert all(f"/sources/{source}/clauses/" in e.link for e in feed.entries)
     entry = feedparser.parse(client.get(f"/feeds/{EXAMPLE}.atom").content).entries[0]
-    assert entry.id.startswith(f"tag:clausewatch,2025:{EXAMPLE}/v2/") and "tightened" in entry.title
+    assert entry.id.startswith(f"tag:clausewatch,2025:{EXAMPLE}/v2/") and entry.title.startswith("TIGHTENED: ")
     assert client.get("/feeds/nope.atom").status_code == 404
 
 

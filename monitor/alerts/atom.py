@@ -1,7 +1,8 @@
 """Atom channel: messages in, Atom feed files out: `all.xml` with everything and `<source id>.xml` per source.
 
 Each event or notice is one entry whose id is derived from the event (not the run, not the channel),
-so re-sending it replaces the entry in place and a feed reader never shows it twice.
+so re-sending it replaces the entry in place and a feed reader never shows it twice. The entries and the
+documents are written by `monitor.alerts.feeds`, which also writes the web site's feeds.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from xml.etree import ElementTree
 
 from pydantic import Field, field_validator
 
-from monitor.alerts.base import NAMESPACE, ChannelNotifier, ChannelSettings, Message, item_identity
-from monitor.alerts.render import item_html, item_text, item_title
-from monitor.timestamps import now_iso
+from monitor.alerts.base import NAMESPACE, ChannelNotifier, ChannelSettings, Message
+from monitor.alerts.feeds import build_entry, entry_id, feed_document, tag
 
-ATOM = "http://www.w3.org/2005/Atom"
-ElementTree.register_namespace("", ATOM)
+__all__ = ["AtomNotifier", "AtomSettings", "build_entry", "entry_id", "write_feed"]
+
 _lock = threading.Lock()  # feeds are rewritten whole; one writer at a time in this process
 ALL_FEED = "all"
 
@@ -38,53 +38,11 @@ class AtomSettings(ChannelSettings):
         return value.rstrip("/") if value else value
 
 
-def entry_id(item: dict) -> str:
-    """The Atom id of an event or notice: the same in every feed and every run."""
-    return f"urn:uuid:{uuid.uuid5(NAMESPACE, item_identity(item))}"
-
-
-def _tag(name: str) -> str:
-    return f"{{{ATOM}}}{name}"
-
-
-def _sub(parent: ElementTree.Element, name: str, text: str | None = None, **attributes: str) -> ElementTree.Element:
-    element = ElementTree.SubElement(parent, _tag(name), attributes)
-    if text is not None:
-        element.text = text
-    return element
-
-
-def _now() -> str:
-    return now_iso()
-
-
-def build_entry(item: dict) -> ElementTree.Element:
-    entry = ElementTree.Element(_tag("entry"))
-    _sub(entry, "id", entry_id(item))
-    _sub(entry, "title", item_title(item))
-    moment = item.get("observed_at") or item.get("at") or _now()
-    _sub(entry, "published", moment)
-    _sub(entry, "updated", moment)
-    link = item.get("history_url") or item["url"]
-    _sub(entry, "link", href=link, rel="alternate", type="text/html")
-    if link != item["url"]:
-        _sub(entry, "link", href=item["url"], rel="related")
-    author = _sub(entry, "author")
-    _sub(author, "name", item.get("provider") or "ClauseWatch")
-    for category in item.get("categories", []):
-        _sub(entry, "category", term=category)
-    if "direction" in item:
-        _sub(entry, "category", term=item["direction"], scheme="urn:clausewatch:direction")
-    _sub(entry, "summary", item_text(item).split("\n\nBefore:")[0], type="text")
-    _sub(entry, "content", str(item_html(item)), type="html")  # ElementTree escapes it once more, as Atom wants
-    return entry
-
-
 def _read_entries(path: Path) -> list[ElementTree.Element]:
     if not path.exists():
         return []
     try:
-        return ElementTree.parse(path).getroot().findall(_tag("entry"))
+        return ElementTree.parse(path).getroot().findall(tag("entry"))
     except ElementTree.ParseError:  # a damaged file is rebuilt from the entries sent from now on
         return []
 
@@ -94,21 +52,11 @@ def write_feed(path: Path, feed_key: str, title: str, new_entries: list[ElementT
     """Merge entries into the feed file at `path` (same id: replaced), newest first, atomically."""
     by_id: dict[str, ElementTree.Element] = {}
     for entry in _read_entries(path) + new_entries:
-        by_id[entry.findtext(_tag("id")) or ""] = entry
-    entries = sorted(by_id.values(), key=lambda e: (e.findtext(_tag("updated")) or "", e.findtext(_tag("id")) or ""),
+        by_id[entry.findtext(tag("id")) or ""] = entry
+    entries = sorted(by_id.values(), key=lambda e: (e.findtext(tag("updated")) or "", e.findtext(tag("id")) or ""),
                      reverse=True)[:max_entries]
-    feed = ElementTree.Element(_tag("feed"))
-    _sub(feed, "id", f"urn:uuid:{uuid.uuid5(NAMESPACE, 'feed/' + feed_key)}")
-    _sub(feed, "title", title)
-    _sub(feed, "updated", max((e.findtext(_tag("updated")) or "" for e in entries), default=_now()))
-    author = _sub(feed, "author")
-    _sub(author, "name", "ClauseWatch")
-    _sub(feed, "generator", "ClauseWatch")
-    if feed_url:
-        _sub(feed, "link", href=f"{feed_url}/{path.name}", rel="self", type="application/atom+xml")
-    feed.extend(entries)
-    ElementTree.indent(feed)
-    data = ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True)
+    data = feed_document(f"urn:uuid:{uuid.uuid5(NAMESPACE, 'feed/' + feed_key)}", title, entries,
+                         self_url=f"{feed_url}/{path.name}" if feed_url else None)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

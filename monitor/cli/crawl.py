@@ -278,12 +278,11 @@ def check_source(obj: Context, source_id: str, file: Path | None, lines: int, su
 
     from rich.markup import escape
 
-    from monitor.fetch import read_file
     from monitor.pipeline import check_capture, fetch_once
     from monitor.sources import find_source
 
     source = find_source(obj.sources(), source_id)
-    result = read_file(file) if file else fetch_once(source, fetch_settings(None))
+    result = fetch_once(source, fetch_settings(None), path=file)
     check = check_capture(source, result, suggest=suggest)
     console.print(f"[bold]{source.id}[/] {source.url}", markup=True)
     console.print(f"fetch: {result.outcome} {result.http_status or ''} {len(result.body)} bytes "

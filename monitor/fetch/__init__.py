@@ -1,4 +1,8 @@
-"""Fetch stage: a source's URL (or a local file) in, a `FetchResult` out. Only this stage talks to the network."""
+"""Fetch stage: a source's URL (or a local file) in, a `FetchResult` out. Only this stage talks to the network.
+
+Each source is fetched by the fetcher its `fetcher:` kind names (`registry`: `http`, `browser`; `file` for a
+local path).
+"""
 
 from __future__ import annotations
 
@@ -45,10 +49,13 @@ class FetchResult:
         return self.outcome == OK
 
 
-# Imported last: these modules import FetchResult from this package.
+# Imported last: these modules import FetchResult from this package. Importing the fetcher modules registers
+# their kinds.
 from monitor.fetch.settings import FetchRequest, FetchSettings  # noqa: E402
+from monitor.fetch.registry import Fetcher, fetch_requests, fetcher_for  # noqa: E402
 from monitor.fetch.http import fetch_source, fetch_sources  # noqa: E402
 from monitor.fetch.file import read_file  # noqa: E402
+from monitor.fetch import browser  # noqa: E402, F401  isort: skip
 
 __all__ = [
     "FAILURE_KINDS",
@@ -57,7 +64,10 @@ __all__ = [
     "FetchRequest",
     "FetchResult",
     "FetchSettings",
+    "Fetcher",
+    "fetch_requests",
     "fetch_source",
     "fetch_sources",
+    "fetcher_for",
     "read_file",
 ]

@@ -23,8 +23,11 @@ from typing import Any
 from urllib.parse import urljoin
 
 from monitor.fetch import OK, FetchResult
-from monitor.fetch.http import (MAX_REDIRECTS, REDIRECT_STATUSES, AddressPolicy, FetchFailure, Resolver,
-                                accept_language, check_url)
+from monitor.fetch.addresses import AddressPolicy, Resolver, check_url
+from monitor.fetch.failure import FetchFailure
+from monitor.fetch.http import MAX_REDIRECTS, REDIRECT_STATUSES, accept_language
+from monitor.fetch.politeness import Politeness
+from monitor.fetch.registry import Admit, Fetcher, ResultCallback
 from monitor.fetch.settings import FetchRequest, FetchSettings
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,17 @@ async def fetch_with_browser(requests: Sequence[FetchRequest], settings: FetchSe
             return list(await asyncio.gather(*(one(request) for request in requests)))
         finally:
             await browser.close()
+
+
+class BrowserFetcher(Fetcher):
+    """Headless Chromium, for pages that scripts build (`fetcher: browser`); a few pages at a time, whatever
+    the HTTP limits (so `politeness` and `admit` are not used)."""
+
+    kind = "browser"
+
+    async def fetch(self, requests: Sequence[FetchRequest], settings: FetchSettings, on_result: ResultCallback, *,
+                    politeness: Politeness | None = None, admit: Admit | None = None) -> None:
+        await fetch_with_browser(requests, settings, on_result)
 
 
 class _RequestGuard:

@@ -1,14 +1,18 @@
-"""Local files as fetches: a path in, a `FetchResult` out (for `ingest`)."""
+"""Local files as fetches: a path in, a `FetchResult` out (for `ingest` and `check-source --file`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import mimetypes
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from monitor.errors import UsageError
 from monitor.fetch import OK, FetchResult
+from monitor.fetch.politeness import Politeness
+from monitor.fetch.registry import Admit, Fetcher, ResultCallback
+from monitor.fetch.settings import FetchRequest, FetchSettings
 
 _CONTENT_TYPES = {
     ".html": "text/html",
@@ -46,3 +50,17 @@ def read_file(path: str | Path) -> FetchResult:
         content_type=guess_content_type(file),
         final_url=url,
     )
+
+
+class FileFetcher(Fetcher):
+    """The requests that carry a local `path`: each file read as an `ok` fetch (UsageError if unreadable)."""
+
+    kind = "file"
+    named_by_sources = False
+
+    async def fetch(self, requests: Sequence[FetchRequest], settings: FetchSettings, on_result: ResultCallback, *,
+                    politeness: Politeness | None = None, admit: Admit | None = None) -> None:
+        for request in requests:
+            if request.path is None:
+                raise ValueError(f"source {request.source.id!r}: the file fetcher needs a path")
+            on_result(request, read_file(request.path))

@@ -1,31 +1,33 @@
-"""HTTP fetch: `FetchRequest`s in, `FetchResult`s out (async httpx, politeness, limits, address checks, retries)."""
+"""HTTP fetch: `FetchRequest`s in, `FetchResult`s out: the crawl (async httpx clients per host, politeness,
+robots.txt, redirects hop by hop, retries with backoff, each source's time budget).
+
+Every hop passes the address rule first (`addresses`); bodies are read within their limits by `bodies`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import datetime as dt
-import email.utils
 import functools
-import ipaddress
 import logging
-import random
-import socket
 import ssl
 import time
-import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
 from monitor.fetch import NOT_MODIFIED, OK, FetchResult
+from monitor.fetch.addresses import AddressPolicy, Resolver, check_url
+from monitor.fetch.bodies import Reply, read_reply
+from monitor.fetch.failure import FetchFailure, describe_error
 from monitor.fetch.politeness import Politeness
+from monitor.fetch.registry import Admit, Fetcher, ResultCallback
+from monitor.fetch.retries import final_failure, parse_retry_after, retry_wait
 from monitor.fetch.robots import ROBOTS_MAX_BYTES, RobotsCache, RobotsReply
 from monitor.fetch.settings import FetchRequest, FetchSettings
 from monitor.sources import Source
-from monitor.urls import Origin, parse_disagreement, urlsplit_origin
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +35,11 @@ MAX_REDIRECTS = 10
 ROBOTS_MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
-_TRANSIENT_OUTCOMES = frozenset({"network_error", "timeout", "rate_limited"})
-# Reading a small error or redirect body lets the connection go back to the pool.
-_DRAIN_MAX_BYTES = 64 * 1024
 _KEPT_HEADERS = (
     "content-type", "content-length", "content-encoding", "content-language", "etag",
     "last-modified", "date", "cache-control", "retry-after", "location", "server", "x-robots-tag",
 )
 _ACCEPT = "text/html,application/xhtml+xml,text/markdown,text/plain;q=0.9,application/pdf;q=0.9,*/*;q=0.5"
-# Most specific first: 169.254/16 is both link-local and private, and link-local says more.
-_REFUSED_KINDS = ("loopback", "link_local", "unspecified", "multicast", "private", "reserved")
 
 
 # ---------------------------------------------------------------- public API
@@ -90,117 +87,14 @@ def fetch_source(request: FetchRequest, settings: FetchSettings) -> FetchResult:
     return asyncio.run(fetch_sources([request], settings))[0]
 
 
-def address_refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why an address may not be fetched without `allow_private` ("loopback", ...), or None."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    for kind in _REFUSED_KINDS:
-        if getattr(address, f"is_{kind}"):
-            return kind.replace("_", "-")
-    return None if address.is_global else "non-global"
+class HttpFetcher(Fetcher):
+    """Plain HTTP(S) with httpx: the fetcher of every source that names no other."""
 
+    kind = "http"
 
-def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or HTTP-date); None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return max(0.0, (when - (now or _utc_now())).total_seconds())
-
-
-@dataclass(frozen=True)
-class AddressPolicy:
-    """Which private (loopback, link-local, private-range ...) addresses one source's requests may reach.
-
-    `allow_private` covers the source URL's own scheme, host and port only; every other origin (a redirect,
-    a browser page's images, frames and fetch() calls) is allowed private addresses only by
-    `allow_private_redirects`. So a trusted intranet page cannot redirect the fetcher to 169.254.169.254.
-    """
-
-    home: Origin | None
-    allow_private: bool = False
-    allow_private_redirects: bool = False
-
-    @classmethod
-    def for_source(cls, source: Source) -> AddressPolicy:
-        return cls(urlsplit_origin(source.url), source.allow_private,
-                   getattr(source, "allow_private_redirects", False))
-
-    def private_allowed(self, url: str) -> bool:
-        if urlsplit_origin(url) == self.home:
-            return self.allow_private
-        return self.allow_private_redirects
-
-    def setting_for(self, url: str) -> str:
-        """The source field that would allow a private address at `url`."""
-        return "allow_private" if urlsplit_origin(url) == self.home else "allow_private_redirects"
-
-
-async def check_url(url: str, policy: AddressPolicy, resolver: Resolver) -> None:
-    """Refuse (raise FetchFailure, `blocked`) a URL that is not plain http(s), or whose host resolves to an
-    address the policy does not allow; resolving fails as `network_error`.
-
-    The one address rule of both fetchers (HTTP and browser), applied to every request before it is made.
-    A refusal is `blocked`, like a robots.txt refusal: both are our policy declining the fetch, never
-    transient, and fixed by the source's configuration; the error text says which field.
-
-    There is a DNS-rebinding gap: the client resolves the name again when it connects, so a hostile DNS
-    server could answer differently the second time. Closing it needs a transport that connects to the
-    checked address; not done yet (README, Security).
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise FetchFailure("blocked", f"refused scheme {parts.scheme or '(none)'!r} in {url}", url=url)
-    if not parts.hostname:
-        raise FetchFailure("blocked", f"refused URL without a host: {url}", url=url)
-    ambiguous = parse_disagreement(url)
-    if ambiguous:
-        raise FetchFailure("blocked", f"refused {ambiguous}", url=url)
-    if policy.private_allowed(url):
-        return
-    for address in await resolver.addresses(parts.hostname, url):
-        kind = address_refusal(address)
-        if kind:
-            named = "" if parts.hostname == str(address) else f"{parts.hostname} is "
-            raise FetchFailure("blocked", f"refused address: {named}{address} is a {kind} address, for {url} "
-                                          f"(set {policy.setting_for(url)}: true on the source to allow it)", url=url)
-
-
-# ---------------------------------------------------------------- failures and replies
-
-class FetchFailure(Exception):
-    """An attempt that did not give a usable reply; becomes a failed FetchResult or a retry."""
-
-    def __init__(self, outcome: str, error: str, *, status: int | None = None, url: str | None = None,
-                 headers: httpx.Headers | None = None, retry_after: float | None = None,
-                 transient: bool | None = None) -> None:
-        super().__init__(error)
-        self.outcome = outcome
-        self.error = error
-        self.status = status
-        self.url = url
-        self.headers = headers
-        self.retry_after = retry_after
-        if transient is None:
-            transient = outcome in _TRANSIENT_OUTCOMES or (outcome == "http_error" and (status or 0) >= 500)
-        self.transient = transient
-
-
-@dataclass(frozen=True)
-class _Reply:
-    url: str
-    status: int
-    reason: str
-    headers: httpx.Headers
-    body: bytes = b""
+    async def fetch(self, requests: Sequence[FetchRequest], settings: FetchSettings, on_result: ResultCallback, *,
+                    politeness: Politeness | None = None, admit: Admit | None = None) -> None:
+        await fetch_sources(requests, settings, on_result, politeness, admit=admit, keep_results=False)
 
 
 class _Budget:
@@ -260,7 +154,7 @@ class _Crawl:
             return await self._fetch(request, started_at, budget)
         except Exception as error:  # a bug must not take the rest of the cycle down with it
             log.exception("unexpected error fetching %s", request.source.url)
-            failure = FetchFailure("network_error", f"unexpected error (please report): {_describe(error)}")
+            failure = FetchFailure("network_error", f"unexpected error (please report): {describe_error(error)}")
             return _failed(request, failure, started_at, budget)
 
     async def _fetch(self, request: FetchRequest, started_at: dt.datetime, budget: _Budget) -> FetchResult:
@@ -271,14 +165,14 @@ class _Crawl:
                 reply = await self._attempt(request, budget)
                 return _succeeded(request, _classify(request, reply), started_at, budget)
             except FetchFailure as failure:
-                wait = _retry_wait(failure, attempt, self.settings)
+                wait = retry_wait(failure, attempt, self.settings)
                 if wait is None or wait >= budget.overall_left():
-                    return _failed(request, _final(failure, attempt, self.settings), started_at, budget)
+                    return _failed(request, final_failure(failure, attempt, self.settings), started_at, budget)
                 log.debug("retrying %s in %.2f s after %s", request.source.url, wait, failure.error)
                 await asyncio.sleep(wait)
                 attempt += 1
 
-    async def _attempt(self, request: FetchRequest, budget: _Budget) -> _Reply:
+    async def _attempt(self, request: FetchRequest, budget: _Budget) -> Reply:
         source = request.source
         url = source.url
         policy = AddressPolicy.for_source(source)
@@ -319,7 +213,7 @@ class _Crawl:
         return RobotsReply(None, error="too many redirects")
 
     async def exchange(self, url: str, headers: dict[str, str], budget: _Budget, max_bytes: int,
-                       truncate: bool = False) -> _Reply:
+                       truncate: bool = False) -> Reply:
         """One GET inside the host's and the run's limits; the body is read only for a 2xx."""
         queued_at = time.monotonic()
         async with self.hosts.slot(urlsplit(url).hostname or ""), self.slots:
@@ -337,22 +231,22 @@ class _Crawl:
             finally:
                 budget.attempt_left -= time.monotonic() - began
 
-    async def _send(self, url: str, headers: dict[str, str], max_bytes: int, truncate: bool) -> _Reply:
+    async def _send(self, url: str, headers: dict[str, str], max_bytes: int, truncate: bool) -> Reply:
         with self.clients.lease(urlsplit(url).hostname or "") as client:
             try:
                 request = client.build_request("GET", url, headers=headers)
                 response = await client.send(request, stream=True)
                 try:
-                    return await _read_reply(response, url, max_bytes, truncate)
+                    return await read_reply(response, url, max_bytes, truncate)
                 finally:
                     await response.aclose()
             except httpx.TimeoutException as error:
                 raise FetchFailure("timeout", f"{_timeout_name(error)} on {url}", url=url) from None
             except (httpx.HTTPError, httpx.InvalidURL, OSError) as error:
-                raise FetchFailure("network_error", f"{_describe(error)} on {url}", url=url) from None
+                raise FetchFailure("network_error", f"{describe_error(error)} on {url}", url=url) from None
 
 
-# ---------------------------------------------------------------- clients, limits, DNS
+# ---------------------------------------------------------------- clients
 
 class _HostClients:
     """One AsyncClient per host, made on first use, with a connection more than `per_host` (for robots.txt).
@@ -385,7 +279,7 @@ def _new_client(settings: FetchSettings, connections: int) -> httpx.AsyncClient:
     headers = {
         "User-Agent": settings.user_agent,
         "Accept": _ACCEPT,
-        # We decode ourselves (bounded, see _Decoder), so only offer what zlib can do.
+        # We decode ourselves (bounded, see bodies.Decoder), so only offer what zlib can do.
         "Accept-Encoding": "gzip, deflate",
     }
     # trust_env=False: no proxy or netrc credentials picked up from the environment.
@@ -399,116 +293,7 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class Resolver:
-    """Host names to addresses through the event loop's getaddrinfo, cached for the run."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, asyncio.Future[list[ipaddress.IPv4Address | ipaddress.IPv6Address]]] = {}
-
-    async def addresses(self, host: str, url: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-        with contextlib.suppress(ValueError):
-            return [ipaddress.ip_address(host)]
-        if host not in self._cache:
-            self._cache[host] = asyncio.ensure_future(self._resolve(host, url))
-        try:
-            return await asyncio.shield(self._cache[host])
-        except FetchFailure:
-            self._cache.pop(host, None)  # a retry resolves again
-            raise
-
-    @staticmethod
-    async def _resolve(host: str, url: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as error:
-            raise FetchFailure("network_error", f"cannot resolve {host}: {_describe(error)}", url=url) from None
-        return [ipaddress.ip_address(info[4][0]) for info in infos]
-
-
-# ---------------------------------------------------------------- bodies
-
-async def _read_reply(response: httpx.Response, url: str, max_bytes: int, truncate: bool) -> _Reply:
-    if not 200 <= response.status_code < 300:
-        await _drain(response)
-        return _Reply(url, response.status_code, response.reason_phrase, response.headers)
-    body = await _read_body(response, url, max_bytes, truncate)
-    return _Reply(url, response.status_code, response.reason_phrase, response.headers, body)
-
-
-async def _read_body(response: httpx.Response, url: str, max_bytes: int, truncate: bool) -> bytes:
-    """The decoded body, streamed; stops as soon as it passes `max_bytes` (before or after decompression)."""
-    length = response.headers.get("content-length", "")
-    if length.isdigit() and int(length) > max_bytes and not truncate:
-        raise FetchFailure("too_large", f"Content-Length {length} is over the {max_bytes}-byte limit",
-                       status=response.status_code, url=url, headers=response.headers, transient=False)
-    decoder = _Decoder(response.headers.get("content-encoding", ""), url)
-    chunks: list[bytes] = []
-    size = 0
-    async for raw in response.aiter_raw():
-        data = decoder.feed(raw, max_bytes - size)
-        chunks.append(data)
-        size += len(data)
-        if size > max_bytes:
-            if truncate:
-                return b"".join(chunks)[:max_bytes]
-            raise FetchFailure("too_large", f"body is over the {max_bytes}-byte limit (stopped reading)",
-                           status=response.status_code, url=url, headers=response.headers, transient=False)
-    return b"".join(chunks) + decoder.flush()
-
-
-async def _drain(response: httpx.Response) -> None:
-    length = response.headers.get("content-length", "")
-    if not length.isdigit() or int(length) > _DRAIN_MAX_BYTES:
-        return
-    with contextlib.suppress(httpx.HTTPError):
-        async for _chunk in response.aiter_raw():
-            pass
-
-
-class _Decoder:
-    """Content-Encoding decoding that never inflates more than it is allowed to (gzip bombs)."""
-
-    def __init__(self, encoding: str, url: str) -> None:
-        self.encoding = encoding.strip().lower()
-        self.url = url
-        if self.encoding in ("", "identity"):
-            self._zlib = None
-        elif self.encoding in ("gzip", "x-gzip"):
-            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif self.encoding == "deflate":
-            self._zlib = zlib.decompressobj(zlib.MAX_WBITS)
-        else:
-            raise FetchFailure("network_error", f"unsupported Content-Encoding {encoding!r} on {url}",
-                           url=url, transient=False)
-        self._started = False
-
-    def feed(self, data: bytes, room: int) -> bytes:
-        """Decode a chunk into at most room + 1 bytes: one more than fits means too large."""
-        if self._zlib is None:
-            return data
-        try:
-            return self._decompress(data, room)
-        except zlib.error as error:
-            raise FetchFailure("network_error", f"corrupt {self.encoding} body on {self.url}: {error}",
-                           url=self.url) from None
-
-    def _decompress(self, data: bytes, room: int) -> bytes:
-        if not self._started and self.encoding == "deflate":
-            self._started = True
-            try:
-                return self._zlib.decompress(data, room + 1)
-            except zlib.error:
-                # Some servers send raw deflate without the zlib header.
-                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-        self._started = True
-        return self._zlib.decompress(data, room + 1)
-
-    def flush(self) -> bytes:
-        return self._zlib.flush() if self._zlib is not None else b""
-
-
-# ---------------------------------------------------------------- results
+# ---------------------------------------------------------------- requests and results
 
 def _conditional_headers(request: FetchRequest) -> dict[str, str]:
     """The validators of a conditional GET, and the language a source pins."""
@@ -520,7 +305,7 @@ def _conditional_headers(request: FetchRequest) -> dict[str, str]:
     return headers
 
 
-def _next_hop(reply: _Reply, location: str) -> str:
+def _next_hop(reply: Reply, location: str) -> str:
     try:
         parts = urlsplit(urljoin(reply.url, location.strip()))
         return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
@@ -529,7 +314,7 @@ def _next_hop(reply: _Reply, location: str) -> str:
                        url=reply.url, headers=reply.headers, transient=False) from None
 
 
-def _classify(request: FetchRequest, reply: _Reply) -> _Reply:
+def _classify(request: FetchRequest, reply: Reply) -> Reply:
     """A usable reply (2xx, or 304 to a conditional GET) is returned; any other raises FetchFailure."""
     if 200 <= reply.status < 300 or (reply.status == 304 and (request.etag or request.last_modified)):
         return reply
@@ -539,32 +324,7 @@ def _classify(request: FetchRequest, reply: _Reply) -> _Reply:
                    status=reply.status, url=reply.url, headers=reply.headers, retry_after=retry_after)
 
 
-def _retry_wait(failure: FetchFailure, attempt: int, settings: FetchSettings) -> float | None:
-    """Seconds before the next attempt, or None to give up: Retry-After if given, else full-jitter backoff."""
-    if not failure.transient or attempt >= settings.retries:
-        return None
-    if failure.retry_after is not None:
-        return failure.retry_after if failure.retry_after <= settings.max_retry_after else None
-    return random.uniform(0, min(settings.backoff_max, settings.backoff_base * 2**attempt))
-
-
-def _final(failure: FetchFailure, attempt: int, settings: FetchSettings) -> FetchFailure:
-    """The failure to report, its error saying why there was no (further) retry."""
-    notes = []
-    if failure.retry_after is not None and failure.retry_after > settings.max_retry_after:
-        notes.append(f"Retry-After {failure.retry_after:g} s is over max_retry_after ({settings.max_retry_after:g} s)")
-    if attempt:
-        notes.append(f"after {attempt + 1} attempts")
-    if not notes:
-        return failure
-    # A copy: one DNS failure is shared by every source on that host, so editing it would note each
-    # source's attempts on all of them ("(after 3 attempts) (after 3 attempts) ...").
-    return FetchFailure(failure.outcome, f"{failure.error} ({'; '.join(notes)})", status=failure.status,
-                        url=failure.url, headers=failure.headers, retry_after=failure.retry_after,
-                        transient=failure.transient)
-
-
-def _succeeded(request: FetchRequest, reply: _Reply, started_at: dt.datetime, budget: _Budget) -> FetchResult:
+def _succeeded(request: FetchRequest, reply: Reply, started_at: dt.datetime, budget: _Budget) -> FetchResult:
     unchanged = reply.status == 304
     return FetchResult(
         url=request.source.url,
@@ -612,8 +372,3 @@ def _timeout_name(error: httpx.TimeoutException) -> str:
     names = {httpx.ConnectTimeout: "connect timeout", httpx.ReadTimeout: "read timeout",
              httpx.WriteTimeout: "write timeout", httpx.PoolTimeout: "no free connection in time"}
     return names.get(type(error), "timeout")
-
-
-def _describe(error: BaseException) -> str:
-    text = str(error) or getattr(error, "strerror", None) or ""
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -57,11 +58,18 @@ class FetchSettings(BaseModel):
 
 @dataclass(frozen=True)
 class FetchRequest:
-    """One source to fetch, with the validators of the last body seen for a conditional GET."""
+    """One source to fetch, with the validators of the last body seen for a conditional GET; or, with `path`,
+    a local file to read as a fetch of the source (`ingest`, `check-source --file`)."""
 
     source: Source
     etag: str | None = None
     last_modified: str | None = None
+    path: Path | None = None
+
+    @property
+    def fetcher(self) -> str:
+        """The kind of fetcher that fetches this request (monitor.fetch.registry): the source's, or `file`."""
+        return "file" if self.path is not None else self.source.fetcher
 
 
 FETCH_ENV_PREFIX = "CLAUSEWATCH_FETCH_"

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from monitor.analysis import AnalysisPool, discard_pool
@@ -157,17 +158,10 @@ class Backlog:
 
 async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[Any, FetchResult], None],
                      politeness: Any = None, admit: Callable[[], Any] | None = None) -> None:
-    """HTTP sources and browser sources fetched side by side."""
-    import asyncio
+    """Each request fetched by the fetcher its source names (monitor.fetch.registry), the kinds side by side."""
+    from monitor.fetch import fetch_requests
 
-    from monitor.fetch import fetch_sources
-    from monitor.fetch.browser import fetch_with_browser
-
-    by_browser = [request for request in requests if request.source.fetcher == "browser"]
-    by_http = [request for request in requests if request.source.fetcher != "browser"]
-    await asyncio.gather(fetch_sources(by_http, settings, on_result=on_result, politeness=politeness, admit=admit,
-                                       keep_results=False),
-                         fetch_with_browser(by_browser, settings, on_result=on_result))
+    await fetch_requests(requests, settings, on_result, politeness=politeness, admit=admit)
 
 
 def check_captures(sources: Sequence[Source], settings: Any,
@@ -188,14 +182,15 @@ def check_captures(sources: Sequence[Source], settings: Any,
     return [checks[source.id] for source in sources]
 
 
-def fetch_once(source: Source, settings: Any) -> FetchResult:
-    """One fetch of one source with the fetcher it names (no storing)."""
+def fetch_once(source: Source, settings: Any, path: str | Path | None = None) -> FetchResult:
+    """One fetch of one source with the fetcher it names, or of the local file at `path` (no storing)."""
     import asyncio
 
     from monitor.fetch import FetchRequest
 
     results: list[FetchResult] = []
-    asyncio.run(_fetch_all([FetchRequest(source)], settings, lambda request, result: results.append(result)))
+    request = FetchRequest(source, path=Path(path) if path is not None else None)
+    asyncio.run(_fetch_all([request], settings, lambda request, result: results.append(result)))
     return results[0]
 
 

@@ -22,6 +22,7 @@ from monitor.errors import UsageError
 from monitor.store import history, session_scope
 from monitor.web import diffs, queries
 from monitor.web.cache import DEFAULT_STAMP_TTL, ResponseCache
+from monitor.web.feeds import render_feed
 from monitor.web.queries import NotFound
 from monitor.web.render import STATIC, Renderer, snapshot_suffix
 from monitor.web.uses import USE_PAGE_SPECS
@@ -99,10 +100,6 @@ def build_page(engine: Engine, name: str, params: dict[str, Any], query: dict[st
     """The data of one page (what its template renders and its /api mirror returns)."""
     with session_scope(engine) as session:
         return PAGES[name].build(session, params, query or {})
-
-
-def render_feed(renderer: Renderer, data: dict[str, Any], page_path: str, absolute: Callable[[str], str]) -> str:
-    return renderer.render("feed.atom", data, page_path, absolute=absolute)
 
 
 def create_app(engine: Engine, *, base_path: str = "/", stamp_ttl: float = DEFAULT_STAMP_TTL) -> Starlette:
@@ -189,7 +186,7 @@ def create_app(engine: Engine, *, base_path: str = "/", stamp_ttl: float = DEFAU
         except NotFound as error:
             return error_response(request, 404, str(error), False), False
         base = str(request.base_url).rstrip("/")
-        body = render_feed(renderer, data, request.url.path, lambda path: base + renderer.link_for("/")(path))
+        body = render_feed(data, request.url.path, lambda path: base + renderer.link_for("/")(path))
         return Response(body, media_type="application/atom+xml; charset=utf-8", headers=SECURITY_HEADERS), True
 
     async def feed(request: Request) -> Response:

@@ -20,6 +20,7 @@ from monitor.errors import UsageError
 from monitor.store import history, session_scope
 from monitor.web import queries
 from monitor.web.app import PAGES, SECURITY_HEADERS
+from monitor.web.feeds import render_feed
 from monitor.web.render import STATIC, Renderer, download_suffix, static_file
 
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{SECURITY_HEADERS["Content-Security-Policy"]}">'
@@ -76,8 +77,7 @@ def export_site(engine: Engine, out: Path, site_url: str | None = None, with_jso
         page("trends", "/trends", queries.trends_page(session))
         page("search", "/search", queries.search_page(session))
         feed_path = "/feeds/all.atom"
-        write(feed_path, renderer.render("feed.atom", queries.feed_page(session), feed_path,
-                                         absolute=absolute(feed_path)))
+        write(feed_path, render_feed(queries.feed_page(session), feed_path, absolute(feed_path)))
         summary.feeds += 1
         keys_by_source: dict[str, set[str]] = {}
         for clause in history.watched_clauses_everywhere(session):
@@ -88,8 +88,7 @@ def export_site(engine: Engine, out: Path, site_url: str | None = None, with_jso
             source_id = source["id"]
             page("source", f"/sources/{source_id}", queries.source_page(session, source_id))
             feed_path = f"/feeds/{source_id}.atom"
-            write(feed_path, renderer.render("feed.atom", queries.feed_page(session, source_id), feed_path,
-                                             absolute=absolute(feed_path)))
+            write(feed_path, render_feed(queries.feed_page(session, source_id), feed_path, absolute(feed_path)))
             summary.feeds += 1
             versions = history.versions_of(session, source_id)
             for version in versions:
