@@ -13,7 +13,7 @@ from monitor.clauses.align import align_clauses, content_of, strip_label
 from monitor.clauses.definitions import definitions_of, uses_term
 from monitor.clauses.language import is_mainly_cjk
 from monitor.clauses.classify import core_categories, extract_features, load_rules, matches_core_rule, prepare_text
-from monitor.clauses.thresholds import compare_thresholds
+from monitor.clauses.threshold_changes import compare_thresholds
 from monitor.clauses.scope import (alternative_signals, classify_edits, declared_names, edits_of,
                                    explained_by_vocabulary, is_alternative, scope_signals, substantive_reason)
 
