@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from monitor.errors import UsageError
 from monitor.store import history, session_scope
-from monitor.web import diffs, queries
+from monitor.web import diffs, overview, queries
 from monitor.web.cache import DEFAULT_STAMP_TTL, ResponseCache
 from monitor.web.queries import NotFound
 from monitor.web.render import STATIC, Renderer, snapshot_suffix
@@ -80,12 +80,12 @@ PAGES: dict[str, Page] = {
     "diff": Page("/sources/{source_id}/diff/{span}", "diff.html",
                  lambda s, p, q: queries.diff_page(s, p["source_id"], *_diff_span(p["span"]))),
     "search": Page("/search", "search.html",
-                   lambda s, p, q: queries.search_page(s, q.get("q", ""), q.get("provider", ""),
+                   lambda s, p, q: overview.search_page(s, q.get("q", ""), q.get("provider", ""),
                                                        q.get("category", ""), q.get("direction", ""),
                                                        bool(q.get("history")))),
-    "matrix": Page("/matrix", "matrix.html", lambda s, p, q: queries.matrix_page(s, q.get("at") or None)),
+    "matrix": Page("/matrix", "matrix.html", lambda s, p, q: overview.matrix_page(s, q.get("at") or None)),
     "trends": Page("/trends", "trends.html",
-                   lambda s, p, q: queries.trends_page(s, q.get("by") if q.get("by") in ("category", "provider")
+                   lambda s, p, q: overview.trends_page(s, q.get("by") if q.get("by") in ("category", "provider")
                                                        else None)),
 }
 
@@ -256,9 +256,9 @@ def warm_up(engine: Engine, renderer: Renderer) -> None:
         renderer.env.get_template(template)
     with session_scope(engine) as session:
         queries.home_page(session)
-        queries.matrix_page(session)
-        queries.trends_page(session)
-        queries.search_page(session)
+        overview.matrix_page(session)
+        overview.trends_page(session)
+        overview.search_page(session)
         pairs = queries.consecutive_diffs(session)
     diffs.start()
     diffs.prewarm(pairs)

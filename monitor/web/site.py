@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from monitor.errors import UsageError
 from monitor.store import history, session_scope
-from monitor.web import queries
+from monitor.web import overview, queries
 from monitor.web.app import PAGES, SECURITY_HEADERS
 from monitor.web.render import STATIC, Renderer, download_suffix, static_file
 
@@ -72,9 +72,9 @@ def export_site(engine: Engine, out: Path, site_url: str | None = None, with_jso
 
     with session_scope(engine) as session:
         page("home", "/", queries.home_page(session))
-        page("matrix", "/matrix", queries.matrix_page(session))
-        page("trends", "/trends", queries.trends_page(session))
-        page("search", "/search", queries.search_page(session))
+        page("matrix", "/matrix", overview.matrix_page(session))
+        page("trends", "/trends", overview.trends_page(session))
+        page("search", "/search", overview.search_page(session))
         feed_path = "/feeds/all.atom"
         write(feed_path, renderer.render("feed.atom", queries.feed_page(session), feed_path,
                                          absolute=absolute(feed_path)))
