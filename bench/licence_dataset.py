@@ -4,7 +4,7 @@
 
 The licence corpus is laid out `<family>/<document>/<YYYY-MM-DD>_<commit>.txt` with a manifest. Here each
 document gets a provider name and a title that contains "License", so that `clausewatch import` (see
-`monitor/importer.py` `_guess_kind`) records it as a licence; a use policy keeps "Policy" in its title
+`monitor/importer/naming.py` `_guess_kind`) records it as a licence; a use policy keeps "Policy" in its title
 and is recorded as a policy, as a use policy fetched from a vendor's site would be. Versions of one day
 (the date in the corpus file name) are stamped T00-00-00Z, T01-00-00Z, ... in the manifest's (commit) order. Files keep the `.txt` suffix:
 the importer reads them as plain text, as the monitor reads raw LICENSE files (`format: text`).

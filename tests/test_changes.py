@@ -132,7 +132,8 @@ def test_removed_rule_restated_in_another_clause_is_a_merge() -> None:
 
 
 def test_word_diff_never_splits_a_word_and_reasons_read_as_edits() -> None:
-    from monitor.changes import wording_edits, word_diff
+    from monitor.changes import word_diff
+    from monitor.changes.compare import wording_edits
 
     diff = word_diff("You shall not use Output.", "You will not use Output.")
     assert (-1, "shall") in diff and (1, "will") in diff

@@ -10,7 +10,8 @@ import yaml
 from monitor.clauses import Clause, extract_clauses
 from monitor.clauses.align import align_clauses
 from monitor.clauses.classify import classify_clause, extract_features, load_rules
-from monitor.clauses.segment import segment_document, split_sentences
+from monitor.clauses.segment import segment_document
+from monitor.clauses.sentences import split_sentences
 from monitor.extract.text import normalise_plain_text
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "clause_cases.yaml").read_text(encoding="utf-8"))

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.importer import find_versions, parse_stamp, source_for
+from monitor.importer import find_versions, source_for
+from monitor.timestamps import parse_stamp
 
 # imported history keeps its folder names: no registry entry takes it over
 NO_SOURCES = str(Path(__file__).resolve().parent / "data" / "no-sources.yaml")

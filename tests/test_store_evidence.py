@@ -12,7 +12,9 @@ from monitor.fetch import FetchResult
 from monitor.pipeline import FAILED, NEW_VERSION, UNCHANGED, Recorder, reextract_source
 from monitor.sources import Source
 from monitor.store import FetchAttempt, Snapshot, Version, connect, init_database, session_scope
-from monitor.store.portable import export_jsonl, import_records, open_export, row_counts
+from monitor.store.export import export_jsonl
+from monitor.store.export_reader import open_export
+from monitor.store.import_export import import_records, row_counts
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 TERMS = """<main><h1>Terms of Use</h1><h2>3. Restrictions</h2><p>You may not:</p><ol>

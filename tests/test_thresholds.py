@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.clauses.thresholds import (COMPARISONS, PHRASINGS, QUANTITIES, Threshold, compare_thresholds,
-                                        find_thresholds, is_scale_threshold, read_amount)
+from monitor.clauses.amounts import read_amount
+from monitor.clauses.threshold_changes import compare_thresholds
+from monitor.clauses.thresholds import COMPARISONS, PHRASINGS, QUANTITIES, Threshold, find_thresholds, is_scale_threshold
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "thresholds.yaml").read_text(encoding="utf-8"))
 LLAMA = ("If, on the Meta Llama 3 version release date, the monthly active users of the products or services made "

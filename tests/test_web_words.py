@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from monitor.web.queries import clause_labels, excerpt, reason_in_words
+from monitor.web.words import clause_labels, excerpt, reason_in_words
 from test_web import EXAMPLE, client, get_ok, site_db  # noqa: F401 (fixtures)
 
 

@@ -154,7 +154,7 @@ def cosmetic_kind(edit: Edit, declared: frozenset[str] = frozenset()) -> str:
 
 def _same_amount(old: str, new: str) -> bool:
     """"700 million" → "seven hundred million (700,000,000)": one amount written another way."""
-    from monitor.clauses.thresholds import read_amount  # thresholds imports nothing of scope; kept local for start-up
+    from monitor.clauses.amounts import read_amount  # amounts imports nothing of scope; kept local for start-up
 
     before, after = read_amount(old), read_amount(new)
     return before is not None and before == after

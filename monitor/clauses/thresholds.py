@@ -1,26 +1,27 @@
-"""Thresholds: a clause's text in, the thresholds it states out (quantity, amount, comparison, phrasing); and
-two versions' thresholds in, the signed signals of their change out.
+"""Thresholds: a clause's text in, the thresholds it states out (quantity, amount, comparison, phrasing).
 
 A threshold is an amount of a quantity of a small closed vocabulary (`QUANTITIES`) with a comparison
 ("greater than", "fewer than", "no more than", 超过 ...) and a phrasing: a licence needed above it
 (`licence_needed_above`), an exemption below it (`exempt_below`), a limit (`limit`), or a bare condition
-whose consequence the clause does not say (`condition`). Amounts are read from figures ("700 million",
-"US$1,000,000", "$1M", "1亿") and words ("seven hundred million", 一亿); an amount stated twice, in words and
-in figures, is `consistent` only when both agree. Money counts only as revenue or funding: a liability cap
-("shall not exceed $100") names no quantity and is no threshold.
+whose consequence the clause does not say (`condition`). Amounts are read by `amounts.py` from figures ("700
+million", "US$1,000,000", "$1M", "1亿") and words ("seven hundred million", 一亿); an amount stated twice, in
+words and in figures, is `consistent` only when both agree. Money counts only as revenue or funding: a
+liability cap ("shall not exceed $100") names no quantity and is no threshold. How two versions' thresholds
+differ is `threshold_changes.py`.
 """
 
 from __future__ import annotations
 
 import bisect
-import math
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["PHRASINGS", "QUANTITIES", "Threshold", "compare_thresholds", "find_thresholds", "is_scale_threshold",
-           "read_amount"]
+from monitor.clauses.amounts import Amount, find_amounts, normalise_text
+
+__all__ = ["COMPARISONS", "MONEY_QUANTITIES", "PHRASINGS", "QUANTITIES", "USER_QUANTITIES", "Threshold",
+           "find_thresholds", "is_scale_threshold"]
 
 QUANTITIES = ("monthly active users", "daily active users", "weekly active users", "users", "devices",
               "employees", "revenue", "funding", "parameters", "compute")
@@ -29,8 +30,6 @@ COMPARISONS = (">", ">=", "<", "<=")
 MONEY_QUANTITIES = ("revenue", "funding")
 USER_QUANTITIES = ("monthly active users", "daily active users", "weekly active users", "users")
 _QUANTITY_PERIODS = {"monthly active users": "month", "daily active users": "day", "weekly active users": "week"}
-# Revenue is annual unless the clause says otherwise.
-_DEFAULT_PERIODS = {"revenue": "year"}
 # Stored features of earlier versions: {"value", "unit", "text"} with the unit as the old pattern wrote it.
 _LEGACY_UNITS = {"active users": "users"}
 
@@ -74,157 +73,6 @@ class Threshold:
                    str(feature.get("text", "")))
 
 
-# ----------------------------------------------------------------------------------------- reading amounts
-
-_TRANSLATE = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " ",
-                            "（": "(", "）": ")", "，": ",", "＄": "$", "；": ";", "。": ".",
-                            **{chr(0xFF10 + d): str(d) for d in range(10)}})
-_CURRENCY_PREFIX = r"(?P<cur>(?<![a-z])u\.?s\.?\s?\$|\busd\s?\$?|\beur\s?€?|\bgbp\s?£?|\b(?:cny|rmb)\s?¥?|[$€£¥])"
-_CURRENCY_SUFFIX = (r"(?P<cur2>\busd\b|\beur\b|\bgbp\b|\bcny\b|\brmb\b|(?:u\.s\.\s|us\s)?dollars?\b|euros?\b|"
-                    r"pounds?(?: sterling)?\b|yuan\b|yen\b|\bjpy\b|元人民币|人民币元|人民币|美元|欧元|元)")
-_FIGURE = re.compile(
-    r"(?<![a-z0-9.,])(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-    r"(?:\s?\^\s?(?P<exp>\d+))?"
-    r"(?:\s?(?P<scale>thousand|million|billion|trillion|mn|bn)\b|(?P<letter>[kmb])\b|\s?(?P<cn>[千万亿]+))?"
-    rf"(?:\s?{_CURRENCY_SUFFIX})?")
-# Read backwards from a figure: the currency written before it ("US$", "USD ", "€").
-_CURRENCY_BEFORE = re.compile(rf"{_CURRENCY_PREFIX}\s?$")
-_SMALL = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen".split())}
-_SMALL.update({w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)})
-_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "mn": 1e6, "bn": 1e9,
-           "k": 1e3, "m": 1e6, "b": 1e9}
-_NUMBER_WORD = "(?:" + "|".join(sorted([*_SMALL, "hundred", "thousand", "million", "billion", "trillion"],
-                                       key=len, reverse=True)) + ")"
-_WORDS = re.compile(rf"(?:\ba\s+(?=(?:hundred|thousand|million|billion)\b))?\b{_NUMBER_WORD}"
-                    rf"(?:(?:\s+and\s+|\s+|-){_NUMBER_WORD})*\b(?:\s?{_CURRENCY_SUFFIX})?")
-_CHINESE = re.compile(r"[零〇一二两三四五六七八九十百千万亿]*[一二两三四五六七八九十][零〇一二两三四五六七八九十百千万亿]*")
-_CHINESE_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
-_CHINESE_UNITS = {"十": 10, "百": 100, "千": 1000}
-# Currency marks as written, spaces and dots removed, by their first characters. "¥" is read as the yuan
-# (the licences that use it are Chinese); the yen is written "jpy" or "yen".
-_CURRENCIES = (("us$", "USD"), ("usd", "USD"), ("$", "USD"), ("dollar", "USD"), ("美元", "USD"), ("eur", "EUR"),
-               ("€", "EUR"), ("欧元", "EUR"), ("gbp", "GBP"), ("£", "GBP"), ("pound", "GBP"), ("cny", "CNY"),
-               ("rmb", "CNY"), ("¥", "CNY"), ("yuan", "CNY"), ("元", "CNY"), ("人民币", "CNY"), ("jpy", "JPY"),
-               ("yen", "JPY"))
-# Words that may stand between an amount and its restatement in brackets ("five U.S. dollars (US$5)").
-_BETWEEN_RESTATEMENTS = re.compile(r"\s*(?:(?:u\.s\.\s|us\s)?dollars?\s*|euros?\s*|pounds?\s*|yuan\s*)?\(\s*")
-
-
-@dataclass(frozen=True)
-class _Amount:
-    start: int
-    end: int
-    value: float
-    currency: str | None
-    other_value: float | None = None
-
-    @property
-    def consistent(self) -> bool:
-        return self.other_value is None or math.isclose(self.value, self.other_value)
-
-
-def _currency(raw: str | None) -> str | None:
-    key = re.sub(r"[\s.]", "", (raw or "").lower())
-    return next((code for prefix, code in _CURRENCIES if key.startswith(prefix)), None) if key else None
-
-
-def _figure_value(match: re.Match[str]) -> float:
-    value = float(match["num"].replace(",", ""))
-    if match["exp"]:
-        value **= float(match["exp"])
-    scale = match["scale"] or match["letter"]
-    value *= _SCALES.get(scale, 1) if scale else 1
-    for char in match["cn"] or "":
-        value *= {"千": 1e3, "万": 1e4, "亿": 1e8}[char]
-    return value
-
-
-def _words_value(words: str) -> float:
-    total, current = 0.0, 0.0
-    for word in re.findall(r"[a-z]+", words):
-        if word in _SMALL:
-            current += _SMALL[word]
-        elif word == "hundred":
-            current = (current or 1) * 100
-        elif word in _SCALES:
-            total += (current or 1) * _SCALES[word]
-            current = 0
-    return total + current
-
-
-def _chinese_value(text: str) -> float:
-    for mark, scale in (("亿", 1e8), ("万", 1e4)):
-        if mark in text:
-            high, low = text.split(mark, 1)
-            return (_chinese_value(high) if high else 1) * scale + (_chinese_value(low) if low else 0)
-    total, digit = 0.0, 0
-    for char in text:
-        if char in _CHINESE_DIGITS:
-            digit = _CHINESE_DIGITS[char]
-        elif char in _CHINESE_UNITS:
-            total += (digit or 1) * _CHINESE_UNITS[char]
-            digit = 0
-    return total + digit
-
-
-def _raw_amounts(text: str) -> list[_Amount]:
-    """Every amount in figures, in English words and in Chinese numerals, in text order, without overlaps."""
-    found: list[_Amount] = []
-    taken = bytearray(len(text) + 1)
-    for pattern, read in ((_FIGURE, _figure_value), (_WORDS, lambda m: _words_value(m.group(0))),
-                          (_CHINESE, lambda m: _chinese_value(m.group(0)))):
-        for match in pattern.finditer(text):
-            start, end = match.span()
-            if any(taken[start:end]):
-                continue
-            raw_currency = match.groupdict().get("cur2")
-            if pattern is _FIGURE:
-                before = _CURRENCY_BEFORE.search(text, max(0, start - 8), start)
-                if before:
-                    start, raw_currency = before.start(), before["cur"]
-            found.append(_Amount(start, end, read(match), _currency(raw_currency)))
-            taken[start:end] = b"\x01" * (end - start)
-    return sorted(found, key=lambda a: a.start)
-
-
-def _amounts(text: str) -> list[_Amount]:
-    """Amounts, with an amount restated in brackets ("seven hundred million (700,000,000)") read as one."""
-    raw = _raw_amounts(text)
-    merged: list[_Amount] = []
-    index = 0
-    while index < len(raw):
-        amount = raw[index]
-        following = raw[index + 1] if index + 1 < len(raw) else None
-        if following and _BETWEEN_RESTATEMENTS.fullmatch(text, amount.end, following.start) \
-                and re.match(r"\s*\)", text[following.end:]):
-            close = following.end + text[following.end:].index(")") + 1
-            words_first = bool(_WORDS.match(text, amount.start)) and not _FIGURE.match(text, amount.start)
-            first, second = (amount, following) if words_first or not _WORDS.match(text, following.start) \
-                else (following, amount)
-            between = text[amount.end:following.start].strip(" (")
-            currency = amount.currency or following.currency or _currency(between)
-            other = None if math.isclose(first.value, second.value) else second.value
-            merged.append(_Amount(amount.start, close, first.value, currency, other))
-            index += 2
-            continue
-        merged.append(amount)
-        index += 1
-    return merged
-
-
-def read_amount(text: str) -> tuple[float, str | None] | None:
-    """(value, currency) of a text that is one amount and nothing else ("700 million", "seven hundred million
-    (700,000,000)", "US$5"); None for anything else, and for words and figures that disagree.
-
-    An edit from one way of writing an amount to another with the same value restates it (a cosmetic edit).
-    """
-    prepared = _prepare(text).strip(" .,;:")
-    amounts = _amounts(prepared)
-    if len(amounts) != 1 or not amounts[0].consistent or (amounts[0].start, amounts[0].end) != (0, len(prepared)):
-        return None
-    return amounts[0].value, amounts[0].currency
 
 
 # ----------------------------------------------------------------------------------------- quantities
@@ -281,7 +129,6 @@ _TAIL = {"more": ">=", "greater": ">=", "above": ">=", "over": ">=", "higher": "
          "less": "<=", "fewer": "<=", "below": "<=", "under": "<=", "lower": "<="}
 _ENGLISH_TAIL = re.compile(rf"\s*(?:or|and)\s+{_TAIL_WORDS}\b")
 _CHINESE_TAIL = re.compile(r"[名个位台家]?(?:[\u4e00-\u9fff]{0,8}?)(?P<tail>及以上|以上|及以下|以下|以内)")
-_WORDS_OF = {">": "more than", ">=": "at least", "<": "less than", "<=": "at most"}
 
 # ----------------------------------------------------------------------------------------- phrasing cues
 
@@ -320,11 +167,6 @@ _AGE = re.compile(r"\bage\b|\baged\b|\bages\b|\badults?\b|\bminors?\b|years? old
 _CLAUSE_PART = re.compile(r"[;.!?](?=\s|$)|[。；]")
 
 
-def _prepare(text: str) -> str:
-    text = text.lower().translate(_TRANSLATE)
-    text = re.sub(r"\*\*|__|\\(?=[.\-()\[\]*])", "", text)
-    return re.sub(r"\s+", " ", text).strip()
-
 
 def find_thresholds(text: str, lead: str = "") -> list[Threshold]:
     """Every threshold the clause states, in text order (an amount at most once).
@@ -340,10 +182,10 @@ def _find_thresholds(text: str, lead: str) -> tuple[Threshold, ...]:
     lowered = text.lower()
     if not (any(hint in lowered for hint in _QUANTITY_HINTS) and any(hint in lowered for hint in _COMPARISON_HINTS)):
         return ()
-    prepared, prepared_lead = _prepare(lowered), _prepare(lead)
+    prepared, prepared_lead = normalise_text(lowered), normalise_text(lead)
     thresholds: list[Threshold] = []
     part_starts = [0] + [m.end() for m in _CLAUSE_PART.finditer(prepared)]
-    for amount in _amounts(prepared):
+    for amount in find_amounts(prepared):
         part_start = part_starts[bisect.bisect_right(part_starts, amount.start) - 1]
         threshold = _threshold_at(prepared, amount, part_start, prepared_lead)
         if threshold and threshold not in thresholds:
@@ -351,7 +193,7 @@ def _find_thresholds(text: str, lead: str) -> tuple[Threshold, ...]:
     return tuple(thresholds)
 
 
-def _threshold_at(prepared: str, amount: _Amount, part_start: int, lead: str) -> Threshold | None:
+def _threshold_at(prepared: str, amount: Amount, part_start: int, lead: str) -> Threshold | None:
     before = prepared[part_start:amount.start]
     comparison, comparison_start = _comparison_before(before)
     unit = _UNIT_AFTER.match(prepared, amount.end)
@@ -459,198 +301,3 @@ def is_scale_threshold(text: str, lead: str = "") -> bool:
     applies (the `scale_threshold` category, in whatever shape the threshold is written)."""
     return any(t.phrasing in ("licence_needed_above", "exempt_below") for t in find_thresholds(text, lead))
 
-
-# ----------------------------------------------------------------------------------------- comparing versions
-
-Signal = tuple[int, str]
-
-
-def compare_thresholds(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[Signal]:
-    """Signals (+1 tightened, -1 loosened, reason) of the change between two versions' thresholds.
-
-    Thresholds are matched by quantity (several of one quantity in value order). Each threshold binds one
-    side of its amount, the *restricted side*:
-    - `licence_needed_above` ("greater than N ... you must request a license"): the side its comparison
-      names; above N. Lowering N brings more licensees above it: tightened. Raising N: loosened.
-    - `exempt_below` ("does not apply if ... less than N", "free for fewer than N"): the other side of the
-      exemption; at or above N. Lowering N leaves fewer exempt: tightened, like a lowered licence threshold.
-    - `limit` ("no more than N devices"): beyond the limit. Lowering N allows less: tightened.
-    - `condition` (a comparison with no stated consequence): the side named when it is above N; below N it
-      cannot be told, and any change is unclear.
-    - An earlier version's stored {"value", "unit", "text"} has no comparison or phrasing: it is read with the
-      other version's, so only its amount is compared (lowered = tightened, as before).
-    With the restricted side of both versions above N, a smaller N or a boundary that now includes N
-    ("greater than" → "at least") tightens; below N (a licence needed *below* an amount), the reverse. A
-    restricted side that flips, a change of phrasing over the same amount, a change of currency or
-    period, a measure of users that changed (monthly → daily), and words and figures that disagree are
-    unclear: they come as a pair of signals (+1 and -1) with the same reason, which `_direction` reads as
-    `unclear`. A threshold that appears tightens and one that disappears loosens, except an exemption:
-    an exemption added or removed is unclear (loosened if the rule bound everyone before, tightened if it
-    bound no one).
-    """
-    before_t = [Threshold.from_feature(f) for f in before]
-    after_t = [Threshold.from_feature(f) for f in after]
-    signals: list[Signal] = []
-    gone: list[Threshold] = []
-    new: list[Threshold] = []
-    for quantity in dict.fromkeys(t.quantity for t in before_t + after_t):
-        old = sorted((t for t in before_t if t.quantity == quantity), key=lambda t: t.value)
-        now = sorted((t for t in after_t if t.quantity == quantity), key=lambda t: t.value)
-        for b, a in zip(old, now):
-            signals += _pair_signals(b, a)
-        gone += old[len(now):]
-        new += now[len(old):]
-    for b, a in _measure_changes(gone, new):
-        gone.remove(b)
-        new.remove(a)
-        signals += _unclear(f"threshold measure changed from {_describe(b)} to {_describe(a)}")
-    for threshold in new:
-        signals += _appeared(threshold)
-    for threshold in gone:
-        signals += _disappeared(threshold)
-    return signals
-
-
-def _unclear(reason: str) -> list[Signal]:
-    return [(1, reason), (-1, reason)]
-
-
-def _pair_signals(b: Threshold, a: Threshold) -> list[Signal]:
-    b, a = _with_legacy_filled(b, a), _with_legacy_filled(a, b)
-    if _same(b, a):
-        return []
-    for threshold in (b, a):
-        if not threshold.consistent:
-            words, figures = (_amount(v or 0, threshold.currency) for v in (threshold.value, threshold.other_value))
-            return _unclear(f"words and figures disagree in '{threshold.text}': {words} against {figures}")
-    if b.currency != a.currency:
-        return _unclear(f"threshold currency changed from {b.currency or 'unstated'} to {a.currency or 'unstated'}:"
-                        f" {_describe(b)} and {_describe(a)} cannot be compared")
-    if _period(b) != _period(a):
-        return _unclear(f"threshold period changed: {_describe(b)} and {_describe(a)} cannot be compared")
-    restricted_b, restricted_a = _restricted(b), _restricted(a)
-    rephrased = b.phrasing != a.phrasing and None not in (b.phrasing, a.phrasing)
-    if restricted_b is None or restricted_a is None or restricted_b[0] != restricted_a[0]:
-        return _unclear(f"threshold changed from {_describe(b)} to {_describe(a)}: which side the rule binds changed"
-                        " or cannot be told")
-    if rephrased and math.isclose(b.value, a.value):
-        return _unclear(f"threshold rephrased from {_PHRASE[b.phrasing]} to {_PHRASE[a.phrasing]} "
-                        f"{_describe(a, comparison=False)}; same amount")
-    sign = _widening(restricted_b, restricted_a)
-    if sign == 0:
-        return []
-    reason = _value_reason(b, a, restricted_a[0])
-    if rephrased:
-        reason += f" (rephrased from {_PHRASE[b.phrasing]} to {_PHRASE[a.phrasing]})"
-    return [(sign, reason)]
-
-
-_PHRASE = {"licence_needed_above": "a licence needed above", "exempt_below": "an exemption below",
-           "limit": "a limit", "condition": "a condition"}
-
-
-def _with_legacy_filled(threshold: Threshold, other: Threshold) -> Threshold:
-    """An earlier version's stored threshold, read with the other version's comparison and phrasing."""
-    if threshold.comparison is not None or other.comparison is None:
-        return threshold
-    return replace(threshold, comparison=other.comparison, phrasing=other.phrasing, currency=other.currency,
-                   period=other.period)
-
-
-def _same(b: Threshold, a: Threshold) -> bool:
-    return (b.quantity, b.comparison, b.phrasing, b.currency, _period(b), b.consistent) == \
-        (a.quantity, a.comparison, a.phrasing, a.currency, _period(a), a.consistent) \
-        and math.isclose(b.value, a.value) and math.isclose(b.other_value or 0, a.other_value or 0)
-
-
-def _period(threshold: Threshold) -> str | None:
-    return threshold.period or _DEFAULT_PERIODS.get(threshold.quantity)
-
-
-def _restricted(threshold: Threshold) -> tuple[str, float, bool | None] | None:
-    """The side of the amount the rule binds: ("above" | "below", amount, whether the amount itself is bound)."""
-    if threshold.comparison is None:  # two earlier versions' stored thresholds: the old reading, above N
-        return "above", threshold.value, None
-    side = "above" if threshold.comparison in (">", ">=") else "below"
-    inclusive = threshold.comparison in (">=", "<=")
-    if threshold.phrasing in ("exempt_below", "limit"):
-        side, inclusive = ("below" if side == "above" else "above"), not inclusive
-    elif threshold.phrasing == "condition" and side == "below":
-        return None
-    return side, threshold.value, inclusive
-
-
-def _widening(b: tuple[str, float, bool | None], a: tuple[str, float, bool | None]) -> int:
-    """+1 when the bound side grew, -1 when it shrank, 0 when it is the same."""
-    side, old, old_inclusive = b
-    _, new, new_inclusive = a
-    if not math.isclose(old, new):
-        lower = new < old
-        return 1 if lower == (side == "above") else -1
-    if old_inclusive is None or new_inclusive is None or old_inclusive == new_inclusive:
-        return 0
-    return 1 if new_inclusive else -1
-
-
-def _value_reason(b: Threshold, a: Threshold, side: str) -> str:
-    name = {"exempt_below": "exemption threshold", "limit": "limit"}.get(a.phrasing or "", "threshold")
-    unit = _unit(a)
-    if math.isclose(b.value, a.value):
-        binds = "now also binds" if _restricted(a)[2] else "no longer binds"  # type: ignore[index]
-        return (f"{name} {binds} exactly {_amount(a.value, a.currency)} {unit} "
-                f"('{_WORDS_OF[b.comparison or '>']}' became '{_WORDS_OF[a.comparison or '>']}')")
-    moved = "lowered" if a.value < b.value else "raised"
-    reason = f"{name} {moved} from {_amount(b.value, b.currency)} to {_amount(a.value, a.currency)} {unit}"
-    if a.phrasing == "exempt_below":
-        reason += ": fewer are exempt" if moved == "lowered" else ": more are exempt"
-    if side == "below":
-        reason += " (the rule binds below it)"
-    return reason
-
-
-def _measure_changes(gone: list[Threshold], new: list[Threshold]) -> list[tuple[Threshold, Threshold]]:
-    """A users threshold that disappeared beside one of another users measure that appeared: one changed threshold."""
-    pairs = []
-    for b in gone:
-        for a in new:
-            if b.quantity in USER_QUANTITIES and a.quantity in USER_QUANTITIES and a not in [p[1] for p in pairs]:
-                pairs.append((b, a))
-                break
-    return pairs
-
-
-def _appeared(threshold: Threshold) -> list[Signal]:
-    if not threshold.consistent:
-        return _unclear(f"new threshold whose words and figures disagree: '{threshold.text}'")
-    if threshold.phrasing == "exempt_below":
-        return _unclear(f"exemption added below {_describe(threshold, comparison=False)}: looser if the rule bound "
-                        "everyone before, tighter if it bound no one")
-    return [(1, f"new threshold: {_describe(threshold)}")]
-
-
-def _disappeared(threshold: Threshold) -> list[Signal]:
-    if threshold.phrasing == "exempt_below":
-        return _unclear(f"exemption below {_describe(threshold, comparison=False)} removed: tighter if the rule now "
-                        "binds everyone, looser if the rule went with it")
-    return [(-1, f"threshold removed: {_describe(threshold)}")]
-
-
-def _describe(threshold: Threshold, comparison: bool = True) -> str:
-    words = f"{_WORDS_OF[threshold.comparison]} " if comparison and threshold.comparison else ""
-    return f"{words}{_amount(threshold.value, threshold.currency)} {_unit(threshold)}"
-
-
-def _unit(threshold: Threshold) -> str:
-    if threshold.quantity == "revenue":
-        return {"month": "monthly revenue", "quarter": "quarterly revenue", "day": "daily revenue"}.get(
-            _period(threshold) or "", "annual revenue")
-    return threshold.quantity
-
-
-def _amount(value: float, currency: str | None) -> str:
-    text = f"{value:,.0f}" if value == int(value) else f"{value:,}"
-    for scale, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
-        if value >= scale:
-            text = f"{round(value / scale, 3):g} {word}"
-            break
-    return f"{currency} {text}" if currency else text

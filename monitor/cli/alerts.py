@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 from rich.table import Table
@@ -49,16 +50,7 @@ def alerts(ctx: click.Context, pending: bool, retry: bool, channel: str | None, 
     obj: Context = ctx.obj
     config = obj.alerts_config()
     if retry:
-        from monitor.alerts.outbox import deliver_outbox
-
-        config = _require_config(obj)
-        report = deliver_outbox(obj.engine(), config, retry=True, channels=[channel] if channel else None)
-        for error in report.errors:
-            err_console.print(f"[red]alert channel failed[/] {error}", soft_wrap=True, markup=True,
-                              highlight=False)
-        console.print(f"retried: {report.line()}")
-        if report.errors:
-            sys.exit(ExitCode.PROBLEM)
+        _retry_outbox(obj, channel)
         if not pending:
             return
     from monitor.alerts.outbox import list_notifications
@@ -73,6 +65,24 @@ def alerts(ctx: click.Context, pending: bool, retry: bool, channel: str | None, 
     if as_json:
         print_json(rows)
         return
+    print_table(_outbox_table(rows, pending))
+
+
+def _retry_outbox(obj: Context, channel: str | None) -> None:
+    """Send every pending and failed notification now (of one channel, or all); exit 1 when a channel failed."""
+    from monitor.alerts.outbox import deliver_outbox
+
+    config = _require_config(obj)
+    report = deliver_outbox(obj.engine(), config, retry=True, channels=[channel] if channel else None)
+    for error in report.errors:
+        err_console.print(f"[red]alert channel failed[/] {error}", soft_wrap=True, markup=True,
+                          highlight=False)
+    console.print(f"retried: {report.line()}")
+    if report.errors:
+        sys.exit(ExitCode.PROBLEM)
+
+
+def _outbox_table(rows: list[dict[str, Any]], pending: bool) -> Table:
     title = f"{len(rows)} {'unsent ' if pending else ''}notifications" + (" (newest first)" if rows else "")
     table = Table("id", "created", "channel", "what", "status", "tries", "last error / sent", title=title)
     for row in rows:
@@ -93,7 +103,7 @@ def alerts(ctx: click.Context, pending: bool, retry: bool, channel: str | None, 
             detail += f"\nnext try after {row['next_attempt_at']}"
         table.add_row(str(row["id"]), row["created_at"], row["channel"], what, status, str(row["attempts"]),
                       detail)
-    print_table(table)
+    return table
 
 
 @alerts.command("channels")

@@ -1,6 +1,6 @@
 """Command line: the ops commands (registered on the `clausewatch` group): config, prune, export and
-import-export. Each is a thin wrapper over `monitor.settings`, `monitor.store.prune` or
-`monitor.store.portable`."""
+import-export. Each is a thin wrapper over `monitor.settings`, `monitor.store.prune`, `monitor.store.export` or
+`monitor.store.import_export`."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def export(obj: Context, fmt: str, output: str | None) -> None:
     """
     import gzip
 
-    from monitor.store.portable import export_csv_zip, export_jsonl
+    from monitor.store.export import export_csv_zip, export_jsonl
 
     engine = obj.engine()
     if fmt == "csv":
@@ -141,7 +141,8 @@ def import_export(obj: Context, file: str) -> None:
     Example:
       clausewatch --db postgresql://postgres@127.0.0.1/clausewatch import-export history.jsonl.gz
     """
-    from monitor.store.portable import import_records, open_export
+    from monitor.store.export_reader import open_export
+    from monitor.store.import_export import import_records
 
     if file != "-" and not Path(file).is_file():
         raise UsageError(f"{file}: no such file")

@@ -163,14 +163,15 @@ def matrix(obj: Context, at: str | None, only: tuple[str, ...], as_json: bool) -
       clausewatch matrix --at 2026-01-01 --json
     """
     from monitor.store import session_scope
-    from monitor.web import queries
+    from monitor.web import overview
+    from monitor.web.words import CATEGORY_LABELS
 
     at = _date_argument(at)
-    unknown = [c for c in only if c not in queries.CATEGORY_LABELS]
+    unknown = [c for c in only if c not in CATEGORY_LABELS]
     if unknown:
-        raise UsageError(f"unknown category {unknown[0]!r} (one of: {', '.join(queries.CATEGORY_LABELS)})")
+        raise UsageError(f"unknown category {unknown[0]!r} (one of: {', '.join(CATEGORY_LABELS)})")
     with session_scope(obj.engine()) as session:
-        data = queries.matrix_page(session, at)
+        data = overview.matrix_page(session, at)
     if as_json:
         print_json(data)
         return
@@ -212,10 +213,10 @@ def trends(obj: Context, by: str, as_json: bool) -> None:
       clausewatch trends --by provider
     """
     from monitor.store import session_scope
-    from monitor.web import queries
+    from monitor.web import overview
 
     with session_scope(obj.engine()) as session:
-        data = queries.trends_page(session, None if by == "total" else by)
+        data = overview.trends_page(session, None if by == "total" else by)
     if as_json:
         print_json(data)
         return

@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from monitor.errors import UsageError
 from monitor.store import history, session_scope
-from monitor.web import diffs, queries
+from monitor.web import diffs, overview, queries
 from monitor.web.cache import DEFAULT_STAMP_TTL, ResponseCache
 from monitor.web.feeds import render_feed
 from monitor.web.queries import NotFound
@@ -81,12 +81,12 @@ PAGES: dict[str, Page] = {
     "diff": Page("/sources/{source_id}/diff/{span}", "diff.html",
                  lambda s, p, q: queries.diff_page(s, p["source_id"], *_diff_span(p["span"]))),
     "search": Page("/search", "search.html",
-                   lambda s, p, q: queries.search_page(s, q.get("q", ""), q.get("provider", ""),
+                   lambda s, p, q: overview.search_page(s, q.get("q", ""), q.get("provider", ""),
                                                        q.get("category", ""), q.get("direction", ""),
                                                        bool(q.get("history")))),
-    "matrix": Page("/matrix", "matrix.html", lambda s, p, q: queries.matrix_page(s, q.get("at") or None)),
+    "matrix": Page("/matrix", "matrix.html", lambda s, p, q: overview.matrix_page(s, q.get("at") or None)),
     "trends": Page("/trends", "trends.html",
-                   lambda s, p, q: queries.trends_page(s, q.get("by") if q.get("by") in ("category", "provider")
+                   lambda s, p, q: overview.trends_page(s, q.get("by") if q.get("by") in ("category", "provider")
                                                        else None)),
 }
 
@@ -104,27 +104,52 @@ def build_page(engine: Engine, name: str, params: dict[str, Any], query: dict[st
 
 def create_app(engine: Engine, *, base_path: str = "/", stamp_ttl: float = DEFAULT_STAMP_TTL) -> Starlette:
     """The read-only site over `engine`; new data shows within `stamp_ttl` seconds (pages are kept until then)."""
-    renderer = Renderer(base_path=base_path)
-    cache = ResponseCache(lambda: _data_stamp(engine), stamp_ttl=stamp_ttl)
+    site = _Site(engine, Renderer(base_path=base_path), ResponseCache(lambda: _data_stamp(engine), stamp_ttl=stamp_ttl))
+    return Starlette(routes=site.routes(), lifespan=_lifespan(engine, site.renderer))
 
-    def error_response(request: Request, status: int, message: str, as_json: bool) -> Response:
+
+class _Site:
+    """The site's request handlers over one engine, renderer and response cache."""
+
+    def __init__(self, engine: Engine, renderer: Renderer, cache: ResponseCache) -> None:
+        self.engine = engine
+        self.renderer = renderer
+        self.cache = cache
+
+    def routes(self) -> list[Any]:
+        routes: list[Any] = [
+            *health_routes(self.engine),
+            Route("/sources/{source_id}/versions/{seq:int}/snapshot", self.snapshot),
+            Route("/sources/{source_id}/as-of", self.as_of_form),
+            Route("/sources/{source_id}/diff", self.diff_form),
+            Route("/feeds/{name}", self.feed),
+            Route("/favicon.ico", self.favicon),
+            Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+            Route("/api", self.endpoint(PAGES["home"], True)),
+        ]
+        for page in PAGES.values():
+            routes.append(Route(page.path, self.endpoint(page, False)))
+            routes.append(Route("/api" + page.path if page.path != "/" else "/api/", self.endpoint(page, True)))
+        return routes
+
+    def error_response(self, request: Request, status: int, message: str, as_json: bool) -> Response:
         if as_json:
             return JSONResponse({"error": message}, status_code=status, headers=SECURITY_HEADERS)
         title = "Not found" if status == 404 else "Bad request"
-        html = renderer.render("error.html", {"title": title, "error": message}, request.url.path)
+        html = self.renderer.render("error.html", {"title": title, "error": message}, request.url.path)
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
-    def page_response(request: Request, page: Page, as_json: bool) -> tuple[Response, bool]:
+    def page_response(self, request: Request, page: Page, as_json: bool) -> tuple[Response, bool]:
         out_of_range = _seq_out_of_range(request.path_params)
         if out_of_range:
-            return error_response(request, 404, out_of_range, as_json), False
+            return self.error_response(request, 404, out_of_range, as_json), False
         try:
-            with session_scope(engine) as session:
+            with session_scope(self.engine) as session:
                 data = page.build(session, dict(request.path_params), dict(request.query_params))
         except NotFound as error:
-            return error_response(request, 404, str(error), as_json), False
+            return self.error_response(request, 404, str(error), as_json), False
         except UsageError as error:
-            return error_response(request, 400, str(error), as_json), False
+            return self.error_response(request, 400, str(error), as_json), False
         # a paragraph-level diff stands in while the word diff is computed: the next visitor gets the word diff
         keep = page.cached and data.get("word_level") is not False
         if as_json:
@@ -133,96 +158,82 @@ def create_app(engine: Engine, *, base_path: str = "/", stamp_ttl: float = DEFAU
         api_path = "/api" + (path if path != "/" else "")
         if request.url.query:
             api_path += "?" + request.url.query
-        return HTMLResponse(renderer.render(page.template, data, path, api_path=api_path),
+        return HTMLResponse(self.renderer.render(page.template, data, path, api_path=api_path),
                             headers=SECURITY_HEADERS), keep
 
-    def endpoint(page: Page, as_json: bool) -> Callable[[Request], Awaitable[Response]]:
+    def endpoint(self, page: Page, as_json: bool) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
-            return await respond(request, lambda: page_response(request, page, as_json))
+            return await self.respond(request, lambda: self.page_response(request, page, as_json))
         return handle
 
-    async def respond(request: Request, build: Callable[[], tuple[Response, bool]]) -> Response:
+    async def respond(self, request: Request, build: Callable[[], tuple[Response, bool]]) -> Response:
         """The stored response for this URL, else `build`'s (in a worker thread), kept when it says so."""
         key = str(request.url)  # the host too: feeds write absolute links
-        stamp = await cache.stamp()
-        entry = cache.get(key, stamp)
+        stamp = await self.cache.stamp()
+        entry = self.cache.get(key, stamp)
         if entry is None:
             response, keep = await anyio.to_thread.run_sync(build)
             if not keep or response.status_code != 200:
                 return response
             headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
-            entry = cache.put(key, stamp, bytes(response.body), response.media_type or "", headers)
+            entry = self.cache.put(key, stamp, bytes(response.body), response.media_type or "", headers)
         headers = {**entry.headers, "etag": entry.etag, "cache-control": "no-cache"}
         if request.headers.get("if-none-match") == entry.etag:
             return Response(status_code=304, headers=headers)
         return Response(entry.body, media_type=entry.media_type, headers=headers)
 
-    def snapshot_response(request: Request) -> tuple[Response, bool]:
+    def snapshot_response(self, request: Request) -> tuple[Response, bool]:
         source_id, seq = request.path_params["source_id"], request.path_params["seq"]
         out_of_range = _seq_out_of_range(request.path_params)
         if out_of_range:
-            return error_response(request, 404, out_of_range, False), False
+            return self.error_response(request, 404, out_of_range, False), False
         try:
-            with session_scope(engine) as session:
+            with session_scope(self.engine) as session:
                 raw = history.snapshot_of_version(session, source_id, seq)
         except NotFound as error:
-            return error_response(request, 404, str(error), False), False
+            return self.error_response(request, 404, str(error), False), False
         filename = f"{source_id}-v{seq}-{raw['sha256'][:12]}{snapshot_suffix(raw['content_type'])}"
         return Response(raw["body"], media_type=raw["content_type"] or "application/octet-stream", headers={
             **SECURITY_HEADERS, "Content-Disposition": f"attachment; filename=\"{filename}\"",
             "ETag": f"\"{raw['sha256']}\"", "X-Content-SHA256": raw["sha256"]}), True
 
-    async def snapshot(request: Request) -> Response:
-        return await respond(request, lambda: snapshot_response(request))
+    async def snapshot(self, request: Request) -> Response:
+        return await self.respond(request, lambda: self.snapshot_response(request))
 
-    def feed_response(request: Request) -> tuple[Response, bool]:
+    def feed_response(self, request: Request) -> tuple[Response, bool]:
         name = request.path_params["name"]
         if not name.endswith(".atom"):
-            return error_response(request, 404, f"no feed {name!r} (feeds end in .atom)", False), False
+            return self.error_response(request, 404, f"no feed {name!r} (feeds end in .atom)", False), False
         source_id = name[: -len(".atom")]
         try:
-            with session_scope(engine) as session:
+            with session_scope(self.engine) as session:
                 data = queries.feed_page(session, None if source_id == "all" else source_id)
         except NotFound as error:
-            return error_response(request, 404, str(error), False), False
+            return self.error_response(request, 404, str(error), False), False
         base = str(request.base_url).rstrip("/")
-        body = render_feed(data, request.url.path, lambda path: base + renderer.link_for("/")(path))
+        body = render_feed(data, request.url.path,
+                           lambda path: base + self.renderer.link_for("/")(path))
         return Response(body, media_type="application/atom+xml; charset=utf-8", headers=SECURITY_HEADERS), True
 
-    async def feed(request: Request) -> Response:
-        return await respond(request, lambda: feed_response(request))
+    async def feed(self, request: Request) -> Response:
+        return await self.respond(request, lambda: self.feed_response(request))
 
-    def as_of_form(request: Request) -> Response:
+    def as_of_form(self, request: Request) -> Response:
         date = request.query_params.get("date", "").strip()
         if not date:
-            return error_response(request, 400, "choose a date (YYYY-MM-DD)", False)
+            return self.error_response(request, 400, "choose a date (YYYY-MM-DD)", False)
         target = f"/sources/{quote(request.path_params['source_id'])}/as-of/{quote(date)}"
-        return RedirectResponse(renderer.link_for(target)(target), status_code=303)
+        return RedirectResponse(self.renderer.link_for(target)(target), status_code=303)
 
-    def diff_form(request: Request) -> Response:
+    def diff_form(self, request: Request) -> Response:
         before, after = request.query_params.get("from", ""), request.query_params.get("to", "")
         if not before or not after:
-            return error_response(request, 400, "choose two versions to compare", False)
+            return self.error_response(request, 400, "choose two versions to compare", False)
         target = f"/sources/{quote(request.path_params['source_id'])}/diff/{quote(before)}..{quote(after)}"
-        return RedirectResponse(renderer.link_for(target)(target), status_code=303)
+        return RedirectResponse(self.renderer.link_for(target)(target), status_code=303)
 
-    def favicon(request: Request) -> Response:
+    def favicon(self, request: Request) -> Response:
         return Response(status_code=204)
-
-    routes: list[Any] = [
-        *health_routes(engine),
-        Route("/sources/{source_id}/versions/{seq:int}/snapshot", snapshot),
-        Route("/sources/{source_id}/as-of", as_of_form),
-        Route("/sources/{source_id}/diff", diff_form),
-        Route("/feeds/{name}", feed),
-        Route("/favicon.ico", favicon),
-        Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
-        Route("/api", endpoint(PAGES["home"], True)),
-    ]
-    for page in PAGES.values():
-        routes.append(Route(page.path, endpoint(page, False)))
-        routes.append(Route("/api" + page.path if page.path != "/" else "/api/", endpoint(page, True)))
-    return Starlette(routes=routes, lifespan=_lifespan(engine, renderer))
 
 
 def _data_stamp(engine: Engine) -> Any:
@@ -253,9 +264,9 @@ def warm_up(engine: Engine, renderer: Renderer) -> None:
         renderer.env.get_template(template)
     with session_scope(engine) as session:
         queries.home_page(session)
-        queries.matrix_page(session)
-        queries.trends_page(session)
-        queries.search_page(session)
+        overview.matrix_page(session)
+        overview.trends_page(session)
+        overview.search_page(session)
         pairs = queries.consecutive_diffs(session)
     diffs.start()
     diffs.prewarm(pairs)

@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from monitor.web.queries import CATEGORY_LABELS, DIRECTION_SYMBOLS, reason_in_words
+from monitor.web.words import CATEGORY_LABELS, DIRECTION_SYMBOLS, reason_in_words
 from monitor.web.svg import trend_chart
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from monitor.errors import ConfigError, UsageError
 from monitor.timestamps import parse_time
-from monitor.uses.answer import ANSWERS
+from monitor.uses.verdict import ANSWERS
 from monitor.uses.model import (ACTS, BASE_MODELS, DISTRIBUTIONS, MODELS, OBJECTS, PARTIES, PLATFORMS, PURPOSES,
                                 SHIPPED_USES, Use, load_uses, use_from_fields, uses_path)
 from monitor.uses.queries import answer_history, answers_as_of
