@@ -79,10 +79,10 @@ def test_the_store_and_the_alerts_never_import_the_orchestrator_or_its_callers()
 LAYERS = {
     0: ("monitor.errors",),
     1: ("monitor.timestamps", "monitor.durations", "monitor.directions", "monitor.diffs", "monitor.urls",
-        "monitor.yaml_loader", "monitor.logs"),
+        "monitor.yaml_loader", "monitor.logs", "monitor.settings"),
     2: ("monitor.sources", "monitor.extract"),
     3: ("monitor.fetch", "monitor.clauses", "monitor.schedule"),
-    4: ("monitor.changes", "monitor.store", "monitor.settings"),
+    4: ("monitor.changes", "monitor.store", "monitor.effective_settings"),
     5: ("monitor.analysis", "monitor.uses"),
     6: ("monitor.alerts",),
     7: ("monitor.pipeline", "monitor.web"),

@@ -21,10 +21,10 @@ from monitor.alerts.base import ChannelSettings, Notifier
 from monitor.directions import ALERTING_DIRECTIONS as DEFAULT_DIRECTIONS
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError
+from monitor.settings import load_settings, variable
 from monitor.yaml_loader import GuardedLoader, load_guarded
 
-DEFAULT_CONFIG_FILE = "clausewatch.yaml"
-CONFIG_ENV = "CLAUSEWATCH_CONFIG"
+CONFIG_ENV = variable("config_file")
 NOTICE_TYPES = ("source_failing", "source_recovered", "selector_drift", "selector_recovered")
 DEFAULT_HISTORY_PATH = "/sources/{source}/clauses/{key}"
 
@@ -205,8 +205,9 @@ class AlertsConfig:
 
 
 def config_path(explicit: str | os.PathLike | None = None) -> Path:
-    """The config file to use: the explicit path, else $CLAUSEWATCH_CONFIG, else ./clausewatch.yaml."""
-    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
+    """The config file to use: the explicit path, else the `config_file` setting ($CLAUSEWATCH_CONFIG, else
+    ./clausewatch.yaml)."""
+    return Path(explicit or load_settings().config_file)
 
 
 def load_alerts_config(path: str | os.PathLike | None = None,
@@ -215,7 +216,7 @@ def load_alerts_config(path: str | os.PathLike | None = None,
 
     Raises ConfigError naming the file, line, channel or route and field of the first mistake.
     """
-    named = path is not None or bool(os.environ.get(CONFIG_ENV))
+    named = path is not None or load_settings().is_set("config_file")
     file = config_path(path)
     if not file.exists():
         if named:
