@@ -132,8 +132,7 @@ def analysis_processes(environ: Mapping[str, str] | None = None) -> int:
 
     0 analyses in the recording thread of the main process (no workers).
     """
-    processes = load_settings(environ).analysis_processes
-    return (os.cpu_count() or 1) if processes is None else processes
+    return load_settings(environ).analysis_workers
 
 
 class AnalysisPool:

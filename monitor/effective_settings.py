@@ -99,14 +99,9 @@ def _describe_default(name: str, value: Any, loaded: Settings, options: Mapping[
     if name == "alerts_file" and Path(options.get("config_file") or loaded.config_file).is_file():
         return "none (the channels of the config file carry the alerts)"
     if name == "analysis_processes":
-        import os
-
-        return f"{os.cpu_count() or 1} (one per core)"
+        return f"{loaded.analysis_workers} (one per core)"
     if name == "chromium":
-        import shutil
-
-        found = shutil.which("chromium") or shutil.which("chromium-browser")
-        return found or "not found (browser sources will fail)"
+        return loaded.chromium_binary() or "not found (browser sources will fail)"
     if name == "rules_file":
         return "the shipped rules"
     if name == "cache_home":

@@ -9,6 +9,7 @@ This is the one module of `monitor/` that reads `os.environ` (tests/test_setting
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -150,6 +151,15 @@ class Settings(BaseSettings):
     def cache_folder(self) -> Path:
         return Path(self.cache_home or os.path.join(os.path.expanduser("~"), ".cache")) / "clausewatch"
 
+    @property
+    def analysis_workers(self) -> int:
+        """The analysis processes to start: the setting, by default one per core."""
+        return (os.cpu_count() or 1) if self.analysis_processes is None else self.analysis_processes
+
+    def chromium_binary(self) -> str | None:
+        """The Chromium to drive: the setting, by default `chromium` (or `chromium-browser`) on the PATH."""
+        return self.chromium or shutil.which("chromium") or shutil.which("chromium-browser")
+
 
 def setting_fields() -> dict[str, FieldInfo]:
     """Every setting by the name `config` shows (`database`, ..., `fetch.per_host`), in its order."""
@@ -163,6 +173,11 @@ def variable(name: str) -> str:
     if name.startswith("fetch."):
         return FETCH_ENV_PREFIX + name.removeprefix("fetch.").upper()
     return str(Settings.model_fields[name].validation_alias)
+
+
+def setting_default(name: str) -> Any:
+    """A setting's default, for the stages that name it (./sources.yaml is used when it exists, ...)."""
+    return setting_fields()[name].default
 
 
 def shown(field: FieldInfo) -> Shown:

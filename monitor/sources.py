@@ -17,13 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from monitor.durations import match_duration
 from monitor.errors import ConfigError
-from monitor.settings import Settings, load_settings, variable
+from monitor.settings import load_settings, setting_default, variable
 from monitor.urls import parse_disagreement
 from monitor.yaml_loader import GuardedLoader, load_guarded
 
 SOURCES_ENV = variable("sources_file")
 # ./sources.yaml: the setting's default, used when it exists.
-DEFAULT_SOURCES_FILE = Settings.model_fields["sources_file"].default
+DEFAULT_SOURCES_FILE = setting_default("sources_file")
 # The registry shipped inside the package (pyproject.toml: this repository's sources.yaml).
 REGISTRY_FILE = "sources.yaml"
 

@@ -118,6 +118,8 @@ def test_settings_match_the_options_of_the_command_line() -> None:
         found = [(command, param) for command, param in params if flag in param.opts]
         assert commands <= {command for command, _ in found}, name
         assert all(variable(name) in (param.help or "") for _, param in found), name
+        if field.default is not None and not isinstance(field.default, bool):  # the help says the model's default
+            assert all(str(field.default) in (param.help or "") for _, param in found), name
         checked += 1
     assert checked >= 8
 

@@ -16,7 +16,6 @@ import datetime as dt
 import importlib.util
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -46,7 +45,7 @@ BROWSER_PAGES_AT_ONCE = 2
 
 def chromium_path() -> str | None:
     """The Chromium to drive: $CLAUSEWATCH_CHROMIUM, else `chromium` on the PATH."""
-    return load_settings().chromium or shutil.which("chromium") or shutil.which("chromium-browser")
+    return load_settings().chromium_binary()
 
 
 def missing_browser_part(executable: str | None) -> str | None:

@@ -10,10 +10,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.errors import ConfigError, UsageError
-from monitor.settings import Settings, load_settings, variable
+from monitor.settings import load_settings, setting_default, variable
 
 # ./uses.yaml: the setting's default, used when it exists.
-DEFAULT_USES_FILE = Settings.model_fields["uses_file"].default
+DEFAULT_USES_FILE = setting_default("uses_file")
 USES_ENV = variable("uses_file")
 SHIPPED_USES = Path(__file__).with_name("uses.yaml")
 
