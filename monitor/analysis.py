@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -26,12 +26,12 @@ from typing import Any, TypeVar
 
 from monitor.clauses import extract_clauses
 from monitor.clauses.language import detect_language
-from monitor.errors import ConfigError, ExtractionError
+from monitor.errors import ExtractionError
 from monitor.extract import Document, check_document, extract_document
+from monitor.settings import load_settings
 from monitor.sources import Source
 from monitor.store.bulk import clause_rows
 
-PROCESSES_ENV = "CLAUSEWATCH_ANALYSIS_PROCESSES"
 # A cycle of fewer sources uses workers only if they are already running (started by an earlier cycle).
 MIN_SOURCES_TO_START_WORKERS = 8
 # How often a worker checks that the process it works for is still alive.
@@ -127,18 +127,12 @@ def compress_body(body: bytes) -> bytes:
     return zlib.compress(body, 1)
 
 
-def analysis_processes(environ: dict[str, str] | None = None) -> int:
+def analysis_processes(environ: Mapping[str, str] | None = None) -> int:
     """How many worker processes analyse new bodies: $CLAUSEWATCH_ANALYSIS_PROCESSES, else one per core.
 
     0 analyses in the recording thread of the main process (no workers).
     """
-    environ = os.environ if environ is None else environ
-    value = environ.get(PROCESSES_ENV, "").strip()
-    if not value:
-        return os.cpu_count() or 1
-    if not value.isdigit():
-        raise ConfigError(f"{PROCESSES_ENV}: expected a whole number of processes (0 for none), got {value!r}")
-    return int(value)
+    return load_settings(environ).analysis_workers
 
 
 class AnalysisPool:

@@ -17,11 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from monitor.durations import match_duration
 from monitor.errors import ConfigError
+from monitor.settings import load_settings, setting_default, variable
 from monitor.urls import parse_disagreement
 from monitor.yaml_loader import GuardedLoader, load_guarded
 
-DEFAULT_SOURCES_FILE = "sources.yaml"
-SOURCES_ENV = "CLAUSEWATCH_SOURCES"
+SOURCES_ENV = variable("sources_file")
+# ./sources.yaml: the setting's default, used when it exists.
+DEFAULT_SOURCES_FILE = setting_default("sources_file")
+# The registry shipped inside the package (pyproject.toml: this repository's sources.yaml).
+REGISTRY_FILE = "sources.yaml"
 
 _SLUG = r"^[a-z0-9][a-z0-9._-]*$"
 MAX_URL_LENGTH = 4000
@@ -156,8 +160,7 @@ class Source(BaseModel):
 # The registry that ships with ClauseWatch: the wheel carries the top-level sources.yaml as
 # monitor/_registry/sources.yaml (pyproject.toml, package-dir); a checkout has it beside the package.
 _PACKAGE_DIR = Path(__file__).resolve().parent
-SHIPPED_SOURCES_CANDIDATES = (_PACKAGE_DIR / "_registry" / DEFAULT_SOURCES_FILE,
-                              _PACKAGE_DIR.parent / DEFAULT_SOURCES_FILE)
+SHIPPED_SOURCES_CANDIDATES = (_PACKAGE_DIR / "_registry" / REGISTRY_FILE, _PACKAGE_DIR.parent / REGISTRY_FILE)
 
 
 def shipped_sources_file() -> Path | None:
@@ -172,9 +175,10 @@ def default_sources_path() -> Path:
 
 
 def sources_path(explicit: str | os.PathLike | None = None) -> Path:
-    """The sources file to use: the explicit path, else $CLAUSEWATCH_SOURCES, else ./sources.yaml if it
-    exists, else the shipped registry."""
-    chosen = explicit or os.environ.get(SOURCES_ENV)
+    """The sources file to use: the explicit path, else the one $CLAUSEWATCH_SOURCES names, else ./sources.yaml
+    if it exists, else the shipped registry."""
+    settings = load_settings()
+    chosen = explicit or (settings.sources_file if settings.is_set("sources_file") else None)
     return Path(chosen) if chosen else default_sources_path()
 
 
@@ -277,7 +281,7 @@ class _SourcesCache:
         digest.update(data)
         self.digest = digest.hexdigest()
         name = hashlib.sha256(os.fsencode(file.resolve())).hexdigest()[:32]
-        self.path = _cache_folder() / f"sources-{name}.json"
+        self.path = load_settings().cache_folder / f"sources-{name}.json"
 
     def read(self) -> list[Source] | None:
         try:
@@ -303,11 +307,6 @@ class _SourcesCache:
             _prune(self.path.parent)
         except OSError:
             return
-
-
-def _cache_folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "clausewatch"
 
 
 def _validation_fingerprint() -> bytes:

@@ -232,7 +232,8 @@ def test_config_shows_the_analysis_processes_and_where_they_come_from(tmp_path) 
                           text=True, timeout=60, env={**os.environ, "CLAUSEWATCH_ANALYSIS_PROCESSES": "3"})
 
     settings = {setting["name"]: setting for setting in json.loads(done.stdout)["settings"]}
-    assert settings["analysis_processes"]["value"] == "3" and settings["analysis_processes"]["origin"] == "env"
+    # the value in force, as the settings model validated it (a number, like the fetch settings')
+    assert settings["analysis_processes"]["value"] == 3 and settings["analysis_processes"]["origin"] == "env"
 
 
 def test_the_fetching_process_logs_what_the_workers_stored(db_url, local_server, corpus, caplog) -> None:

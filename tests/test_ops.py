@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from conftest import _postgres_database
 from monitor.cli import cli
-from monitor.settings import collect_settings, mask_database_url, unknown_variables
+from monitor.effective_settings import collect_settings, mask_database_url, unknown_variables
 
 SECRET = "hunter2-s3cret"
 
@@ -95,15 +95,33 @@ def test_config_command(clean_env: None, tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_settings_match_the_options_of_the_command_line() -> None:
-    """Each setting's environment variable is the one its click option reads, once the option exists."""
-    from monitor.settings import GENERAL_SETTINGS
+    """Each setting's option is on the command line (global, or on the commands its `option` names), its help
+    names the setting's variable, and no option reads a variable itself: monitor.settings reads them all."""
+    import importlib
+    import re
 
-    options = {param.opts[0]: param for param in cli.params if isinstance(param.opts, list)}
-    for spec in GENERAL_SETTINGS:
-        option = (spec.option or "").split()[0].split("/")[-1] if spec.option else None
-        if option in options and options[option].envvar:
-            assert options[option].envvar == spec.env, spec.name
-    assert options["--db"].envvar == "CLAUSEWATCH_DB"
+    from monitor.cli import LAZY_COMMANDS
+    from monitor.settings import setting_fields, shown, variable
+
+    for module in set(LAZY_COMMANDS.values()):
+        importlib.import_module(module)
+    params = [(None, param) for param in cli.params] + [
+        (name, param) for name, command in cli.commands.items() for param in command.params]
+    assert [param.name for _, param in params if param.envvar] == []
+    checked = 0
+    for name, field in setting_fields().items():
+        if shown(field).option is None:
+            continue
+        flag = shown(field).option.split()[0].split("/")[-1]
+        commands = set(re.findall(r"\((.*)\)", shown(field).option)[0].split(", ")) if "(" in shown(field).option \
+            else {None}
+        found = [(command, param) for command, param in params if flag in param.opts]
+        assert commands <= {command for command, _ in found}, name
+        assert all(variable(name) in (param.help or "") for _, param in found), name
+        if field.default is not None and not isinstance(field.default, bool):  # the help says the model's default
+            assert all(str(field.default) in (param.help or "") for _, param in found), name
+        checked += 1
+    assert checked >= 8
 
 
 @pytest.mark.parametrize("command", ["config", "prune", "export", "import-export"])

@@ -19,8 +19,10 @@ from rich.console import Console
 from rich.text import Text
 
 from monitor.diffs import diff_as_rich_text
+from monitor.settings import setting_default
 
-DEFAULT_ALERTS_FILE = "alerts.jsonl"
+# the jsonl channel's file, as the command line's
+DEFAULT_ALERTS_FILE = setting_default("alerts_file")
 # uuid5 namespace of ClauseWatch ids: message ids, Atom entry ids
 NAMESPACE = uuid.UUID("0b6c5e3a-3f7e-5d7c-9a64-6c6175736577")
 

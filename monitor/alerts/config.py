@@ -1,7 +1,8 @@
 """Alert configuration: `clausewatch.yaml` in; validated channels, routes and outbox settings out.
 
 Secrets are never written in the file: a field holds `${ENV_NAME}` and the value is read from the
-environment when the file is loaded; it lives only in memory and is masked wherever it is shown.
+environment when the file is loaded (monitor/alerts/secrets.py); it lives only in memory and is masked
+wherever it is shown.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import datetime as dt
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,18 +20,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.alerts.base import ChannelSettings, Notifier
+from monitor.alerts.secrets import expand_secrets, mask_secrets, secrets_environment
 from monitor.directions import ALERTING_DIRECTIONS as DEFAULT_DIRECTIONS
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError
+from monitor.settings import load_settings, variable
 from monitor.yaml_loader import GuardedLoader, load_guarded
 
-DEFAULT_CONFIG_FILE = "clausewatch.yaml"
-CONFIG_ENV = "CLAUSEWATCH_CONFIG"
+CONFIG_ENV = variable("config_file")
 NOTICE_TYPES = ("source_failing", "source_recovered", "selector_drift", "selector_recovered")
 DEFAULT_HISTORY_PATH = "/sources/{source}/clauses/{key}"
 
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-MASK = "****"
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -184,9 +185,7 @@ class AlertsConfig:
 
     def mask(self, text: str) -> str:
         """`text` with every secret of every channel replaced by ****."""
-        for secret in sorted(self.secrets(), key=len, reverse=True):
-            text = text.replace(secret, MASK)
-        return text
+        return mask_secrets(text, self.secrets())
 
     def routes_for_event(self, event: dict) -> dict[str, str]:
         """Channel name -> delivery (immediate, run, day) for a change event; immediate wins."""
@@ -205,17 +204,18 @@ class AlertsConfig:
 
 
 def config_path(explicit: str | os.PathLike | None = None) -> Path:
-    """The config file to use: the explicit path, else $CLAUSEWATCH_CONFIG, else ./clausewatch.yaml."""
-    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
+    """The config file to use: the explicit path, else the `config_file` setting ($CLAUSEWATCH_CONFIG, else
+    ./clausewatch.yaml)."""
+    return Path(explicit or load_settings().config_file)
 
 
 def load_alerts_config(path: str | os.PathLike | None = None,
-                       environ: dict[str, str] | None = None) -> AlertsConfig | None:
+                       environ: Mapping[str, str] | None = None) -> AlertsConfig | None:
     """Read and validate clausewatch.yaml; None when no file was named and ./clausewatch.yaml is absent.
 
     Raises ConfigError naming the file, line, channel or route and field of the first mistake.
     """
-    named = path is not None or bool(os.environ.get(CONFIG_ENV))
+    named = path is not None or load_settings().is_set("config_file")
     file = config_path(path)
     if not file.exists():
         if named:
@@ -224,8 +224,9 @@ def load_alerts_config(path: str | os.PathLike | None = None,
     return parse_alerts_config(file, file.read_text(encoding="utf-8"), environ)
 
 
-def parse_alerts_config(file: Path, text: str, environ: dict[str, str] | None = None) -> AlertsConfig:
-    environ = dict(os.environ if environ is None else environ)
+def parse_alerts_config(file: Path, text: str, environ: Mapping[str, str] | None = None) -> AlertsConfig:
+    """Validate the text of clausewatch.yaml; `${NAME}` secrets come from `environ` (by default the process's)."""
+    environ = secrets_environment(environ)
     try:
         raw = load_guarded(text, _LineLoader)
     except yaml.YAMLError as error:
@@ -282,7 +283,7 @@ def _check_route_uses(file: Path, raw: dict, lines: dict, routes: list[RouteSett
                               f"{problem}")
 
 
-def _channel(file: Path, name: str, entry: Any, line: Any, environ: dict[str, str]) -> Channel:
+def _channel(file: Path, name: str, entry: Any, line: Any, environ: Mapping[str, str]) -> Channel:
     where = f"{file}:{line}: channel {name!r}"
     if not _CHANNEL_NAME.match(name):
         raise ConfigError(f"{where}: a channel name is letters, digits, '.', '_' and '-' (at most 100)")
@@ -300,7 +301,7 @@ def _channel(file: Path, name: str, entry: Any, line: Any, environ: dict[str, st
     values = {}
     for key, value in entry.items():
         at = f"{file}:{field_lines.get(key, line)}: channel {name!r}: field {key!r}"
-        values[key], found = _resolve(_strip_lines(value), environ, at)
+        values[key], found = expand_secrets(_strip_lines(value), environ, at)
         if isinstance(values[key], float) and not math.isfinite(values[key]):
             raise ConfigError(f"{at}: {value} is not a finite number")
         secrets += found
@@ -315,29 +316,6 @@ def _channel(file: Path, name: str, entry: Any, line: Any, environ: dict[str, st
         raise ConfigError(f"{at}: {_message(first)}") from None
     # a value read from the environment is a secret wherever it appears (URLs with tokens included)
     return Channel(name, settings, secrets)
-
-
-def _resolve(value: Any, environ: dict[str, str], where: str) -> tuple[Any, list[str]]:
-    """Replace ${ENV} references in every string of `value`; returns the value and the secrets read."""
-    found: list[str] = []
-
-    def replace(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in environ:
-            raise ConfigError(f"{where}: environment variable {name} is not set")
-        found.append(environ[name])
-        return environ[name]
-
-    def walk(item: Any) -> Any:
-        if isinstance(item, str):
-            return _ENV_REFERENCE.sub(replace, item)
-        if isinstance(item, list):
-            return [walk(part) for part in item]
-        if isinstance(item, dict):
-            return {key: walk(part) for key, part in item.items()}
-        return item
-
-    return walk(value), found
 
 
 class _LineLoader(GuardedLoader):

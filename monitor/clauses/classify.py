@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,10 +13,11 @@ import yaml
 from monitor.clauses import LICENSE_CATEGORIES, PERMISSIVE_CATEGORIES, RESTRICTIVE_CATEGORIES
 from monitor.clauses.prefilter import required_strings
 from monitor.clauses.thresholds import find_thresholds, is_scale_threshold
+from monitor.settings import load_settings, variable
 
 RULES_PATH = Path(__file__).with_name("rules.yaml")
 # Another rules file in place of the shipped one (benchmarks that leave rules out, operators' own rules).
-RULES_ENV = "CLAUSEWATCH_RULES"
+RULES_ENV = variable("rules_file")
 # Feature tables that map names to classes rather than to patterns.
 _CLASS_TABLES = ("object_classes", "action_classes")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -87,7 +87,7 @@ def _compile(pattern: str, vocab: dict[str, str]) -> re.Pattern[str]:
 
 def rules_path() -> str:
     """The rules file in use: `CLAUSEWATCH_RULES` when set, else the shipped rules.yaml."""
-    return os.environ.get(RULES_ENV) or str(RULES_PATH)
+    return load_settings().rules_file or str(RULES_PATH)
 
 
 def read_rules_data(path: str) -> dict[str, Any]:

@@ -112,21 +112,22 @@ pass_context = click.make_pass_decorator(Context)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--db", envvar="CLAUSEWATCH_DB", metavar="URL",
+# The environment is read by monitor.settings alone: an option left out falls back to its setting there.
+@click.option("--db", metavar="URL",
               help="Database URL [env CLAUSEWATCH_DB; default sqlite:///clausewatch.db]. "
                    "PostgreSQL: postgresql://user@host/dbname")
-@click.option("--sources", envvar="CLAUSEWATCH_SOURCES", metavar="PATH",
+@click.option("--sources", metavar="PATH",
               help="Sources file [env CLAUSEWATCH_SOURCES; default ./sources.yaml].")
-@click.option("--config", envvar="CLAUSEWATCH_CONFIG", metavar="PATH",
+@click.option("--config", metavar="PATH",
               help="Alert channels and routes [env CLAUSEWATCH_CONFIG; default ./clausewatch.yaml if present].")
-@click.option("--log-format", type=click.Choice(["human", "json"]), default="human", envvar="CLAUSEWATCH_LOG_FORMAT",
+@click.option("--log-format", type=click.Choice(["human", "json"]),
               help="Log lines for people, or JSON lines for log shippers [env CLAUSEWATCH_LOG_FORMAT; "
                    "default human].")
-@click.option("-v", "--verbose", is_flag=True, envvar="CLAUSEWATCH_VERBOSE",
+@click.option("-v", "--verbose", is_flag=True,
               help="Log what happens, to stderr [env CLAUSEWATCH_VERBOSE].")
 @click.version_option(__version__, prog_name="clausewatch")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, sources: str | None, config: str | None, log_format: str,
+def cli(ctx: click.Context, db: str | None, sources: str | None, config: str | None, log_format: str | None,
         verbose: bool) -> None:
     """ClauseWatch: watch AI terms and model licences for the clauses that forbid
     distillation and competing use, keep every version, alert when one tightens.
@@ -139,11 +140,13 @@ def cli(ctx: click.Context, db: str | None, sources: str | None, config: str | N
       clausewatch changes           # what changed, clause by clause
     """
     from monitor.logs import configure_logging
+    from monitor.settings import load_settings
 
     if db is not None and not db.strip():
         raise UsageError("--db is empty: give a database URL (sqlite:///clausewatch.db, "
                          "postgresql://user@host/dbname) or leave the option out")
-    configure_logging(log_format, verbose)
+    settings = load_settings()  # every setting validated before the command runs: a bad one is named now
+    configure_logging(log_format or settings.log_format, verbose or settings.verbose)
     ctx.obj = Context(db, sources, config)
 
 

@@ -24,10 +24,14 @@ def local_notifiers(alerts_file: str | None, quiet: bool, config: Any = None) ->
     (through the outbox) carry the alerts and the file is written only when --alerts-file names it.
     """
     from monitor.alerts import ConsoleNotifier, JsonLinesNotifier
+    from monitor.settings import load_settings
 
+    settings = load_settings()
+    if alerts_file is None and settings.is_set("alerts_file"):
+        alerts_file = settings.alerts_file
     notifiers: list = [] if quiet else [ConsoleNotifier()]
     if alerts_file != "-" and (config is None or alerts_file):
-        notifiers.append(JsonLinesNotifier(alerts_file or "alerts.jsonl"))
+        notifiers.append(JsonLinesNotifier(alerts_file or settings.alerts_file))
     return notifiers
 
 

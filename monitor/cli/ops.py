@@ -1,10 +1,9 @@
 """Command line: the ops commands (registered on the `clausewatch` group): config, prune, export and
-import-export. Each is a thin wrapper over `monitor.settings`, `monitor.store.prune`, `monitor.store.export` or
-`monitor.store.import_export`."""
+import-export. Each is a thin wrapper over `monitor.effective_settings`, `monitor.store.prune`,
+`monitor.store.export` or `monitor.store.import_export`."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -14,19 +13,16 @@ from monitor.cli import Context, cli, pass_context
 from monitor.cli.options import console, err_console, json_option, print_json
 from monitor.errors import UsageError
 
-# The global options of `cli` and the settings they set (log_format once the group has --log-format).
+# The global options of `cli` and the settings they set.
 _GLOBAL_OPTIONS = {"db": "database", "sources": "sources_file", "config": "config_file", "verbose": "verbose",
                    "log_format": "log_format"}
 
 
 def _command_line_options(ctx: click.Context) -> dict[str, object]:
-    """The global options given on the command line (not those click took from the environment)."""
+    """The global options given on the command line (left out, an option falls back to its setting)."""
     root = ctx.find_root()
-    options: dict[str, object] = {}
-    for param, setting in _GLOBAL_OPTIONS.items():
-        if param in root.params and root.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE:
-            options[setting] = root.params[param]
-    return options
+    return {setting: root.params[param] for param, setting in _GLOBAL_OPTIONS.items()
+            if root.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE}
 
 
 @cli.command("config")
@@ -43,10 +39,11 @@ def config_command(ctx: click.Context, as_json: bool) -> None:
       clausewatch config
       CLAUSEWATCH_FETCH_PER_HOST=4 clausewatch --db postgresql://cw:secret@db/cw config --json
     """
-    from monitor.settings import collect_settings, unknown_variables
+    from monitor.effective_settings import collect_settings, unknown_variables
+    from monitor.settings import environment
 
-    settings = collect_settings(os.environ, _command_line_options(ctx))
-    unknown = unknown_variables(os.environ)
+    settings = collect_settings(environment(), _command_line_options(ctx))
+    unknown = unknown_variables(environment())
     if as_json:
         print_json({"settings": [setting.as_dict() for setting in settings], "unknown_variables": unknown})
         return

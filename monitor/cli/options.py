@@ -30,11 +30,11 @@ def at_option(help: str, metavar: str = "TIMESTAMP") -> Callable[[Callable[..., 
 
 
 concurrency_option = click.option("--concurrency", type=click.IntRange(1, 1000),
-                                  help="Requests in flight at once [default 20].")
+                                  help="Requests in flight at once [env CLAUSEWATCH_FETCH_CONCURRENCY; default 20].")
 alerts_file_option = click.option(
-    "--alerts-file", metavar="PATH", envvar="CLAUSEWATCH_ALERTS_FILE",
-    help="JSON-lines file alerts are appended to [default alerts.jsonl, or none when clausewatch.yaml "
-         "configures the channels; '-' for none].")
+    "--alerts-file", metavar="PATH",
+    help="JSON-lines file alerts are appended to [env CLAUSEWATCH_ALERTS_FILE; default alerts.jsonl, or none when "
+         "clausewatch.yaml configures the channels; '-' for none].")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No console alerts (the JSON-lines file still gets them).")
 
 

@@ -42,7 +42,7 @@ def resolve_use(uses_file: str | None, use_id: str, fields: dict[str, Any]) -> t
               help="The dates on which each document's answer changed, instead of today's answer.")
 @json_option("One JSON array, one object per document: source, provider, title, answer, version, "
              "observed_at, clauses (key, path, text, role), conditions, reason.")
-@click.option("--uses", "uses_file", metavar="PATH", envvar=USES_ENV,
+@click.option("--uses", "uses_file", metavar="PATH",
               help=f"Uses file [env {USES_ENV}; default ./uses.yaml, else the shipped examples].")
 @click.option("--act", type=click.Choice(ACTS), help="Override or give the use's act.")
 @click.option("--object", "object_", type=click.Choice(OBJECTS), help="Override or give the use's object.")

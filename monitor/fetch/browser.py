@@ -16,7 +16,6 @@ import datetime as dt
 import importlib.util
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,10 +28,11 @@ from monitor.fetch.http import MAX_REDIRECTS, REDIRECT_STATUSES, accept_language
 from monitor.fetch.politeness import Politeness
 from monitor.fetch.registry import Admit, Fetcher, ResultCallback
 from monitor.fetch.settings import FetchRequest, FetchSettings
+from monitor.settings import load_settings, variable
 
 log = logging.getLogger(__name__)
 
-CHROMIUM_ENV = "CLAUSEWATCH_CHROMIUM"
+CHROMIUM_ENV = variable("chromium")
 # Without the background-networking switches Chromium phones home at start; on a closed network
 # those connections fail, many at a time.
 # Requests are made by Playwright after the address check and handed to Chromium (see _RequestGuard), so
@@ -48,7 +48,7 @@ BROWSER_PAGES_AT_ONCE = 2
 
 def chromium_path() -> str | None:
     """The Chromium to drive: $CLAUSEWATCH_CHROMIUM, else `chromium` on the PATH."""
-    return os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or shutil.which("chromium-browser")
+    return load_settings().chromium_binary()
 
 
 def missing_browser_part(executable: str | None) -> str | None:

@@ -1,6 +1,6 @@
 """Store stage: plain pipeline objects in, rows out; the only module that talks to the database."""
 
-from monitor.store.db import DEFAULT_DB_URL, connect, init_database, session_scope
+from monitor.store.db import connect, init_database, session_scope
 from monitor.store.models import (
     Base,
     ChangeEvent,
@@ -13,7 +13,6 @@ from monitor.store.models import (
 )
 
 __all__ = [
-    "DEFAULT_DB_URL",
     "Base",
     "ChangeEvent",
     "ClauseRow",

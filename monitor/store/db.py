@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,9 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from monitor.errors import ConfigError, DatabaseError
+from monitor.settings import load_settings, variable
 
-DEFAULT_DB_URL = "sqlite:///clausewatch.db"
-DB_ENV = "CLAUSEWATCH_DB"
+DB_ENV = variable("database")
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # The wheel carries the top-level migrations/ as monitor/_migrations (pyproject.toml, package-dir);
 # a checkout, installed editable or not, has them beside the package.
@@ -23,8 +22,8 @@ MIGRATIONS_CANDIDATES = (_PACKAGE_DIR / "_migrations", _PACKAGE_DIR.parent / "mi
 
 
 def database_url(explicit: str | None = None) -> str:
-    """The database to use: the explicit URL, else $CLAUSEWATCH_DB, else ./clausewatch.db."""
-    url = explicit or os.environ.get(DB_ENV) or DEFAULT_DB_URL
+    """The database to use: the explicit URL, else the `database` setting ($CLAUSEWATCH_DB, else ./clausewatch.db)."""
+    url = explicit or load_settings().database
     # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]

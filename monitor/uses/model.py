@@ -10,9 +10,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.errors import ConfigError, UsageError
+from monitor.settings import load_settings, setting_default, variable
 
-DEFAULT_USES_FILE = "uses.yaml"
-USES_ENV = "CLAUSEWATCH_USES"
+# ./uses.yaml: the setting's default, used when it exists.
+DEFAULT_USES_FILE = setting_default("uses_file")
+USES_ENV = variable("uses_file")
 SHIPPED_USES = Path(__file__).with_name("uses.yaml")
 
 ACTS = ("train", "fine-tune", "distil", "evaluate", "embed", "classify", "build-product", "resell")
@@ -115,7 +117,8 @@ class Use(BaseModel):
 def uses_path(explicit: str | os.PathLike | None = None) -> tuple[Path, bool]:
     """The uses file to read and whether it was named: --uses, else $CLAUSEWATCH_USES, else ./uses.yaml,
     else the shipped examples."""
-    named = explicit or os.environ.get(USES_ENV)
+    settings = load_settings()
+    named = explicit or (settings.uses_file if settings.is_set("uses_file") else None)
     if named:
         return Path(named), True
     local = Path(DEFAULT_USES_FILE)
