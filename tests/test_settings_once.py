@@ -94,3 +94,11 @@ def test_an_explicit_argument_wins_over_the_environment(monkeypatch: pytest.Monk
     [from_env] = local_notifiers(None, quiet=True)
     [given] = local_notifiers(str(tmp_path / "given.jsonl"), quiet=True)
     assert (Path(from_env.path).name, Path(given.path).name) == ("env.jsonl", "given.jsonl")
+
+
+def test_a_bad_value_does_not_hide_a_commands_help() -> None:
+    done = CliRunner().invoke(cli, ["run", "--help"], env={"CLAUSEWATCH_LOG_FORMAT": "xml"})
+    assert done.exit_code == 0, done.output
+    assert "Usage: cli run" in done.output or "Usage: clausewatch run" in done.output
+    refused = CliRunner().invoke(cli, ["run", "--once"], env={"CLAUSEWATCH_LOG_FORMAT": "xml"})
+    assert refused.exit_code == 2 and "CLAUSEWATCH_LOG_FORMAT" in refused.output

@@ -45,6 +45,11 @@ class _Group(click.Group):
             importlib.import_module(module)
         return super().list_commands(ctx)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[Any, Any, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta[COMMAND_ARGS] = rest  # the group's callback runs before the command parses them
+        return name, command, rest
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -58,6 +63,9 @@ class _Group(click.Group):
                               soft_wrap=True)
             sys.exit(DatabaseError.exit_code)
 
+
+# Where the group keeps the arguments its command is given, until the command parses them.
+COMMAND_ARGS = "clausewatch.command_args"
 
 # The commands that may create the database (a new SQLite file, a new schema); every other command
 # refuses a SQLite file that is not there, so that a mistyped --db is an error, not an empty answer.
@@ -145,9 +153,16 @@ def cli(ctx: click.Context, db: str | None, sources: str | None, config: str | N
     if db is not None and not db.strip():
         raise UsageError("--db is empty: give a database URL (sqlite:///clausewatch.db, "
                          "postgresql://user@host/dbname) or leave the option out")
+    if _asks_for_help(ctx):  # a bad setting must not hide the help that explains it
+        ctx.obj = Context(db, sources, config)
+        return
     settings = load_settings()  # every setting validated before the command runs: a bad one is named now
     configure_logging(log_format or settings.log_format, verbose or settings.verbose)
     ctx.obj = Context(db, sources, config)
+
+
+def _asks_for_help(ctx: click.Context) -> bool:
+    return any(arg in ctx.help_option_names for arg in ctx.meta.get(COMMAND_ARGS, ()))
 
 
 def main() -> None:
