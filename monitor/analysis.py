@@ -31,6 +31,7 @@ from monitor.extract import Document, check_document, extract_document
 from monitor.settings import load_settings
 from monitor.sources import Source
 from monitor.store.bulk import clause_rows
+from monitor.clauses.classify import load_rules
 
 # A cycle of fewer sources uses workers only if they are already running (started by an earlier cycle).
 MIN_SOURCES_TO_START_WORKERS = 8
@@ -179,8 +180,6 @@ def _started() -> None:
 
 
 def _start_worker(owner_pid: int) -> None:
-    from monitor.clauses.classify import load_rules
-
     # Ctrl-C reaches the whole process group: the parent stops the cycle; a worker must not print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_owner, args=(owner_pid,), daemon=True).start()

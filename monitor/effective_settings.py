@@ -10,8 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from monitor.settings import (ENV_PREFIX, Settings, fetch_settings_from_env, load_settings, setting_fields, shown,
                               variable)
+from monitor.sources import default_sources_path, describe_sources_file
 
 MASK = "***"
 DEFAULT = "default"
@@ -42,9 +46,6 @@ class Setting:
 
 def mask_database_url(url: str) -> str:
     """The URL with its password (and any secret-looking query parameter) replaced by ***."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -90,8 +91,6 @@ def collect_settings(environ: Mapping[str, str], options: Mapping[str, Any] | No
 def _describe_default(name: str, value: Any, loaded: Settings, options: Mapping[str, Any]) -> Any:
     """Defaults that depend on the working directory, the machine or other settings, said as they apply."""
     if name == "sources_file":
-        from monitor.sources import default_sources_path, describe_sources_file
-
         return describe_sources_file(default_sources_path())
     if name in ("config_file", "uses_file"):
         absent = "no alert channels" if name == "config_file" else "the shipped examples"

@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from typing import IO, Any
+from monitor.errors import UsageError
 
 FORMATS = ("human", "json")
 LOG_FORMAT_ENV = "CLAUSEWATCH_LOG_FORMAT"
@@ -50,8 +51,6 @@ def configure_logging(fmt: str = "human", verbose: bool = False, stream: IO[str]
     capture is what a log shipper is there for. With `human` they show with -v (failed ones always).
     """
     if fmt not in FORMATS:
-        from monitor.errors import UsageError
-
         raise UsageError(f"log format {fmt!r}: use one of {', '.join(FORMATS)} (--log-format or {LOG_FORMAT_ENV})")
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _Handler)]:

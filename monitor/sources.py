@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
+import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -54,6 +55,7 @@ def _check_schedule(value: str) -> str:
         if parse_interval(value) < dt.timedelta(minutes=1):
             raise ValueError(f"interval {value!r} is shorter than one minute")
         return value
+    # apscheduler's crontab parser only for a cron schedule, and only when the file is validated, not read from the cache
     from apscheduler.triggers.cron import CronTrigger
 
     try:
@@ -67,6 +69,7 @@ def _check_schedule(value: str) -> str:
 
 @functools.lru_cache(maxsize=1024)  # a registry repeats a few selectors over hundreds of sources
 def _check_selector(value: str) -> str:
+    # only when the file is validated, not when it comes from the cache
     from cssselect import GenericTranslator, SelectorError
 
     try:
@@ -310,8 +313,6 @@ class _SourcesCache:
 
 
 def _validation_fingerprint() -> bytes:
-    import pydantic
-
     code = b"".join((_PACKAGE_DIR / module).read_bytes() for module in _VALIDATING_MODULES)
     # a source validated while a fetcher kind was registered is no longer valid once it is not
     kinds = " ".join(sorted(FETCHER_KINDS)).encode()

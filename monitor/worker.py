@@ -20,7 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from monitor.pipeline import FAILED, CaptureOutcome, CycleSummary, Recorder, run_cycle, upsert_sources
 from monitor.sources import Source, parse_interval
@@ -79,7 +81,6 @@ def next_due_at(source: Source, after: dt.datetime) -> dt.datetime:
     if interval is not None:
         jitter = min(MAX_JITTER_SECONDS, interval.total_seconds() / 10)
         return after + interval + dt.timedelta(seconds=random.uniform(0, jitter))
-    from apscheduler.triggers.cron import CronTrigger
 
     return CronTrigger.from_crontab(source.schedule, timezone="UTC").get_next_fire_time(None, after)
 
@@ -149,8 +150,6 @@ def run_worker(engine: Engine, sources: Sequence[Source], fetch_settings: Any, n
 
 
 def _claim(engine: Engine, owner: str, ids: list[str], settings: WorkerSettings) -> list[leases.Claim]:
-    from sqlalchemy.exc import OperationalError
-
     try:
         return leases.claim_due(engine, owner, ids, settings.batch, settings.lease)
     except OperationalError as error:  # the database is away for a moment: try again on the next poll

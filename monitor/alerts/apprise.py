@@ -29,6 +29,7 @@ class AppriseNotifier(ChannelNotifier):
 
     def deliver(self, message: Message) -> None:
         try:
+            # the apprise extra: imported only when such a channel is built
             import apprise
         except ImportError:
             raise ChannelError("the apprise channel needs the apprise package: "

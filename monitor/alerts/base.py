@@ -169,6 +169,7 @@ class ConsoleNotifier(Notifier):
 
     def _send_notice(self, notice: dict) -> None:
         if notice["type"] in ("answer_change", "selector_drift", "selector_recovered"):
+            # render imports Message from this module
             from monitor.alerts.render import notice_summary, notice_title
 
             self.console.print(Text.assemble((notice_title(notice), "bold magenta")))

@@ -26,6 +26,7 @@ from monitor.durations import parse_duration
 from monitor.errors import ConfigError
 from monitor.settings import load_settings, variable
 from monitor.yaml_loader import GuardedLoader, load_guarded
+from monitor.clauses import CATEGORIES
 
 CONFIG_ENV = variable("config_file")
 NOTICE_TYPES = ("source_failing", "source_recovered", "selector_drift", "selector_recovered")
@@ -52,8 +53,6 @@ class RouteSettings(BaseModel):
     @field_validator("categories")
     @classmethod
     def _known_categories(cls, value: list[str]) -> list[str]:
-        from monitor.clauses import CATEGORIES
-
         unknown = [category for category in value if category not in CATEGORIES]
         if unknown:
             raise ValueError(f"unknown category {unknown[0]!r} (one of: {', '.join(CATEGORIES)})")
@@ -273,6 +272,7 @@ def parse_alerts_config(file: Path, text: str, environ: Mapping[str, str] | None
 
 def _check_route_uses(file: Path, raw: dict, lines: dict, routes: list[RouteSettings]) -> None:
     """Every use a route names is a use of the uses file in force."""
+    # only a config with use routes reads the uses registry (a cron run imports none of it)
     from monitor.uses.model import check_use_ids
 
     for position, route in enumerate(routes):

@@ -33,6 +33,7 @@ from monitor.alerts.config import AlertsConfig
 from monitor.store import ChangeEvent, Notification, Snapshot, SourceRow, Version, session_scope
 from monitor.store.payloads import event_payload
 from monitor.timestamps import iso
+from monitor.alerts.base import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +182,6 @@ def _due(now: dt.datetime, config: AlertsConfig, retry: bool, clock: dt.datetime
 
 def _channels_by_version(config: AlertsConfig) -> set[str]:
     """The channels whose clause changes go out one message per version (email)."""
-    from monitor.alerts.base import Notifier
-
     return {name for name, channel in config.channels.items()
             if getattr(Notifier.registry.get(channel.kind), "one_message_per_version", False)}
 

@@ -178,6 +178,7 @@ _PAGE = """\
 @functools.cache
 def _templates() -> tuple:
     """The item and page templates, compiled on first use (jinja2 is imported only by runs that send HTML)."""
+    # jinja2 for an email's HTML only: a cron run with console alerts never imports it
     from jinja2 import Environment
 
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)

@@ -71,6 +71,7 @@ def extract_clauses(text: str, kind: str | None = None) -> list[Clause]:
     Neither a stand-alone use policy (`policy`) nor service terms carry `use_policy`: a policy is what
     licences incorporate, and service terms name the provider's own.
     """
+    # segment, classify and align import Clause and the categories from this package
     from monitor.clauses.segment import segment_document
 
     deadline = time.monotonic() + ANALYSIS_SECONDS
@@ -104,6 +105,7 @@ def _check_work(segments: list[Segment]) -> None:
 # memoised (they are frozen: sharing one between documents is safe).
 @functools.lru_cache(maxsize=65536)
 def _clause(key: str, segment: Segment, kind: str | None) -> Clause:
+    # classify imports the categories from this package
     from monitor.clauses.classify import classify_clause, matches_core_rule
 
     if segment.kind == "heading":
@@ -128,6 +130,7 @@ def _clause(key: str, segment: Segment, kind: str | None) -> Clause:
 # Consecutive versions of a document repeat almost every clause: the key of a text is memoised.
 @functools.lru_cache(maxsize=65536)
 def _content_key(text: str) -> str:
+    # align imports Clause from this package
     from monitor.clauses.align import content_of
 
     return "c-" + hashlib.sha1(content_of(text).encode("utf-8")).hexdigest()[:12]

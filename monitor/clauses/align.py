@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from monitor.clauses import Clause
+from monitor.clauses.classify import load_rules
 
 # A run of Chinese (or Japanese, Korean) characters between punctuation counts as one word.
 _WORD = re.compile(r"[a-z0-9]+|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
@@ -104,8 +105,6 @@ def _rule_classes(clause: Clause) -> set[str]:
 
 def _classes_of(names: set[str]) -> set[str]:
     """Action and object names as their classes (rules.yaml `action_classes`, `object_classes`)."""
-    from monitor.clauses.classify import load_rules
-
     features = load_rules().features
     mapping = {**features["object_classes"], **features["action_classes"]}
     return {mapping.get(name, name) for name in names if mapping.get(name, name) is not None}

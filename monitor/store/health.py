@@ -21,6 +21,9 @@ from monitor.store.db import session_scope
 from monitor.store.models import ChangeEvent, FetchAttempt, PrunedAttempts, SourceRow, SourceSchedule, Version
 from monitor.store.payloads import FAILING_AFTER
 from monitor.timestamps import iso
+from monitor.directions import DIRECTIONS
+from monitor.fetch import FAILURE_KINDS
+from monitor.store.db import current_revision, head_revision
 
 OK, DEGRADED, UNHEALTHY = "ok", "degraded", "unhealthy"
 # `clausewatch health` exits with these: 0 and 1 as Nagios' OK and WARNING; unhealthy has a code of its own,
@@ -89,8 +92,6 @@ def check_health(engine: Engine, *, max_age: dt.timedelta = dt.timedelta(days=1)
                  failing_after: int = FAILING_AFTER, now: dt.datetime | None = None) -> HealthReport:
     """Database reachable and up to date (else unhealthy); a successful fetch within `max_age` (else
     unhealthy); no enabled source failing `failing_after` captures in a row and none overdue (else degraded)."""
-    from monitor.store.db import current_revision, head_revision
-
     report = HealthReport(checked_at=now or dt.datetime.now(dt.timezone.utc))
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:") \
             and not Path(engine.url.database).exists():  # do not create an empty file by looking
@@ -190,9 +191,6 @@ class Metric:
 
 def collect_metrics(engine: Engine, now: dt.datetime | None = None) -> list[Metric]:
     """Every metric `/metrics` exposes, read from the database; only `clausewatch_up 0` when it is away."""
-    from monitor.directions import DIRECTIONS
-    from monitor.fetch import FAILURE_KINDS
-
     now = now or dt.datetime.now(dt.timezone.utc)
     up = Metric("clausewatch_up", "gauge", "1 if the database answered this scrape, else 0.", [({}, 0)])
     try:
@@ -247,6 +245,7 @@ def collect_metrics(engine: Engine, now: dt.datetime | None = None) -> list[Metr
 
 def prometheus_text(metrics: Iterable[Metric]) -> str:
     """The Prometheus text exposition format, written by prometheus-client from one scrape's metrics."""
+    # prometheus-client for /metrics only
     from prometheus_client import CollectorRegistry, generate_latest
 
     registry = CollectorRegistry(auto_describe=False)
@@ -261,6 +260,7 @@ class _Scrape:
         self.metrics = metrics
 
     def collect(self) -> Iterator[Any]:
+        # prometheus-client for /metrics only
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         for metric in self.metrics:

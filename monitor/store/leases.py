@@ -9,6 +9,7 @@ them over. Every time here comes from the database's clock, so workers on machin
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import os
 from collections.abc import Iterator, Sequence
@@ -106,8 +107,6 @@ def _advisory_holder(connection) -> str:  # type: ignore[no-untyped-def]
 
 @contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
-    import fcntl
-
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

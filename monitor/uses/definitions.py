@@ -11,6 +11,7 @@ from monitor.clauses import Clause
 from monitor.uses.model import Use
 from monitor.uses.reach import MODEL_BUILDING
 from monitor.uses.verdict import ALLOWED, CONDITIONAL, FORBIDDEN, UNCLEAR, Condition, Document, Verdict, cite, clause_name
+from monitor.clauses.classify import extract_features
 
 __all__ = ["CONDITION_WORDS", "defined_term", "definition_outcome", "features_of",
            "find_definitions", "split_alternatives"]
@@ -116,6 +117,4 @@ def _alternative_fits(use: Use, text: str, document: Document) -> tuple[bool | N
 
 
 def features_of(text: str) -> dict[str, Any]:
-    from monitor.clauses.classify import extract_features
-
     return extract_features(text)

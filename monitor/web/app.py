@@ -4,6 +4,7 @@ raw snapshot downloads). Every page renders from the plain dict its query functi
 from __future__ import annotations
 
 import contextlib
+import ctypes
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -277,8 +278,6 @@ def warm_up(engine: Engine, renderer: Renderer) -> None:
 def _release_free_memory() -> None:
     """Give the allocator's free pages back to the system (glibc; elsewhere nothing): the warm-up read every
     version's text once, and the memory it freed would otherwise stay counted against the server."""
-    import ctypes
-
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
 from monitor.web.words import CATEGORY_LABELS, DIRECTION_SYMBOLS, reason_in_words
 from monitor.web.svg import trend_chart
@@ -57,8 +58,6 @@ class Renderer:
 
     @staticmethod
     def _chart(rows: list[dict[str, Any]], title: str, chart_id: str) -> Any:
-        from markupsafe import Markup
-
         return Markup(trend_chart(rows, title, chart_id))  # noqa: S704 (svg.py escapes every text it writes)
 
     def link_for(self, page_path: str) -> Any:
