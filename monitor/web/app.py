@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from monitor.errors import UsageError
 from monitor.store import history, session_scope
+from monitor.store.health import PROMETHEUS_CONTENT_TYPE, UNHEALTHY, check_health, collect_metrics, prometheus_text
 from monitor.web import diffs, overview, queries
 from monitor.web.cache import DEFAULT_STAMP_TTL, ResponseCache
 from monitor.web.feeds import render_feed
@@ -244,8 +245,6 @@ def _data_stamp(engine: Engine) -> Any:
 
 def health_routes(engine: Engine) -> list[Route]:
     """/healthz (JSON; 200 when ok or degraded, 503 when unhealthy) and /metrics (Prometheus text format)."""
-    from monitor.store.health import PROMETHEUS_CONTENT_TYPE, UNHEALTHY, check_health, collect_metrics, prometheus_text
-
     def healthz(request: Request) -> Response:
         report = check_health(engine)
         return JSONResponse(report.as_dict(), status_code=503 if report.status == UNHEALTHY else 200,
