@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from monitor.fetch import FetchResult
-from monitor.pipeline import FAILED, NEW_VERSION, UNCHANGED, CaptureOutcome, Recorder, ingest_file
+from monitor.pipeline import FAILED, NEW_VERSION, UNCHANGED, Capture, CaptureOutcome, Recorder, ingest_file
 from monitor.sources import Source
 from monitor.store import ChangeEvent, FetchAttempt, Version, connect, init_database, session_scope
 
@@ -214,3 +214,16 @@ def test_a_flap_back_to_a_body_seen_before_keeps_its_title(db_url: str) -> None:
     with session_scope(rec.engine) as session:
         titles = session.execute(select(Version.title).order_by(Version.seq)).scalars().all()
     assert titles[0] == "Terms of Use" and titles == [titles[0]] * 3
+
+
+def test_a_latest_version_replaced_under_the_same_id_is_read_again(db_url: str) -> None:
+    """Another recorder replaces the source's history; SQLite gives the new version the id the deleted one had
+    (the largest rowid is reused), so a recorder that knew the old one by its id alone compared with a stale
+    text: this capture, the new version's text, became a version of its own."""
+    rec = recorder(db_url)
+    other = Recorder(rec.engine)
+    a = TERMS.format(extra=FILLER)
+    b = a.replace(", except for a Permitted Exception", "")
+    assert rec.record(source(), fetched(a, 0)).outcome == NEW_VERSION
+    other.replace_history("example-terms", [Capture(source(), fetched(b, 1))])
+    assert rec.record(source(), fetched(b, 2)).outcome == UNCHANGED

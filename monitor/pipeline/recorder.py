@@ -34,7 +34,7 @@ from monitor.pipeline.capture import (FAILED, NEW_VERSION, UNCHANGED, Capture, C
 from monitor.pipeline.checks import check_extracted, _extraction_notices, _text_to_measure_against
 from monitor.pipeline.rows import (_NEWEST_VERSIONS, _baseline, _clauses_of, _forget_history, _keep_snapshot,
                                    _newest_accepted_attempt, _only_the_method_changed, _remember_validators, _seen_body,
-                                   upsert_source, upsert_sources, _version_id)
+                                   upsert_source, upsert_sources, _version_key)
 
 # How many recent versions a new text is compared with to call it a revert (flap), not news.
 REVERT_WINDOW = 5
@@ -351,14 +351,15 @@ class Recorder:
         one since. Two queries, whatever the number of sources."""
         if not source_ids:
             return
-        newest = dict(session.execute(_NEWEST_VERSIONS, {"source_ids": list(source_ids)}).all())
+        newest = {row.source_id: (row.id, row.seq, row.text_sha256)
+                  for row in session.execute(_NEWEST_VERSIONS, {"source_ids": list(source_ids)})}
         stale = [source_id for source_id in source_ids
-                 if source_id not in self._latest or _version_id(self._latest[source_id]) != newest.get(source_id)]
+                 if source_id not in self._latest or _version_key(self._latest[source_id]) != newest.get(source_id)]
         loaded: dict[str, _Latest] = {}
         if any(source_id in newest for source_id in stale):
             rows = session.execute(select(Version.source_id, Version.id, Version.seq, Version.text, Version.text_sha256,
                                           Version.language, Version.extraction)
-                                   .where(Version.id.in_([newest[s] for s in stale if s in newest])))
+                                   .where(Version.id.in_([newest[s][0] for s in stale if s in newest])))
             loaded = {row.source_id: _Latest(*row[1:5], clauses=None, language=row.language,
                                              extraction=row.extraction) for row in rows}
         for source_id in stale:

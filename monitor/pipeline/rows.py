@@ -22,12 +22,13 @@ from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, Source
 from monitor.pipeline.capture import _Latest, _sha256
 
 
-# The id of each source's newest version (`source_ids` is a list). Built once: building this statement
-# costs more than running it.
+# Each source's newest version: its id, seq and text hash (`source_ids` is a list); all three, because SQLite
+# gives a new row the id of a deleted one (the largest rowid). Built once: building this statement costs more
+# than running it.
 _NEWEST_SEQ = (select(Version.source_id, func.max(Version.seq).label("seq"))
                .where(Version.source_id.in_(bindparam("source_ids", expanding=True)))
                .group_by(Version.source_id).subquery())
-_NEWEST_VERSIONS = select(Version.source_id, Version.id).join(
+_NEWEST_VERSIONS = select(Version.source_id, Version.id, Version.seq, Version.text_sha256).join(
     _NEWEST_SEQ, and_(Version.source_id == _NEWEST_SEQ.c.source_id, Version.seq == _NEWEST_SEQ.c.seq))
 
 
@@ -77,8 +78,9 @@ def _document_of_snapshot(session: Session, snapshot_id: int) -> Document | None
     return Document(title=row.title, text=row.text)
 
 
-def _version_id(latest: _Latest | None) -> int | None:
-    return latest.version_id if latest is not None else None
+def _version_key(latest: _Latest | None) -> tuple[int, int, str] | None:
+    """What tells a cached latest version from another one: (id, seq, text hash), as `_NEWEST_VERSIONS` reads it."""
+    return (latest.version_id, latest.seq, latest.text_sha256) if latest is not None else None
 
 
 def _remember_validators(source_row: SourceRow, result: FetchResult) -> None:
@@ -155,9 +157,8 @@ def latest_text_hashes(engine: Engine, source_ids: Sequence[str]) -> dict[str, s
     """Each source's latest version's text hash (read without a lock: a hint for the analysis, which the
     recording transaction checks again)."""
     with session_scope(engine) as session:
-        return dict(session.execute(
-            select(Version.source_id, Version.text_sha256).where(Version.id.in_(
-                select(_NEWEST_VERSIONS.subquery().c.id))), {"source_ids": list(source_ids)}).all())
+        return {row.source_id: row.text_sha256
+                for row in session.execute(_NEWEST_VERSIONS, {"source_ids": list(source_ids)})}
 
 
 def _baseline(session: Session, source_id: str, latest: _Latest, language: str | None) -> _Latest | None:
