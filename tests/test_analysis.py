@@ -147,7 +147,7 @@ def test_a_page_without_its_expected_phrase_is_not_classified(corpus) -> None:
 
     analysis = analyse_body(body, HTML, source)
 
-    assert analysis.document is not None and analysis.clause_rows is None
+    assert analysis.document is not None and analysis.clauses is None
     assert analysis.compressed_body
 
 

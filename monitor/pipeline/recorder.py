@@ -26,7 +26,7 @@ from monitor.extract import Document, extract_document
 from monitor.fetch import NOT_MODIFIED, FetchResult
 from monitor.sources import Source
 from monitor.store import ChangeEvent, FetchAttempt, Snapshot, SourceRow, Version, session_scope
-from monitor.store.bulk import clause_rows, clauses_from_rows, insert_clause_rows
+from monitor.store.bulk import insert_clauses
 from monitor.store.db import begin_writing
 from monitor.store.payloads import FAILING_AFTER, event_payload, source_notice
 from monitor.pipeline.capture import (FAILED, NEW_VERSION, UNCHANGED, Capture, CaptureOutcome, _Latest, log_outcome,
@@ -247,18 +247,18 @@ class Recorder:
         text_sha256 = _sha256(document.text.encode("utf-8"))
         if latest is not None and text_sha256 == latest.text_sha256:
             return _with_notices(self._unchanged(source_row, attempt, result, latest), notices)
-        rows = analysis.clause_rows if analysis is not None else None
-        if rows is None:
+        clauses = analysis.clauses if analysis is not None else None
+        if clauses is None:
             try:
                 with contained():
-                    rows = clause_rows(extract_clauses(document.text, kind=source.kind))
+                    clauses = tuple(extract_clauses(document.text, kind=source.kind))
             except ExtractionError as error:
                 return self._invalid(session, source_row, attempt, result, analysis, error, origin)
         snapshot = snapshot or _keep_snapshot(session, source.id, result, analysis, origin)
         attempt.snapshot_id = snapshot.id  # the evidence of the version
         language = analysis.language if analysis is not None else None
         return _with_notices(self._new_version(session, source, source_row, attempt, result, snapshot, document,
-                                               text_sha256, latest, technical, rows, language), notices)
+                                               text_sha256, latest, technical, clauses, language), notices)
 
     def _invalid(self, session: Session, source_row: SourceRow, attempt: FetchAttempt, result: FetchResult,
                  analysis: Analysis | None, error: ExtractionError, origin: str | None = None) -> CaptureOutcome:
@@ -290,7 +290,7 @@ class Recorder:
 
     def _new_version(self, session: Session, source: Source, source_row: SourceRow, attempt: FetchAttempt,
                      result: FetchResult, snapshot: Snapshot, document: Document, text_sha256: str,
-                     latest: _Latest | None, technical: bool, rows: list[tuple] | None,
+                     latest: _Latest | None, technical: bool, new: tuple[Clause, ...],
                      language: str | None = None) -> CaptureOutcome:
         revert_of = self._revert_of(session, source.id, text_sha256) if latest else None
         language = language or detect_language(document.text)  # an analysis process may have found it
@@ -301,11 +301,7 @@ class Recorder:
         clauses: list[Clause] | None = None  # a first version's are loaded when a comparison needs them
         changes: list[ClauseChange] = []
         if baseline is not None:
-            new = clauses_from_rows(rows) if rows is not None else extract_clauses(document.text, kind=source.kind)
-            clauses, changes = compare_clauses(_clauses_of(session, baseline), new)
-            rows = clause_rows(clauses)
-        elif rows is None:
-            rows = clause_rows(extract_clauses(document.text, kind=source.kind))
+            clauses, changes = compare_clauses(_clauses_of(session, baseline), list(new))
         version = Version(
             source_id=source.id, seq=(latest.seq + 1) if latest else 1, observed_at=result.started_at,
             title=document.title, text=document.text, text_sha256=text_sha256, snapshot_id=snapshot.id,
@@ -313,7 +309,7 @@ class Recorder:
         )
         session.add(version)
         session.flush()
-        insert_clause_rows(session, version.id, rows)
+        insert_clauses(session, version.id, new if clauses is None else clauses)
         attempt.version_id = version.id
         alerting = revert_of is None and not technical
         events = [self._event_row(source, version, baseline, change, alerting) for change in changes]
