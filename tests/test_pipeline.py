@@ -159,10 +159,10 @@ def test_a_capture_that_cannot_be_stored_fails_alone(db_url: str, monkeypatch) -
     good, bad = source(id="good"), source(id="bad")
     store = Recorder._record
 
-    def fail_for_bad(self, session, src, *rest):  # type: ignore[no-untyped-def]
-        if src.id == "bad":
+    def fail_for_bad(self, session, capture, *rest):  # type: ignore[no-untyped-def]
+        if capture.source.id == "bad":
             raise RuntimeError("disk full")
-        return store(self, session, src, *rest)
+        return store(self, session, capture, *rest)
 
     monkeypatch.setattr(Recorder, "_record", fail_for_bad)
     errors: list[Exception] = []

@@ -103,7 +103,7 @@ def test_an_error_no_check_foresaw_is_an_analysis_error_of_that_capture_only(db_
     def explode(text: str, kind: str | None = None) -> list:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr("monitor.pipeline.recorder.extract_clauses", explode)
+    monkeypatch.setattr("monitor.analysis.extract_clauses", explode)  # where a body is classified
     outcome = rec.record_or_fail(Capture(source(), fetched(TERMS)))
     assert outcome.outcome == FAILED and outcome.attempt_outcome == ANALYSIS_ERROR
     assert outcome.error == "analysis failed: RecursionError: maximum recursion depth exceeded"

@@ -33,7 +33,7 @@ class EventPayload(TypedDict):
 
 
 class SourceNotice(TypedDict, total=False):
-    type: str  # source_failing or source_recovered
+    type: str  # source_failing, source_recovered, selector_drift or selector_recovered
     source: str
     provider: str
     title: str
@@ -77,11 +77,15 @@ def clause_payload(clause: ClauseRow, source: SourceRow, version: Version) -> di
     }
 
 
-def source_notice(kind: str, source: SourceRow, failure: str | None = None,
-                  error: str | None = None) -> SourceNotice:
-    """An operators' notice: a source has failed several captures in a row, or has recovered."""
+def source_notice(kind: str, source: SourceRow, failure: str | None = None, error: str | None = None,
+                  failures_in_a_row: int | None = None) -> SourceNotice:
+    """An operators' notice: a source has failed several captures in a row, or has recovered; its selectors
+    stopped matching (`error` says how), or match again. `failures_in_a_row` defaults to the source row's."""
+    streak = source.failures_in_a_row if failures_in_a_row is None else failures_in_a_row
     notice: SourceNotice = {"type": kind, "source": source.id, "provider": source.provider, "title": source.title,
-                            "url": source.url, "failures_in_a_row": source.failures_in_a_row, "at": now_iso()}
+                            "url": source.url, "failures_in_a_row": streak, "at": now_iso()}
     if failure:
         notice.update(failure=failure, error=error or "")
+    elif error:
+        notice["error"] = error
     return notice
