@@ -22,7 +22,7 @@ from monitor.sources import Source
 from monitor.store import ChangeEvent, FetchAttempt, Snapshot, SourceRow, Version, session_scope
 from monitor.store.bulk import insert_clauses
 from monitor.store.db import begin_writing
-from monitor.store.payloads import FAILING_AFTER, SourceNotice, event_payload, source_notice
+from monitor.store.payloads import FAILING_AFTER, RecordedVersion, SourceNotice, event_payload, source_notice
 from monitor.pipeline.capture import (FAILED, NEW_VERSION, UNCHANGED, Capture, CaptureOutcome, LatestVersion,
                                       log_outcome, _sha256)
 from monitor.pipeline.decide import (Comparison, Decision, Event, Failed, NewText, NewVersion, Notice, NotModified,
@@ -162,13 +162,14 @@ class Recorder:
                 select(SourceRow).where(SourceRow.id.in_({capture.source.id for capture in captures}))
                 .order_by(SourceRow.id).with_for_update())}
             self._refresh_latest(session, {capture.source.id for capture in captures if capture.result.ok})
-            outcomes = self._record_each(session, captures, source_rows)
-            for outcome in outcomes:
-                self._queue_notifications(session, outcome)
-        return outcomes
+            recorded = self._record_each(session, captures, source_rows)
+            for outcome, version in recorded:
+                self._queue_notifications(session, outcome, version)
+        return [outcome for outcome, _ in recorded]
 
-    def _record_each(self, session: Session, captures: Sequence[Capture],
-                     source_rows: dict[str, SourceRow]) -> list[CaptureOutcome]:
+    def _record_each(self, session: Session, captures: Sequence[Capture], source_rows: dict[str, SourceRow]
+                     ) -> list[tuple[CaptureOutcome, RecordedVersion | None]]:
+        """Each capture's outcome, and the new version it wrote if any."""
         recorded = []
         for capture in captures:
             source, result = capture.source, capture.result
@@ -179,11 +180,11 @@ class Recorder:
                 http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
                 error=result.error, body_sha256=_sha256(result.body) if result.body else None,
             )
-            outcome = self._record(session, capture, source_rows[source.id], attempt)
+            outcome, version = self._record(session, capture, source_rows[source.id], attempt)
             session.add(attempt)  # added complete, so it is one INSERT and no UPDATE
-            recorded.append((attempt, outcome))
+            recorded.append((attempt, outcome, version))
         session.flush()  # the attempts not yet flushed go in together
-        return [replace(outcome, attempt_id=attempt.id) for attempt, outcome in recorded]
+        return [(replace(outcome, attempt_id=attempt.id), version) for attempt, outcome, version in recorded]
 
     def replace_history(self, source_id: str, captures: Sequence[Capture]) -> list[CaptureOutcome]:
         """Record `captures` (every capture of one source, oldest first) as that source's whole history, in
@@ -197,19 +198,20 @@ class Recorder:
                     source_row = session.get(SourceRow, source_id, with_for_update=True)
                     _forget_history(session, source_row)
                     self._latest[source_id] = None
-                    return self._record_each(session, captures, {source_id: source_row})
+                    return [outcome for outcome, _ in self._record_each(session, captures, {source_id: source_row})]
             finally:  # what was cached while replaying is only right if it committed: read it again next time
                 self._latest.pop(source_id, None)
 
-    def _queue_notifications(self, session: Session, outcome: CaptureOutcome) -> None:
+    def _queue_notifications(self, session: Session, outcome: CaptureOutcome,
+                             version: RecordedVersion | None) -> None:
         """Outbox rows for the events and notices of this capture, committed with them (sent later)."""
         if self.alerts is not None:
             from monitor.alerts.outbox import queue_notifications
 
-            queue_notifications(session, self.alerts, outcome)
+            queue_notifications(session, self.alerts, outcome, version)
 
     def _record(self, session: Session, capture: Capture, source_row: SourceRow,
-                attempt: FetchAttempt) -> CaptureOutcome:
+                attempt: FetchAttempt) -> tuple[CaptureOutcome, RecordedVersion | None]:
         """Decide what the capture is from what the store holds of its source, then write that."""
         result = capture.result
         snapshot, known = _seen_body(session, capture.source.id, result) if result.ok else (None, None)
@@ -237,30 +239,32 @@ class Recorder:
         return Comparison(_recent_versions(session, source_id, self.revert_window), baseline, page)
 
     def _write(self, session: Session, capture: Capture, source_row: SourceRow, attempt: FetchAttempt,
-               snapshot: Snapshot | None, decision: Decision) -> CaptureOutcome:
+               snapshot: Snapshot | None, decision: Decision) -> tuple[CaptureOutcome, RecordedVersion | None]:
         """Store what the decision says: the attempt's outcome, the source row's streak and extraction method,
-        and the snapshot and version it makes."""
+        and the snapshot and version it makes (returned with the outcome, for the outbox)."""
         source, result = capture.source, capture.result
         notices = [_notice_payload(source_row, notice) for notice in decision.notices]
         source_row.failures_in_a_row = decision.failures_in_a_row
         if isinstance(decision, NotModified):
-            return CaptureOutcome(source.id, NOT_MODIFIED, result.outcome, notices=notices)
+            return CaptureOutcome(source.id, NOT_MODIFIED, result.outcome, notices=notices), None
         if isinstance(decision, Failed):
             attempt.outcome, attempt.error = decision.kind, decision.error
             if decision.keep_body:
                 attempt.snapshot_id = _keep_snapshot(session, source.id, result, decision.compressed_body,
                                                      capture.origin).id
-            return CaptureOutcome(source.id, FAILED, decision.kind, error=decision.error, notices=notices)
+            return CaptureOutcome(source.id, FAILED, decision.kind, error=decision.error, notices=notices), None
         if decision.extraction:
             source_row.extraction = decision.extraction
         _remember_validators(source_row, result)
         if isinstance(decision, Unchanged):
             attempt.version_id = decision.version_id
-            return CaptureOutcome(source.id, UNCHANGED, attempt.outcome, version_seq=decision.seq, notices=notices)
+            return (CaptureOutcome(source.id, UNCHANGED, attempt.outcome, version_seq=decision.seq, notices=notices),
+                    None)
         return self._write_version(session, capture, source_row, attempt, snapshot, decision, notices)
 
     def _write_version(self, session: Session, capture: Capture, source_row: SourceRow, attempt: FetchAttempt,
-                       snapshot: Snapshot | None, decision: NewVersion, notices: list[dict]) -> CaptureOutcome:
+                       snapshot: Snapshot | None, decision: NewVersion,
+                       notices: list[dict]) -> tuple[CaptureOutcome, RecordedVersion]:
         source, result, new = capture.source, capture.result, decision.text
         snapshot = snapshot or _keep_snapshot(session, source.id, result, new.compressed_body, capture.origin)
         attempt.snapshot_id = snapshot.id  # the evidence of the version
@@ -281,10 +285,11 @@ class Recorder:
         self._latest[source.id] = LatestVersion(version.id, version.seq, version.text, version.text_sha256,
                                                 decision.clauses if decision.compared else None, version.language,
                                                 version.extraction)
-        return CaptureOutcome(
-            source.id, NEW_VERSION, attempt.outcome, version_seq=version.seq, revert_of_seq=decision.revert_of,
-            events=[event_payload(event, source_row, version) for event in events if event.alert], notices=notices,
-        )
+        payloads = [event_payload(event, source_row, version) for event in events]
+        outcome = CaptureOutcome(source.id, NEW_VERSION, attempt.outcome, version_seq=version.seq,
+                                 revert_of_seq=decision.revert_of, notices=notices,
+                                 events=[payload for payload in payloads if payload["alert"]])
+        return outcome, RecordedVersion(source_row, version, snapshot.sha256, payloads)
 
     def _refresh_latest(self, session: Session, source_ids: set[str]) -> None:
         """Bring the cached latest version of these sources up to date: another process may have recorded

@@ -3,6 +3,7 @@ exports show them. The store's readers and the recorder both build them here, so
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from monitor.store.models import ChangeEvent, ClauseRow, SourceRow, Version
@@ -42,6 +43,17 @@ class SourceNotice(TypedDict, total=False):
     at: str
     failure: str
     error: str
+
+
+@dataclass(frozen=True)
+class RecordedVersion:
+    """A new version as the recorder has just written it (rows of the caller's session) and the JSON form of
+    each of its change events, in id order: what the outbox queues notifications from, reading nothing back."""
+
+    source: SourceRow
+    version: Version
+    snapshot_sha256: str | None
+    events: list[EventPayload]
 
 
 def event_payload(event: ChangeEvent, source: SourceRow, version: Version) -> EventPayload:
