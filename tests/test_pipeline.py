@@ -227,3 +227,25 @@ def test_a_latest_version_replaced_under_the_same_id_is_read_again(db_url: str) 
     assert rec.record(source(), fetched(a, 0)).outcome == NEW_VERSION
     other.replace_history("example-terms", [Capture(source(), fetched(b, 1))])
     assert rec.record(source(), fetched(b, 2)).outcome == UNCHANGED
+
+
+def test_a_recorder_that_caches_few_sources_reads_a_forgotten_latest_version_again(db_url: str, monkeypatch) -> None:
+    import monitor.pipeline.recorder
+
+    rec = recorder(db_url, cache_sources=2)
+    text = TERMS.format(extra=FILLER)
+    for name in ("a", "b", "c"):
+        assert rec.record(source(id=name), fetched(text)).outcome == NEW_VERSION
+    loaded: list[str] = []
+    load = monitor.pipeline.recorder._latest_versions
+
+    def counted_load(session, version_ids):  # type: ignore[no-untyped-def]
+        versions = load(session, version_ids)
+        loaded.extend(versions)
+        return versions
+
+    monkeypatch.setattr(monitor.pipeline.recorder, "_latest_versions", counted_load)
+    assert rec.record(source(id="c"), fetched(text, 1)).outcome == UNCHANGED
+    assert loaded == []  # among the two most recently recorded
+    assert rec.record(source(id="a"), fetched(text, 1)).outcome == UNCHANGED
+    assert loaded == ["a"]  # forgotten when c was recorded: read again

@@ -27,7 +27,7 @@ from monitor.pipeline.capture import (FAILED, NEW_VERSION, UNCHANGED, Capture, C
                                       log_outcome, _sha256)
 from monitor.pipeline.decide import (Comparison, Decision, Event, Failed, NewText, NewVersion, Notice, NotModified,
                                      PreviousState, Unchanged, decide_capture, decide_version)
-from monitor.pipeline.rows import (_NEWEST_VERSIONS, _baseline, _forget_history, _keep_snapshot,
+from monitor.pipeline.rows import (_NEWEST_VERSIONS, _baseline, _forget_history, _keep_snapshot, _latest_versions,
                                    _newest_accepted_attempt, _page_of_version, _recent_versions, _remember_validators,
                                    _seen_body, _version_key, _with_clauses, upsert_source, upsert_sources)
 
@@ -43,16 +43,19 @@ class Recorder:
 
     One Recorder per process; `record` is safe to call from several threads (one lock per source), and from
     several processes at once (each transaction holds its sources in the database before it reads them).
+    `cache_sources`: keep the latest versions of at most this many sources in memory (the least recently
+    recorded are read again when next needed); None for every source.
     """
 
     def __init__(self, engine: Engine, *, revert_window: int = REVERT_WINDOW,
-                 failing_after: int = FAILING_AFTER, alerts: Any = None) -> None:
+                 failing_after: int = FAILING_AFTER, alerts: Any = None, cache_sources: int | None = None) -> None:
         self.engine = engine
         # clausewatch.yaml (an AlertsConfig): with it, notifications go through the outbox
         self.alerts = alerts
         self.revert_window = revert_window
         self.failing_after = failing_after
-        self._latest: dict[str, LatestVersion | None] = {}
+        self.cache_sources = cache_sources
+        self._latest: dict[str, LatestVersion | None] = {}  # least recently recorded first
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -300,15 +303,24 @@ class Recorder:
                   for row in session.execute(_NEWEST_VERSIONS, {"source_ids": list(source_ids)})}
         stale = [source_id for source_id in source_ids
                  if source_id not in self._latest or _version_key(self._latest[source_id]) != newest.get(source_id)]
-        loaded: dict[str, LatestVersion] = {}
-        if any(source_id in newest for source_id in stale):
-            rows = session.execute(select(Version.source_id, Version.id, Version.seq, Version.text, Version.text_sha256,
-                                          Version.language, Version.extraction)
-                                   .where(Version.id.in_([newest[s][0] for s in stale if s in newest])))
-            loaded = {row.source_id: LatestVersion(*row[1:5], language=row.language, extraction=row.extraction)
-                      for row in rows}
-        for source_id in stale:
-            self._latest[source_id] = loaded.get(source_id)
+        loaded = _latest_versions(session, [newest[s][0] for s in stale if s in newest])
+        for source_id in source_ids:  # moved last, as the most recently recorded
+            cached = self._latest.pop(source_id, None)
+            self._latest[source_id] = loaded.get(source_id) if source_id in stale else cached
+        self._forget_least_recent()
+
+    def _forget_least_recent(self) -> None:
+        """Keep at most `cache_sources` latest versions, forgetting the least recently recorded first; never one
+        of a source being recorded (whose lock another store holds, or this one)."""
+        excess = len(self._latest) - self.cache_sources if self.cache_sources is not None else 0
+        if excess <= 0:
+            return
+        with self._locks_guard:
+            for source_id in list(self._latest)[:excess]:
+                lock = self._locks[source_id]
+                if lock.acquire(blocking=False):
+                    self._latest.pop(source_id, None)
+                    lock.release()
 
 
 def _event_row(version: Version, previous_version_id: int | None, event: Event) -> ChangeEvent:

@@ -82,6 +82,16 @@ def _version_key(latest: LatestVersion | None) -> tuple[int, int, str] | None:
     return (latest.version_id, latest.seq, latest.text_sha256) if latest is not None else None
 
 
+def _latest_versions(session: Session, version_ids: Sequence[int]) -> dict[str, LatestVersion]:
+    """These versions (each a source's latest), by source id, without their clauses."""
+    if not version_ids:
+        return {}
+    rows = session.execute(select(Version.source_id, Version.id, Version.seq, Version.text, Version.text_sha256,
+                                  Version.language, Version.extraction).where(Version.id.in_(version_ids)))
+    return {row.source_id: LatestVersion(*row[1:5], language=row.language, extraction=row.extraction)
+            for row in rows}
+
+
 def _remember_validators(source_row: SourceRow, result: FetchResult) -> None:
     if result.etag or result.last_modified:
         source_row.etag, source_row.last_modified = result.etag, result.last_modified
