@@ -101,12 +101,14 @@ def _record_in_analysis_process(spec: AnalysisStoreSpec,
 
 
 # A worker's recorders, by database URL, the last few used: each stays warm from batch to batch (and cycle to
-# cycle), with its cache of the latest versions of at most ANALYSIS_CACHED_SOURCES sources. A worker keeps
-# SQLite connections (opening one costs more than a capture's queries) but no connection to a server, which
-# could not drop a database while a worker holds it open.
+# cycle), with its cache of the latest versions of at most ANALYSIS_CACHED_SOURCES sources. A cached version
+# costs a worker about 100 KB (its text), and a cycle fetches each source once, so only a later cycle finds
+# it: a few dozen per worker (bench/cycle_cli.py: 32 add 9 MB to the peak RSS of 200 pages, 256 add 22 MB).
+# A worker keeps SQLite connections (opening one costs more than a capture's queries) but no connection to a
+# server, which could not drop a database while a worker holds it open.
 _analysis_recorders: dict[str, Recorder] = {}
 ANALYSIS_DATABASES = 4
-ANALYSIS_CACHED_SOURCES = 256
+ANALYSIS_CACHED_SOURCES = 32
 
 
 def _analysis_recorder(spec: AnalysisStoreSpec) -> Recorder:
