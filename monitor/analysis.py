@@ -24,14 +24,13 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from monitor.clauses import extract_clauses
+from monitor.clauses import Clause, extract_clauses
+from monitor.clauses.classify import load_rules
 from monitor.clauses.language import detect_language
 from monitor.errors import ExtractionError
 from monitor.extract import Document, check_document, extract_document
 from monitor.settings import load_settings
 from monitor.sources import Source
-from monitor.store.bulk import clause_rows
-from monitor.clauses.classify import load_rules
 
 # A cycle of fewer sources uses workers only if they are already running (started by an earlier cycle).
 MIN_SOURCES_TO_START_WORKERS = 8
@@ -51,13 +50,13 @@ T = TypeVar("T")
 class Analysis:
     """What extraction made of one body: a document and its clauses, or why it is not a valid capture.
 
-    `clause_rows` are the document's clauses as the store writes them (`monitor.store.bulk`), None when
-    the document fails the checks that need no history (the recorder then fails the capture without
-    classifying anything); `compressed_body` is the body as a snapshot stores it.
+    `clauses` are the document's classified clauses, None when the document fails the checks that need no
+    history (the recorder then fails the capture without classifying anything) or is the latest version's
+    text; `compressed_body` is the body as a snapshot stores it.
     """
 
     document: Document | None
-    clause_rows: list[tuple] | None = None
+    clauses: tuple[Clause, ...] | None = None
     error_kind: str | None = None
     error_reason: str | None = None
     compressed_body: bytes | None = None
@@ -92,10 +91,10 @@ def analyse_body(body: bytes, content_type: str | None, source: Source,
         return Analysis(document, compressed_body=compressed)
     try:
         with contained():
-            rows = clause_rows(extract_clauses(document.text, kind=source.kind))
+            clauses = tuple(extract_clauses(document.text, kind=source.kind))
     except ExtractionError as error:
         return Analysis(None, error_kind=error.kind, error_reason=error.reason, compressed_body=compressed)
-    return Analysis(document, rows, compressed_body=compressed, language=detect_language(document.text))
+    return Analysis(document, clauses, compressed_body=compressed, language=detect_language(document.text))
 
 
 @contextlib.contextmanager

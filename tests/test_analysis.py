@@ -21,6 +21,7 @@ from conftest import REPO, LocalServer
 from monitor.analysis import AnalysisPool, analyse_body, analysis_processes, shared_pool
 from monitor.errors import ConfigError
 from monitor.fetch import FetchSettings
+import monitor.pipeline.recorder
 from monitor.pipeline import Recorder, run_cycle
 from monitor.sources import Source, find_source, load_sources
 from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, Version, connect, init_database, \
@@ -147,7 +148,7 @@ def test_a_page_without_its_expected_phrase_is_not_classified(corpus) -> None:
 
     analysis = analyse_body(body, HTML, source)
 
-    assert analysis.document is not None and analysis.clause_rows is None
+    assert analysis.document is not None and analysis.clauses is None
     assert analysis.compressed_body
 
 
@@ -373,3 +374,42 @@ def test_a_body_whose_text_is_the_latest_version_s_is_not_classified(db_url, mon
     (outcome,) = _record_in_analysis_process(spec, [(source, capture("second"))])
     assert outcome.outcome == UNCHANGED
     engine.dispose()
+
+
+def test_an_analysis_process_keeps_its_recorder_warm_from_batch_to_batch(db_url, monkeypatch) -> None:
+    """Each batch a worker stored built a Recorder of its own, which read every source's latest version again."""
+    from monitor.fetch import FetchResult
+    from monitor.pipeline import UNCHANGED, AnalysisStoreSpec, _record_in_analysis_process
+    import datetime as dt
+
+    page = ("<html><body><main><h1>Terms</h1><p>You may not use Output to develop models that compete with us. "
+            + "We may change these terms and will tell you. " * 20 + "</p></main></body></html>")
+    sources = [Source(id=f"warm-{n}", provider="Test", title="Terms", url=f"https://example.com/{n}") for n in range(2)]
+
+    def capture(source: Source, nonce: int) -> FetchResult:  # a new body each time, the same text
+        return FetchResult(url=source.url, outcome="ok", started_at=dt.datetime.now(dt.timezone.utc), elapsed_ms=1,
+                           body=page.replace("</main>", f"</main><script>{nonce}</script>").encode(),
+                           content_type="text/html")
+
+    init_database(connect(db_url))
+    built: list[Recorder] = []
+    loaded: list[str] = []
+    build, load = Recorder.__init__, monitor.pipeline.recorder._latest_versions
+
+    def counted_build(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        built.append(self)
+        build(self, *args, **kwargs)
+
+    def counted_load(session, version_ids):  # type: ignore[no-untyped-def]
+        versions = load(session, version_ids)
+        loaded.extend(versions)
+        return versions
+
+    monkeypatch.setattr(Recorder, "__init__", counted_build)
+    monkeypatch.setattr(monitor.pipeline.recorder, "_latest_versions", counted_load)
+    spec = AnalysisStoreSpec(db_url, revert_window=5, failing_after=3, alerts=None)
+    batches = [_record_in_analysis_process(spec, [(source, capture(source, nonce)) for source in sources])
+               for nonce in range(4)]
+    assert [[outcome.outcome for outcome in batch] for batch in batches] == [["new_version"] * 2] + [[UNCHANGED] * 2] * 3
+    assert len(built) == 1
+    assert loaded == []  # each version was cached when this recorder wrote it

@@ -371,3 +371,45 @@ def test_cli_alerts_retry_sends_what_failed(db_url: str, receiver: Receiver, tmp
     retried = clausewatch("--db", db_url, "alerts", "--retry", cwd=tmp_path, env=env)
     assert retried.returncode == 0 and "retried: sent 2, failed 0" in retried.stdout, retried.stdout + retried.stderr
     assert len(delivered_events(receiver)) == 2
+
+
+def test_the_outbox_queues_the_events_the_recorder_wrote_without_reading_them_back(
+        db_url: str, receiver: Receiver, tmp_path: Path) -> None:
+    """Every event of a new version, as recorded, becomes a row; recording with alert routes costs no SELECT
+    more than recording without (the outbox read the version and its events back)."""
+    from sqlalchemy import event
+
+    from monitor.store.payloads import event_payload
+    from monitor.store import SourceRow
+
+    config = hook_config(receiver, tmp_path, "routes:\n  - channels: [hook]\n    directions: "
+                                             "[tightened, loosened, reworded, unclear]\n")
+    loud = recorder(db_url, config)
+    quiet = Recorder(loud.engine)
+
+    def selects_recording(rec: Recorder, watched: str) -> int:
+        rec.record(source(id=watched), fetched(A, 0))
+        statements: list[str] = []
+
+        def count(connection, cursor, statement, *rest):  # type: ignore[no-untyped-def]
+            statements.append(statement)
+
+        event.listen(rec.engine, "before_cursor_execute", count)
+        try:
+            assert len(rec.record(source(id=watched), fetched(B, 1)).events) == 2
+        finally:
+            event.remove(rec.engine, "before_cursor_execute", count)
+        return sum(statement.lstrip().upper().startswith("SELECT") for statement in statements)
+
+    assert selects_recording(loud, "loud") == selects_recording(quiet, "quiet")
+    with session_scope(loud.engine) as session:
+        version = session.execute(select(Version).where(Version.source_id == "loud", Version.seq == 2)).scalar_one()
+        row = session.get(SourceRow, "loud")
+        snapshot_sha = session.get(Snapshot, version.snapshot_id).sha256
+        recorded = [{**event_payload(change, row, version), "snapshot_sha256": snapshot_sha,
+                     "history_url": f"https://watch.example.org/sources/loud/clauses/{change.key}"}
+                    for change in session.execute(select(ChangeEvent).where(ChangeEvent.version_id == version.id)
+                                                  .order_by(ChangeEvent.id)).scalars()]
+    queued = rows(loud)
+    assert [row.event_id for row in queued] == [event["id"] for event in recorded]
+    assert [row.payload for row in queued] == recorded

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from monitor.fetch import FetchResult
-from monitor.pipeline import FAILED, NEW_VERSION, UNCHANGED, CaptureOutcome, Recorder, ingest_file
+from monitor.pipeline import FAILED, NEW_VERSION, UNCHANGED, Capture, CaptureOutcome, Recorder, ingest_file
 from monitor.sources import Source
 from monitor.store import ChangeEvent, FetchAttempt, Version, connect, init_database, session_scope
 
@@ -159,10 +159,10 @@ def test_a_capture_that_cannot_be_stored_fails_alone(db_url: str, monkeypatch) -
     good, bad = source(id="good"), source(id="bad")
     store = Recorder._record
 
-    def fail_for_bad(self, session, src, *rest):  # type: ignore[no-untyped-def]
-        if src.id == "bad":
+    def fail_for_bad(self, session, capture, *rest):  # type: ignore[no-untyped-def]
+        if capture.source.id == "bad":
             raise RuntimeError("disk full")
-        return store(self, session, src, *rest)
+        return store(self, session, capture, *rest)
 
     monkeypatch.setattr(Recorder, "_record", fail_for_bad)
     errors: list[Exception] = []
@@ -214,3 +214,38 @@ def test_a_flap_back_to_a_body_seen_before_keeps_its_title(db_url: str) -> None:
     with session_scope(rec.engine) as session:
         titles = session.execute(select(Version.title).order_by(Version.seq)).scalars().all()
     assert titles[0] == "Terms of Use" and titles == [titles[0]] * 3
+
+
+def test_a_latest_version_replaced_under_the_same_id_is_read_again(db_url: str) -> None:
+    """Another recorder replaces the source's history; SQLite gives the new version the id the deleted one had
+    (the largest rowid is reused), so a recorder that knew the old one by its id alone compared with a stale
+    text: this capture, the new version's text, became a version of its own."""
+    rec = recorder(db_url)
+    other = Recorder(rec.engine)
+    a = TERMS.format(extra=FILLER)
+    b = a.replace(", except for a Permitted Exception", "")
+    assert rec.record(source(), fetched(a, 0)).outcome == NEW_VERSION
+    other.replace_history("example-terms", [Capture(source(), fetched(b, 1))])
+    assert rec.record(source(), fetched(b, 2)).outcome == UNCHANGED
+
+
+def test_a_recorder_that_caches_few_sources_reads_a_forgotten_latest_version_again(db_url: str, monkeypatch) -> None:
+    import monitor.pipeline.recorder
+
+    rec = recorder(db_url, cache_sources=2)
+    text = TERMS.format(extra=FILLER)
+    for name in ("a", "b", "c"):
+        assert rec.record(source(id=name), fetched(text)).outcome == NEW_VERSION
+    loaded: list[str] = []
+    load = monitor.pipeline.recorder._latest_versions
+
+    def counted_load(session, version_ids):  # type: ignore[no-untyped-def]
+        versions = load(session, version_ids)
+        loaded.extend(versions)
+        return versions
+
+    monkeypatch.setattr(monitor.pipeline.recorder, "_latest_versions", counted_load)
+    assert rec.record(source(id="c"), fetched(text, 1)).outcome == UNCHANGED
+    assert loaded == []  # among the two most recently recorded
+    assert rec.record(source(id="a"), fetched(text, 1)).outcome == UNCHANGED
+    assert loaded == ["a"]  # forgotten when c was recorded: read again

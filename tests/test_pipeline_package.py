@@ -7,7 +7,7 @@ from pathlib import Path
 
 STAGE = Path(__file__).resolve().parent.parent / "monitor" / "pipeline"
 # Each module may import only those before it (monitor/pipeline/__init__.py lists their jobs).
-ORDER = ("capture", "checks", "rows", "recorder", "analysis_batches", "cycle", "ingest")
+ORDER = ("capture", "checks", "decide", "rows", "recorder", "analysis_batches", "cycle", "ingest")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 

@@ -103,7 +103,7 @@ def test_an_error_no_check_foresaw_is_an_analysis_error_of_that_capture_only(db_
     def explode(text: str, kind: str | None = None) -> list:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr("monitor.pipeline.recorder.extract_clauses", explode)
+    monkeypatch.setattr("monitor.analysis.extract_clauses", explode)  # where a body is classified
     outcome = rec.record_or_fail(Capture(source(), fetched(TERMS)))
     assert outcome.outcome == FAILED and outcome.attempt_outcome == ANALYSIS_ERROR
     assert outcome.error == "analysis failed: RecursionError: maximum recursion depth exceeded"
@@ -121,7 +121,7 @@ def test_a_capture_the_database_refuses_is_stored_as_a_failed_capture(db_url, mo
     def refuse(*args: object, **kwargs: object) -> None:
         raise ValueError("A string literal cannot contain NUL (0x00) characters.")
 
-    monkeypatch.setattr("monitor.pipeline.recorder.insert_clause_rows", refuse)
+    monkeypatch.setattr("monitor.pipeline.recorder.insert_clauses", refuse)
     outcome = rec.record_or_fail(Capture(source(), fetched(TERMS)))
     assert outcome.outcome == FAILED and outcome.attempt_outcome == ANALYSIS_ERROR
     assert outcome.error.startswith("could not be stored: ValueError: A string literal cannot contain NUL")
@@ -175,7 +175,7 @@ def test_nul_never_reaches_the_database_in_any_format(db_url) -> None:
                                           "text/plain; charset=utf-16"])
 def test_random_bytes_are_not_text_whatever_they_are_served_as(content_type: str | None) -> None:
     analysis = analyse_body(random_bytes(200_000), content_type, source(format=None))
-    assert analysis.error_kind is None and analysis.clause_rows is None  # the history-free check refused it
+    assert analysis.error_kind is None and analysis.clauses is None  # the history-free check refused it
     with pytest.raises(Exception) as refused:
         check_document(analysis.document)
     assert refused.value.kind == "invalid" and str(refused.value).startswith("not text: ")
@@ -208,7 +208,7 @@ def test_ingesting_random_bytes_as_format_auto_is_invalid_not_version_one(db_url
 def test_a_long_line_of_one_sentence_is_refused_before_it_is_analysed() -> None:
     sentence = b"You may not use the Output to develop models that compete with OpenAI. "
     analysis = analyse_body(sentence * (2_500_000 // len(sentence)), "text/plain", source(format=None))
-    assert analysis.clause_rows is None
+    assert analysis.clauses is None
     with pytest.raises(Exception) as refused:
         check_document(analysis.document)
     assert str(refused.value).startswith("text too long: 2,4") and "(maximum 2,000,000)" in str(refused.value)
@@ -256,7 +256,7 @@ def test_a_failing_database_is_raised_not_blamed_on_the_capture(db_url, monkeypa
     def unreachable(*args: object, **kwargs: object) -> None:
         raise OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr("monitor.pipeline.recorder.insert_clause_rows", unreachable)
+    monkeypatch.setattr("monitor.pipeline.recorder.insert_clauses", unreachable)
     with pytest.raises(OperationalError):
         rec.record_or_fail(Capture(source(), fetched(TERMS)))
     with session_scope(rec.engine) as session:

@@ -98,7 +98,8 @@ def test_the_version_s_snapshot_is_still_downloadable(db_url: str) -> None:
 
 
 def test_a_body_recorded_only_by_its_hash_is_known_and_not_analysed_again(db_url: str, monkeypatch) -> None:
-    import monitor.pipeline.recorder
+    import monitor.analysis
+    import monitor.pipeline.decide
 
     rec = recorder(db_url)
     rec.record(source(), fetched(page("nonce-1"), 0))
@@ -109,7 +110,8 @@ def test_a_body_recorded_only_by_its_hash_is_known_and_not_analysed_again(db_url
     def no_parsing(*args: object, **kwargs: object) -> None:
         raise AssertionError("a body whose text is known was parsed again")
 
-    monkeypatch.setattr(monitor.pipeline.recorder, "extract_document", no_parsing)
+    for module in (monitor.analysis, monitor.pipeline.decide):  # where a body is parsed
+        monkeypatch.setattr(module, "extract_document", no_parsing)
     fresh = Recorder(rec.engine)  # as the next `run --once` starts: nothing in memory
     assert fresh.record(source(), fetched(second, 2)).outcome == UNCHANGED
     assert snapshot_hashes(rec) == [sha256(page("nonce-1"))]

@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from monitor.alerts.base import Message, item_identity, message_id
 from monitor.alerts.config import AlertsConfig
-from monitor.store import ChangeEvent, Notification, Snapshot, SourceRow, Version, session_scope
-from monitor.store.payloads import event_payload
+from monitor.store import Notification, session_scope
+from monitor.store.payloads import EventPayload, RecordedVersion
 from monitor.timestamps import iso
 from monitor.alerts.base import Notifier
 
@@ -50,44 +50,34 @@ def _now() -> dt.datetime:
 # ------------------------------------------------------------------------------------------ writing
 
 
-def event_item(config: AlertsConfig | None, event: ChangeEvent, source: SourceRow, version: Version,
-               snapshot_sha256: str | None) -> dict:
+def event_item(config: AlertsConfig | None, event: EventPayload, snapshot_sha256: str | None) -> dict:
     """What a notification carries about an event: its JSON form plus the history link and the evidence."""
-    item = event_payload(event, source, version)
-    item["history_url"] = config.history_url(source.id, event.key) if config else None
-    item["snapshot_sha256"] = snapshot_sha256
-    return item
+    history_url = config.history_url(event["source"], event["key"]) if config else None
+    return {**event, "history_url": history_url, "snapshot_sha256": snapshot_sha256}
 
 
-def queue_notifications(session: Session, config: AlertsConfig, outcome: Any) -> list[Notification]:
-    """Add the notification rows for one recorded capture (a `CaptureOutcome`) to the caller's transaction.
+def queue_notifications(session: Session, config: AlertsConfig, outcome: Any,
+                        recorded: RecordedVersion | None = None) -> list[Notification]:
+    """Add the notification rows for one recorded capture (a `CaptureOutcome`) to the caller's transaction;
+    `recorded` is the new version it made, as the recorder wrote it (None if it made none).
 
     Events come from the new version, unless it is a revert or a technical version; every direction a
     route subscribes to counts, not only the alerting ones. Notices go to the operators route.
     """
     rows: list[Notification] = []
     now = _now()
-    if outcome.outcome == "new_version" and outcome.revert_of_seq is None and config.routes:
-        version = session.execute(
-            select(Version).where(Version.source_id == outcome.source_id, Version.seq == outcome.version_seq)
-        ).scalar_one()
-        if not version.technical:
-            source = session.get(SourceRow, outcome.source_id)
-            snapshot = session.get(Snapshot, version.snapshot_id) if version.snapshot_id else None
-            events = session.execute(
-                select(ChangeEvent).where(ChangeEvent.version_id == version.id).order_by(ChangeEvent.id)
-            ).scalars()
-            for event in events:
-                item = event_item(config, event, source, version, snapshot.sha256 if snapshot else None)
-                for channel, delivery in config.routes_for_event(item).items():
-                    rows.append(_row(channel, CLAUSE_CHANGE, item, delivery, now, event_id=event.id))
-            # routes that name uses: a message when this version changes one of their answers
-            # (the uses engine loads only when a route names uses and a version is new)
-            from monitor.alerts.answers import ANSWER_CHANGE, answer_change_items
+    if recorded is not None and outcome.revert_of_seq is None and not recorded.version.technical and config.routes:
+        for event in recorded.events:
+            item = event_item(config, event, recorded.snapshot_sha256)
+            for channel, delivery in config.routes_for_event(item).items():
+                rows.append(_row(channel, CLAUSE_CHANGE, item, delivery, now, event_id=event["id"]))
+        # routes that name uses: a message when this version changes one of their answers
+        # (the uses engine loads only when a route names uses and a version is new)
+        from monitor.alerts.answers import ANSWER_CHANGE, answer_change_items
 
-            for channel, delivery, item in answer_change_items(session, config, source, version,
-                                                               snapshot.sha256 if snapshot else None):
-                rows.append(_row(channel, ANSWER_CHANGE, item, delivery, now))
+        for channel, delivery, item in answer_change_items(session, config, recorded.source, recorded.version,
+                                                           recorded.snapshot_sha256):
+            rows.append(_row(channel, ANSWER_CHANGE, item, delivery, now))
     for notice in outcome.notices:
         for channel, delivery in config.routes_for_notice(notice).items():
             rows.append(_row(channel, notice["type"], notice, delivery, now))

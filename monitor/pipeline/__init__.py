@@ -4,9 +4,10 @@ The CLI (`run`, `ingest`, `import`), the scheduler and the web app call this pac
 Its modules, each importing only those above it in this list:
 
 - `capture`: what a capture is (`Capture`) and what recording it gave (`CaptureOutcome`, the outcomes);
-- `checks`: decisions on a capture's text that read no database; `check_capture` (what would be extracted);
+- `checks`: checks of a capture's text that read no database; `check_capture` (what would be extracted);
+- `decide`: what a capture is (unchanged, a new version and its events, a failure ...), from plain values;
 - `rows`: the store's queries and row writes the recorder builds on;
-- `recorder`: `Recorder`, which stores captures, one transaction per batch;
+- `recorder`: `Recorder`, which reads a source's state, decides and writes, one transaction per batch;
 - `analysis_batches`: new bodies sent to the analysis processes, which analyse and store them;
 - `cycle`: one crawl cycle (`run_cycle`: fetch, hand over, record, alert) and its back-pressure (`Backlog`);
 - `ingest`: captures no cycle fetched (a local file, a stored snapshot extracted again).

@@ -1,4 +1,5 @@
-"""New bodies sent to the analysis processes a few at a time; each process analyses and stores its batch."""
+"""New bodies sent to the analysis processes a few at a time; each process analyses and stores its batch, with
+a recorder it keeps from batch to batch."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import Any
-
-from sqlalchemy import Engine
 
 from monitor.analysis import AnalysisPool
 from monitor.fetch import FetchResult
@@ -94,27 +93,35 @@ def _record_in_analysis_process(spec: AnalysisStoreSpec,
     process that fetched them)."""
     from monitor.analysis import analyse_body
 
-    recorder = Recorder(_analysis_engine(spec.database_url), revert_window=spec.revert_window,
-                        failing_after=spec.failing_after, alerts=spec.alerts)
+    recorder = _analysis_recorder(spec)
     latest = latest_text_hashes(recorder.engine, [source.id for source, _ in captures])
     return recorder._store([Capture(source, result, analysis=analyse_body(result.body, result.content_type, source,
                                                                           latest.get(source.id)))
                             for source, result in captures])
 
 
-# A worker's engines, by database URL, the last few used. A worker keeps SQLite connections (opening one
-# costs more than a capture's queries) but no connection to a server, which could not drop a database
-# while a worker holds it open.
-_analysis_engines: dict[str, Engine] = {}
-ANALYSIS_ENGINES = 4
+# A worker's recorders, by database URL, the last few used: each stays warm from batch to batch (and cycle to
+# cycle), with its cache of the latest versions of at most ANALYSIS_CACHED_SOURCES sources. A cached version
+# costs a worker about 100 KB (its text), and a cycle fetches each source once, so only a later cycle finds
+# it: a few dozen per worker (bench/cycle_cli.py: 32 add 9 MB to the peak RSS of 200 pages, 256 add 22 MB).
+# A worker keeps SQLite connections (opening one costs more than a capture's queries) but no connection to a
+# server, which could not drop a database while a worker holds it open.
+_analysis_recorders: dict[str, Recorder] = {}
+ANALYSIS_DATABASES = 4
+ANALYSIS_CACHED_SOURCES = 32
 
 
-def _analysis_engine(database_url: str) -> Engine:
+def _analysis_recorder(spec: AnalysisStoreSpec) -> Recorder:
+    """This worker's recorder of the spec's database, with the spec's settings."""
     from monitor.store import connect
 
-    if database_url not in _analysis_engines:
-        if len(_analysis_engines) >= ANALYSIS_ENGINES:
-            _analysis_engines.pop(next(iter(_analysis_engines))).dispose()
-        _analysis_engines[database_url] = connect(database_url,
-                                                keep_connections=database_url.startswith("sqlite"))
-    return _analysis_engines[database_url]
+    recorder = _analysis_recorders.pop(spec.database_url, None)  # put back last: the most recently used
+    if recorder is None:
+        while len(_analysis_recorders) >= ANALYSIS_DATABASES:
+            _analysis_recorders.pop(next(iter(_analysis_recorders))).engine.dispose()
+        engine = connect(spec.database_url, keep_connections=spec.database_url.startswith("sqlite"))
+        recorder = Recorder(engine, cache_sources=ANALYSIS_CACHED_SOURCES)
+    # the settings of the run that sent this batch; the cache does not depend on them
+    recorder.revert_window, recorder.failing_after, recorder.alerts = spec.revert_window, spec.failing_after, spec.alerts
+    _analysis_recorders[spec.database_url] = recorder
+    return recorder

@@ -1,5 +1,5 @@
 """What a capture is and what recording it gave: `Capture`, `CaptureOutcome`, the outcomes, and the
-latest version a recorder keeps in memory."""
+latest version a recorder keeps in memory (`LatestVersion`)."""
 
 from __future__ import annotations
 
@@ -48,15 +48,16 @@ class Capture:
     origin: str | None = None  # where an imported body came from (stored on its snapshot), for citing it
 
 
-@dataclass
-class _Latest:
-    """The newest version of a source and its clauses, kept in memory between captures."""
+@dataclass(frozen=True)
+class LatestVersion:
+    """A source's newest version (or the one a new text is compared with) as plain values; a recorder keeps
+    one per source in memory between captures."""
 
     version_id: int
     seq: int
     text: str
     text_sha256: str
-    clauses: list[Clause] | None  # None until a comparison needs them
+    clauses: tuple[Clause, ...] | None = None  # None until a comparison needs them
     language: str | None = None
     extraction: str | None = None  # Document.method of its text, None if unknown
 

@@ -1,5 +1,5 @@
-"""Decisions about one capture that read no database: is its text acceptable (`check_extracted`), against which
-text is it measured, which notices does its extraction give; `check_capture` runs them, storing nothing."""
+"""Checks of one capture's text that read no database: is it acceptable (`check_extracted`), against which
+text is it measured; `check_capture` runs them, storing nothing."""
 
 from __future__ import annotations
 
@@ -16,12 +16,10 @@ from monitor.extract.html import selector_drift_reason
 from monitor.extract.validity import compared_reason
 from monitor.fetch import FetchResult
 from monitor.sources import Source
-from monitor.store import SourceRow
-from monitor.store.payloads import source_notice
-from monitor.pipeline.capture import _Latest
+from monitor.pipeline.capture import LatestVersion
 
 
-def _text_to_measure_against(document: Document, latest: _Latest | None) -> str | None:
+def _text_to_measure_against(document: Document, latest: LatestVersion | None) -> str | None:
     """The latest version's text, for the checks that a capture is not far shorter than it nor another page
     (validity.compared_reason); None when the capture is in another language (a Chinese text is about a third
     as long as the same terms in English, and shares few words), or states a watched rule the latest version
@@ -63,22 +61,6 @@ def check_language(document: Document, source: Source) -> None:
     if found is not None and found != source.language:
         raise ExtractionError("invalid", f"text is in language {found!r}, not the pinned {source.language!r} "
                                          f"(language: {source.language})")
-
-
-def _extraction_notices(source: Source, source_row: SourceRow, document: Document) -> list[dict]:
-    """One `selector_drift` notice when the source's selectors stop matching (its text then found
-    automatically), one `selector_recovered` when they match again; the method is kept on the source row."""
-    method = document.method
-    if not method:  # not HTML, or a body seen before whose text was reused
-        return []
-    before, source_row.extraction = source_row.extraction, method
-    if not source.select or before == method:
-        return []
-    if method == AUTOMATIC:
-        notice = source_notice("selector_drift", source_row)
-        notice["error"] = f"{selector_drift_reason(source.select)}; the terms were found automatically"
-        return [notice]
-    return [source_notice("selector_recovered", source_row)] if before == AUTOMATIC else []
 
 
 @dataclass(frozen=True)

@@ -16,25 +16,20 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from monitor.analysis import ANALYSIS_ERROR, Analysis, contained, failure_reason
-from monitor.changes import ClauseChange, compare_clauses
-from monitor.clauses import Clause, extract_clauses
-from monitor.clauses.language import detect_language
-from monitor.directions import ALERTING_DIRECTIONS
-from monitor.errors import ExtractionError
-from monitor.extract import Document, extract_document
+from monitor.analysis import ANALYSIS_ERROR, failure_reason
 from monitor.fetch import NOT_MODIFIED, FetchResult
 from monitor.sources import Source
 from monitor.store import ChangeEvent, FetchAttempt, Snapshot, SourceRow, Version, session_scope
-from monitor.store.bulk import clause_rows, clauses_from_rows, insert_clause_rows
+from monitor.store.bulk import insert_clauses
 from monitor.store.db import begin_writing
-from monitor.store.payloads import FAILING_AFTER, event_payload, source_notice
-from monitor.pipeline.capture import (FAILED, NEW_VERSION, UNCHANGED, Capture, CaptureOutcome, _Latest, log_outcome,
-                                      _sha256, _with_notices)
-from monitor.pipeline.checks import check_extracted, _extraction_notices, _text_to_measure_against
-from monitor.pipeline.rows import (_NEWEST_VERSIONS, _baseline, _clauses_of, _forget_history, _keep_snapshot,
-                                   _newest_accepted_attempt, _only_the_method_changed, _remember_validators, _seen_body,
-                                   upsert_source, upsert_sources, _version_id)
+from monitor.store.payloads import FAILING_AFTER, RecordedVersion, SourceNotice, event_payload, source_notice
+from monitor.pipeline.capture import (FAILED, NEW_VERSION, UNCHANGED, Capture, CaptureOutcome, LatestVersion,
+                                      log_outcome, _sha256)
+from monitor.pipeline.decide import (Comparison, Decision, Event, Failed, NewText, NewVersion, Notice, NotModified,
+                                     PreviousState, Unchanged, decide_capture, decide_version)
+from monitor.pipeline.rows import (_NEWEST_VERSIONS, _baseline, _forget_history, _keep_snapshot, _latest_versions,
+                                   _newest_accepted_attempt, _page_of_version, _recent_versions, _remember_validators,
+                                   _seen_body, _version_key, _with_clauses, upsert_source, upsert_sources)
 
 # How many recent versions a new text is compared with to call it a revert (flap), not news.
 REVERT_WINDOW = 5
@@ -48,16 +43,19 @@ class Recorder:
 
     One Recorder per process; `record` is safe to call from several threads (one lock per source), and from
     several processes at once (each transaction holds its sources in the database before it reads them).
+    `cache_sources`: keep the latest versions of at most this many sources in memory (the least recently
+    recorded are read again when next needed); None for every source.
     """
 
     def __init__(self, engine: Engine, *, revert_window: int = REVERT_WINDOW,
-                 failing_after: int = FAILING_AFTER, alerts: Any = None) -> None:
+                 failing_after: int = FAILING_AFTER, alerts: Any = None, cache_sources: int | None = None) -> None:
         self.engine = engine
         # clausewatch.yaml (an AlertsConfig): with it, notifications go through the outbox
         self.alerts = alerts
         self.revert_window = revert_window
         self.failing_after = failing_after
-        self._latest: dict[str, _Latest | None] = {}
+        self.cache_sources = cache_sources
+        self._latest: dict[str, LatestVersion | None] = {}  # least recently recorded first
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -167,13 +165,14 @@ class Recorder:
                 select(SourceRow).where(SourceRow.id.in_({capture.source.id for capture in captures}))
                 .order_by(SourceRow.id).with_for_update())}
             self._refresh_latest(session, {capture.source.id for capture in captures if capture.result.ok})
-            outcomes = self._record_each(session, captures, source_rows)
-            for outcome in outcomes:
-                self._queue_notifications(session, outcome)
-        return outcomes
+            recorded = self._record_each(session, captures, source_rows)
+            for outcome, version in recorded:
+                self._queue_notifications(session, outcome, version)
+        return [outcome for outcome, _ in recorded]
 
-    def _record_each(self, session: Session, captures: Sequence[Capture],
-                     source_rows: dict[str, SourceRow]) -> list[CaptureOutcome]:
+    def _record_each(self, session: Session, captures: Sequence[Capture], source_rows: dict[str, SourceRow]
+                     ) -> list[tuple[CaptureOutcome, RecordedVersion | None]]:
+        """Each capture's outcome, and the new version it wrote if any."""
         recorded = []
         for capture in captures:
             source, result = capture.source, capture.result
@@ -184,12 +183,11 @@ class Recorder:
                 http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
                 error=result.error, body_sha256=_sha256(result.body) if result.body else None,
             )
-            outcome = self._record(session, source, source_rows[source.id], attempt, result, capture.technical,
-                                   capture.analysis, capture.origin)
+            outcome, version = self._record(session, capture, source_rows[source.id], attempt)
             session.add(attempt)  # added complete, so it is one INSERT and no UPDATE
-            recorded.append((attempt, outcome))
+            recorded.append((attempt, outcome, version))
         session.flush()  # the attempts not yet flushed go in together
-        return [replace(outcome, attempt_id=attempt.id) for attempt, outcome in recorded]
+        return [(replace(outcome, attempt_id=attempt.id), version) for attempt, outcome, version in recorded]
 
     def replace_history(self, source_id: str, captures: Sequence[Capture]) -> list[CaptureOutcome]:
         """Record `captures` (every capture of one source, oldest first) as that source's whole history, in
@@ -203,163 +201,137 @@ class Recorder:
                     source_row = session.get(SourceRow, source_id, with_for_update=True)
                     _forget_history(session, source_row)
                     self._latest[source_id] = None
-                    return self._record_each(session, captures, {source_id: source_row})
+                    return [outcome for outcome, _ in self._record_each(session, captures, {source_id: source_row})]
             finally:  # what was cached while replaying is only right if it committed: read it again next time
                 self._latest.pop(source_id, None)
 
-    def _queue_notifications(self, session: Session, outcome: CaptureOutcome) -> None:
+    def _queue_notifications(self, session: Session, outcome: CaptureOutcome,
+                             version: RecordedVersion | None) -> None:
         """Outbox rows for the events and notices of this capture, committed with them (sent later)."""
         if self.alerts is not None:
             from monitor.alerts.outbox import queue_notifications
 
-            queue_notifications(session, self.alerts, outcome)
+            queue_notifications(session, self.alerts, outcome, version)
 
-    def _record(self, session: Session, source: Source, source_row: SourceRow, attempt: FetchAttempt,
-                result: FetchResult, technical: bool, analysis: Analysis | None,
-                origin: str | None = None) -> CaptureOutcome:
-        if result.outcome == NOT_MODIFIED:
-            return CaptureOutcome(source.id, NOT_MODIFIED, result.outcome, notices=self._succeeded(source_row))
-        if not result.ok:
-            return self._failed(source_row, result.outcome, result.error)
-
-        latest = self._latest[source.id]
-        snapshot, known = _seen_body(session, source.id, result)
+    def _record(self, session: Session, capture: Capture, source_row: SourceRow,
+                attempt: FetchAttempt) -> tuple[CaptureOutcome, RecordedVersion | None]:
+        """Decide what the capture is from what the store holds of its source, then write that."""
+        result = capture.result
+        snapshot, known = _seen_body(session, capture.source.id, result) if result.ok else (None, None)
         if snapshot is not None:
             attempt.snapshot_id = snapshot.id
-        if technical:  # re-extraction: the stored text of this body is what may be out of date
-            known = None
-        if known is not None and latest is not None and known.text == latest.text:
-            return self._unchanged(source_row, attempt, result, latest)
+        previous = PreviousState(self._latest[capture.source.id] if result.ok else None, source_row.failures_in_a_row,
+                                 source_row.extraction, known, body_stored=snapshot is not None)
+        decision = decide_capture(previous, capture, self.failing_after)
+        if isinstance(decision, NewText):
+            decision = decide_version(previous, capture, decision,
+                                      self._comparison(session, capture.source.id, previous.latest, decision))
+        return self._write(session, capture, source_row, attempt, snapshot, decision)
 
-        if known is not None:
-            analysis = Analysis(known)
-        try:
-            with contained():
-                document = (analysis.document_or_raise() if analysis is not None
-                            else extract_document(result.body, format=source.format,
-                                                  content_type=result.content_type, select=source.select,
-                                                  remove=source.remove))
-                check_extracted(document, source, previous_text=_text_to_measure_against(document, latest))
-        except ExtractionError as error:
-            return self._invalid(session, source_row, attempt, result, analysis, error, origin)
+    def _comparison(self, session: Session, source_id: str, latest: LatestVersion | None,
+                    new: NewText) -> Comparison:
+        """What a new text is compared with: read from the store, the latest version's clauses kept in memory."""
+        if latest is None:
+            return Comparison()
+        baseline = _baseline(session, source_id, latest, new.language)
+        if baseline is not None and baseline.clauses is None:
+            baseline = _with_clauses(session, baseline)
+            if baseline.version_id == latest.version_id:
+                self._latest[source_id] = baseline
+        page = _page_of_version(session, latest.version_id) if new.needs_latest_page else None
+        return Comparison(_recent_versions(session, source_id, self.revert_window), baseline, page)
 
-        notices = _extraction_notices(source, source_row, document)
-        text_sha256 = _sha256(document.text.encode("utf-8"))
-        if latest is not None and text_sha256 == latest.text_sha256:
-            return _with_notices(self._unchanged(source_row, attempt, result, latest), notices)
-        rows = analysis.clause_rows if analysis is not None else None
-        if rows is None:
-            try:
-                with contained():
-                    rows = clause_rows(extract_clauses(document.text, kind=source.kind))
-            except ExtractionError as error:
-                return self._invalid(session, source_row, attempt, result, analysis, error, origin)
-        snapshot = snapshot or _keep_snapshot(session, source.id, result, analysis, origin)
-        attempt.snapshot_id = snapshot.id  # the evidence of the version
-        language = analysis.language if analysis is not None else None
-        return _with_notices(self._new_version(session, source, source_row, attempt, result, snapshot, document,
-                                               text_sha256, latest, technical, rows, language), notices)
-
-    def _invalid(self, session: Session, source_row: SourceRow, attempt: FetchAttempt, result: FetchResult,
-                 analysis: Analysis | None, error: ExtractionError, origin: str | None = None) -> CaptureOutcome:
-        """A body fetched that makes no version (invalid, too short, ...). The first of a failing streak is
-        kept, so what the page showed when it began to fail can be seen; the rest keep their hash only."""
-        attempt.outcome, attempt.error = error.kind, error.reason
-        if attempt.snapshot_id is None and source_row.failures_in_a_row == 0:
-            attempt.snapshot_id = _keep_snapshot(session, source_row.id, result, analysis, origin).id
-        return self._failed(source_row, error.kind, error.reason)
-
-    def _failed(self, source_row: SourceRow, kind: str, error: str | None) -> CaptureOutcome:
-        source_row.failures_in_a_row += 1
-        notices = []
-        if source_row.failures_in_a_row == self.failing_after:
-            notices.append(source_notice("source_failing", source_row, kind, error))
-        return CaptureOutcome(source_row.id, FAILED, kind, error=error, notices=notices)
-
-    def _succeeded(self, source_row: SourceRow) -> list[dict]:
-        recovered = source_row.failures_in_a_row >= self.failing_after
-        source_row.failures_in_a_row = 0
-        return [source_notice("source_recovered", source_row)] if recovered else []
-
-    def _unchanged(self, source_row: SourceRow, attempt: FetchAttempt, result: FetchResult,
-                   latest: _Latest) -> CaptureOutcome:
-        attempt.version_id = latest.version_id
+    def _write(self, session: Session, capture: Capture, source_row: SourceRow, attempt: FetchAttempt,
+               snapshot: Snapshot | None, decision: Decision) -> tuple[CaptureOutcome, RecordedVersion | None]:
+        """Store what the decision says: the attempt's outcome, the source row's streak and extraction method,
+        and the snapshot and version it makes (returned with the outcome, for the outbox)."""
+        source, result = capture.source, capture.result
+        notices = [_notice_payload(source_row, notice) for notice in decision.notices]
+        source_row.failures_in_a_row = decision.failures_in_a_row
+        if isinstance(decision, NotModified):
+            return CaptureOutcome(source.id, NOT_MODIFIED, result.outcome, notices=notices), None
+        if isinstance(decision, Failed):
+            attempt.outcome, attempt.error = decision.kind, decision.error
+            if decision.keep_body:
+                attempt.snapshot_id = _keep_snapshot(session, source.id, result, decision.compressed_body,
+                                                     capture.origin).id
+            return CaptureOutcome(source.id, FAILED, decision.kind, error=decision.error, notices=notices), None
+        if decision.extraction:
+            source_row.extraction = decision.extraction
         _remember_validators(source_row, result)
-        return CaptureOutcome(source_row.id, UNCHANGED, attempt.outcome, version_seq=latest.seq,
-                              notices=self._succeeded(source_row))
+        if isinstance(decision, Unchanged):
+            attempt.version_id = decision.version_id
+            return (CaptureOutcome(source.id, UNCHANGED, attempt.outcome, version_seq=decision.seq, notices=notices),
+                    None)
+        return self._write_version(session, capture, source_row, attempt, snapshot, decision, notices)
 
-    def _new_version(self, session: Session, source: Source, source_row: SourceRow, attempt: FetchAttempt,
-                     result: FetchResult, snapshot: Snapshot, document: Document, text_sha256: str,
-                     latest: _Latest | None, technical: bool, rows: list[tuple] | None,
-                     language: str | None = None) -> CaptureOutcome:
-        revert_of = self._revert_of(session, source.id, text_sha256) if latest else None
-        language = language or detect_language(document.text)  # an analysis process may have found it
-        # compared with the last version in its own language; the first in a new language is only recorded
-        baseline = _baseline(session, source.id, latest, language) if latest else None
-        technical = (technical or (latest is not None and baseline is None)
-                     or _only_the_method_changed(session, source, latest, document, result))
-        clauses: list[Clause] | None = None  # a first version's are loaded when a comparison needs them
-        changes: list[ClauseChange] = []
-        if baseline is not None:
-            new = clauses_from_rows(rows) if rows is not None else extract_clauses(document.text, kind=source.kind)
-            clauses, changes = compare_clauses(_clauses_of(session, baseline), new)
-            rows = clause_rows(clauses)
-        elif rows is None:
-            rows = clause_rows(extract_clauses(document.text, kind=source.kind))
+    def _write_version(self, session: Session, capture: Capture, source_row: SourceRow, attempt: FetchAttempt,
+                       snapshot: Snapshot | None, decision: NewVersion,
+                       notices: list[dict]) -> tuple[CaptureOutcome, RecordedVersion]:
+        source, result, new = capture.source, capture.result, decision.text
+        snapshot = snapshot or _keep_snapshot(session, source.id, result, new.compressed_body, capture.origin)
+        attempt.snapshot_id = snapshot.id  # the evidence of the version
         version = Version(
-            source_id=source.id, seq=(latest.seq + 1) if latest else 1, observed_at=result.started_at,
-            title=document.title, text=document.text, text_sha256=text_sha256, snapshot_id=snapshot.id,
-            revert_of_seq=revert_of, technical=technical, language=language, extraction=document.method or None,
+            source_id=source.id, seq=decision.seq, observed_at=result.started_at, title=new.document.title,
+            text=new.document.text, text_sha256=new.text_sha256, snapshot_id=snapshot.id,
+            revert_of_seq=decision.revert_of, technical=decision.technical, language=new.language,
+            extraction=new.document.method or None,
         )
         session.add(version)
         session.flush()
-        insert_clause_rows(session, version.id, rows)
+        insert_clauses(session, version.id, decision.clauses)
         attempt.version_id = version.id
-        alerting = revert_of is None and not technical
-        events = [self._event_row(source, version, baseline, change, alerting) for change in changes]
+        events = [_event_row(version, decision.previous_version_id, event) for event in decision.events]
         session.add_all(events)
         session.flush()
-        _remember_validators(source_row, result)
-        self._latest[source.id] = _Latest(version.id, version.seq, document.text, text_sha256, clauses, language,
-                                          version.extraction)
-        return CaptureOutcome(
-            source.id, NEW_VERSION, attempt.outcome, version_seq=version.seq, revert_of_seq=revert_of,
-            events=[event_payload(event, source_row, version) for event in events if event.alert],
-            notices=self._succeeded(source_row),
-        )
-
-    def _event_row(self, source: Source, version: Version, latest: _Latest | None, change: ClauseChange,
-                   alerting: bool) -> ChangeEvent:
-        return ChangeEvent(
-            source_id=source.id, version_id=version.id, previous_version_id=latest.version_id if latest else None,
-            key=change.key, path=change.path, kind=change.kind, categories=list(change.categories),
-            direction=change.direction, reason=change.reason, before=change.before, after=change.after,
-            diff=[list(op) for op in change.diff],
-            alert=alerting and change.direction in ALERTING_DIRECTIONS,
-            detected_at=version.observed_at,
-        )
-
-    def _revert_of(self, session: Session, source_id: str, text_sha256: str) -> int | None:
-        recent = session.execute(
-            select(Version.seq, Version.text_sha256).where(Version.source_id == source_id)
-            .order_by(Version.seq.desc()).limit(self.revert_window)
-        ).all()
-        return next((seq for seq, sha in recent if sha == text_sha256), None)
+        # a first version's clauses are loaded when a comparison needs them
+        self._latest[source.id] = LatestVersion(version.id, version.seq, version.text, version.text_sha256,
+                                                decision.clauses if decision.compared else None, version.language,
+                                                version.extraction)
+        payloads = [event_payload(event, source_row, version) for event in events]
+        outcome = CaptureOutcome(source.id, NEW_VERSION, attempt.outcome, version_seq=version.seq,
+                                 revert_of_seq=decision.revert_of, notices=notices,
+                                 events=[payload for payload in payloads if payload["alert"]])
+        return outcome, RecordedVersion(source_row, version, snapshot.sha256, payloads)
 
     def _refresh_latest(self, session: Session, source_ids: set[str]) -> None:
         """Bring the cached latest version of these sources up to date: another process may have recorded
         one since. Two queries, whatever the number of sources."""
         if not source_ids:
             return
-        newest = dict(session.execute(_NEWEST_VERSIONS, {"source_ids": list(source_ids)}).all())
+        newest = {row.source_id: (row.id, row.seq, row.text_sha256)
+                  for row in session.execute(_NEWEST_VERSIONS, {"source_ids": list(source_ids)})}
         stale = [source_id for source_id in source_ids
-                 if source_id not in self._latest or _version_id(self._latest[source_id]) != newest.get(source_id)]
-        loaded: dict[str, _Latest] = {}
-        if any(source_id in newest for source_id in stale):
-            rows = session.execute(select(Version.source_id, Version.id, Version.seq, Version.text, Version.text_sha256,
-                                          Version.language, Version.extraction)
-                                   .where(Version.id.in_([newest[s] for s in stale if s in newest])))
-            loaded = {row.source_id: _Latest(*row[1:5], clauses=None, language=row.language,
-                                             extraction=row.extraction) for row in rows}
-        for source_id in stale:
-            self._latest[source_id] = loaded.get(source_id)
+                 if source_id not in self._latest or _version_key(self._latest[source_id]) != newest.get(source_id)]
+        loaded = _latest_versions(session, [newest[s][0] for s in stale if s in newest])
+        for source_id in source_ids:  # moved last, as the most recently recorded
+            cached = self._latest.pop(source_id, None)
+            self._latest[source_id] = loaded.get(source_id) if source_id in stale else cached
+        self._forget_least_recent()
+
+    def _forget_least_recent(self) -> None:
+        """Keep at most `cache_sources` latest versions, forgetting the least recently recorded first; never one
+        of a source being recorded (whose lock another store holds, or this one)."""
+        excess = len(self._latest) - self.cache_sources if self.cache_sources is not None else 0
+        if excess <= 0:
+            return
+        with self._locks_guard:
+            for source_id in list(self._latest)[:excess]:
+                lock = self._locks[source_id]
+                if lock.acquire(blocking=False):
+                    self._latest.pop(source_id, None)
+                    lock.release()
+
+
+def _event_row(version: Version, previous_version_id: int | None, event: Event) -> ChangeEvent:
+    change = event.change
+    return ChangeEvent(
+        source_id=version.source_id, version_id=version.id, previous_version_id=previous_version_id,
+        key=change.key, path=change.path, kind=change.kind, categories=list(change.categories),
+        direction=change.direction, reason=change.reason, before=change.before, after=change.after,
+        diff=[list(op) for op in change.diff], alert=event.alert, detected_at=version.observed_at,
+    )
+
+
+def _notice_payload(source_row: SourceRow, notice: Notice) -> SourceNotice:
+    return source_notice(notice.kind, source_row, notice.failure, notice.error, notice.failures_in_a_row)

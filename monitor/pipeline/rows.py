@@ -1,33 +1,33 @@
 """The store's queries and row writes the recorder builds on: newest versions, documents of known bodies,
-source rows, forgetting a history."""
+what a new text is compared with, source rows, forgetting a history."""
 
 from __future__ import annotations
 
 import datetime as dt
 import zlib
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
-from monitor.analysis import Analysis, compress_body, contained
+from monitor.analysis import compress_body
 from monitor.clauses import Clause
-from monitor.errors import ExtractionError
-from monitor.extract import Document, extract_document
-from monitor.extract.document import AUTOMATIC
+from monitor.extract import Document
 from monitor.fetch import FetchResult
 from monitor.sources import Source
 from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version, session_scope
-from monitor.pipeline.capture import _Latest, _sha256
+from monitor.pipeline.capture import LatestVersion, _sha256
 
 
-# The id of each source's newest version (`source_ids` is a list). Built once: building this statement
-# costs more than running it.
+# Each source's newest version: its id, seq and text hash (`source_ids` is a list); all three, because SQLite
+# gives a new row the id of a deleted one (the largest rowid). Built once: building this statement costs more
+# than running it.
 _NEWEST_SEQ = (select(Version.source_id, func.max(Version.seq).label("seq"))
                .where(Version.source_id.in_(bindparam("source_ids", expanding=True)))
                .group_by(Version.source_id).subquery())
-_NEWEST_VERSIONS = select(Version.source_id, Version.id).join(
+_NEWEST_VERSIONS = select(Version.source_id, Version.id, Version.seq, Version.text_sha256).join(
     _NEWEST_SEQ, and_(Version.source_id == _NEWEST_SEQ.c.source_id, Version.seq == _NEWEST_SEQ.c.seq))
 
 
@@ -77,8 +77,19 @@ def _document_of_snapshot(session: Session, snapshot_id: int) -> Document | None
     return Document(title=row.title, text=row.text)
 
 
-def _version_id(latest: _Latest | None) -> int | None:
-    return latest.version_id if latest is not None else None
+def _version_key(latest: LatestVersion | None) -> tuple[int, int, str] | None:
+    """What tells a cached latest version from another one: (id, seq, text hash), as `_NEWEST_VERSIONS` reads it."""
+    return (latest.version_id, latest.seq, latest.text_sha256) if latest is not None else None
+
+
+def _latest_versions(session: Session, version_ids: Sequence[int]) -> dict[str, LatestVersion]:
+    """These versions (each a source's latest), by source id, without their clauses."""
+    if not version_ids:
+        return {}
+    rows = session.execute(select(Version.source_id, Version.id, Version.seq, Version.text, Version.text_sha256,
+                                  Version.language, Version.extraction).where(Version.id.in_(version_ids)))
+    return {row.source_id: LatestVersion(*row[1:5], language=row.language, extraction=row.extraction)
+            for row in rows}
 
 
 def _remember_validators(source_row: SourceRow, result: FetchResult) -> None:
@@ -119,48 +130,29 @@ def _source_row(session: Session, row: SourceRow | None, source: Source) -> Sour
     return row
 
 
-def _only_the_method_changed(session: Session, source: Source, latest: _Latest | None, document: Document,
-                             result: FetchResult) -> bool:
-    """Whether a text found by another method than the latest version's (selectors, automatic location) is
-    what that method finds in the latest version's page too: then the switch, not the terms, changed it.
-
-    Both pages are compared as automatic location reads them, the one method that reads any page."""
-    methods = (latest.extraction if latest else None, document.method or None)
-    if None in methods or methods[0] == methods[1]:
-        return False
-    if latest.extraction == AUTOMATIC:
-        before = latest.text
-    else:
-        row = session.execute(select(Snapshot.body, Snapshot.content_type)
-                              .join(Version, Version.snapshot_id == Snapshot.id)
-                              .where(Version.id == latest.version_id)).first()
-        if row is None:
-            return False
-        before = _automatic_text(zlib.decompress(row.body), row.content_type, source)
-    now = (document.text if document.method == AUTOMATIC
-           else _automatic_text(result.body, result.content_type, source))
-    return now is not None and now == before
+def _recent_versions(session: Session, source_id: str, window: int) -> tuple[tuple[int, str], ...]:
+    """(seq, text hash) of the source's latest `window` versions, newest first."""
+    rows = session.execute(select(Version.seq, Version.text_sha256).where(Version.source_id == source_id)
+                           .order_by(Version.seq.desc()).limit(window))
+    return tuple((seq, sha256) for seq, sha256 in rows)
 
 
-def _automatic_text(body: bytes, content_type: str | None, source: Source) -> str | None:
-    try:
-        with contained():
-            return extract_document(body, format=source.format, content_type=content_type,
-                                    remove=source.remove).text
-    except ExtractionError:
-        return None
+def _page_of_version(session: Session, version_id: int) -> tuple[bytes, str | None] | None:
+    """The body (uncompressed) and content type of the snapshot a version was read from, if it is kept."""
+    row = session.execute(select(Snapshot.body, Snapshot.content_type)
+                          .join(Version, Version.snapshot_id == Snapshot.id).where(Version.id == version_id)).first()
+    return (zlib.decompress(row.body), row.content_type) if row else None
 
 
 def latest_text_hashes(engine: Engine, source_ids: Sequence[str]) -> dict[str, str]:
     """Each source's latest version's text hash (read without a lock: a hint for the analysis, which the
     recording transaction checks again)."""
     with session_scope(engine) as session:
-        return dict(session.execute(
-            select(Version.source_id, Version.text_sha256).where(Version.id.in_(
-                select(_NEWEST_VERSIONS.subquery().c.id))), {"source_ids": list(source_ids)}).all())
+        return {row.source_id: row.text_sha256
+                for row in session.execute(_NEWEST_VERSIONS, {"source_ids": list(source_ids)})}
 
 
-def _baseline(session: Session, source_id: str, latest: _Latest, language: str | None) -> _Latest | None:
+def _baseline(session: Session, source_id: str, latest: LatestVersion, language: str | None) -> LatestVersion | None:
     """The version a new one in `language` is compared with: the latest, or if that one is in another
     language, the last version in this one (None if there is none). An unknown language matches any."""
     if language is None or latest.language in (None, language):
@@ -170,7 +162,7 @@ def _baseline(session: Session, source_id: str, latest: _Latest, language: str |
         .where(Version.source_id == source_id, Version.language == language)
         .order_by(Version.seq.desc()).limit(1)
     ).first()
-    return _Latest(*row, clauses=None, language=language) if row else None
+    return LatestVersion(*row, language=language) if row else None
 
 
 def _seen_body(session: Session, source_id: str, result: FetchResult) -> tuple[Snapshot | None, Document | None]:
@@ -188,11 +180,11 @@ def _seen_body(session: Session, source_id: str, result: FetchResult) -> tuple[S
     return None, _document_of_newest_body(session, source_id, sha256)
 
 
-def _keep_snapshot(session: Session, source_id: str, result: FetchResult,
-                   analysis: Analysis | None, origin: str | None = None) -> Snapshot:
-    """A new snapshot row holding this body (compressed), as the evidence of a version or a failure."""
+def _keep_snapshot(session: Session, source_id: str, result: FetchResult, compressed: bytes | None,
+                   origin: str | None = None) -> Snapshot:
+    """A new snapshot row holding this body (`compressed`, if the analysis has compressed it already), as the
+    evidence of a version or a failure."""
     sha256 = _sha256(result.body)
-    compressed = analysis.compressed_body if analysis is not None else None
     snapshot = Snapshot(
         source_id=source_id, sha256=sha256, content_type=result.content_type, size=len(result.body),
         body=compressed or compress_body(result.body), first_seen=result.started_at,
@@ -203,10 +195,10 @@ def _keep_snapshot(session: Session, source_id: str, result: FetchResult,
     return snapshot
 
 
-def _clauses_of(session: Session, latest: _Latest) -> list[Clause]:
-    """The clauses of the latest version, loaded from the database the first time they are needed."""
-    if latest.clauses is None:
-        rows = session.execute(select(ClauseRow).where(ClauseRow.version_id == latest.version_id)
-                               .order_by(ClauseRow.position)).scalars()
-        latest.clauses = [clause_from_row(row) for row in rows]
-    return latest.clauses
+def _with_clauses(session: Session, version: LatestVersion) -> LatestVersion:
+    """The version with its clauses, loaded from the database if they are not yet."""
+    if version.clauses is not None:
+        return version
+    rows = session.execute(select(ClauseRow).where(ClauseRow.version_id == version.version_id)
+                           .order_by(ClauseRow.position)).scalars()
+    return replace(version, clauses=tuple(clause_from_row(row) for row in rows))

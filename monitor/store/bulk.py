@@ -1,10 +1,9 @@
-"""Clause rows: a version's `Clause`s in, the tuples its `clause` rows hold out (and back), written in bulk
-through the driver's executemany.
+"""Clause rows: a version's `Clause`s in, its `clause` rows out, written in bulk through the driver's executemany.
 
 A version has hundreds of clauses and a first crawl or an import writes tens of thousands of them.
 SQLAlchemy's per-row parameter processing and its JSON type's per-value serialisation cost several
 times what the driver itself does, so these rows go to the driver with their JSON already written.
-The rows are plain tuples of strings, so an analysis worker can make them and hand them over cheaply.
+The pipeline hands over `Clause`s up to here: they become rows once, when they are written.
 """
 
 from __future__ import annotations
@@ -19,31 +18,25 @@ from sqlalchemy.orm import Session
 from monitor.clauses import Clause
 from monitor.store.models import ClauseRow
 
-# A row as `clause_rows` makes it: every column but `id` and `version_id`, in this order.
+# A row as `_clause_rows` makes it: every column but `id` and `version_id`, in this order.
 ROW_COLUMNS = ("position", "key", "path", "label", "heading", "lead", "text", "categories", "rules", "features")
 _INSERTED = ("version_id", *ROW_COLUMNS)
 # Placeholders of the drivers we ship (sqlite3, psycopg); other drivers get named parameters.
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
-def clause_rows(clauses: Sequence[Clause]) -> list[tuple]:
+def _clause_rows(clauses: Sequence[Clause]) -> list[tuple]:
     """The rows of a version's clauses, in document order, with categories, rules and features as JSON."""
     return [(position, clause.key, clause.path, clause.label, clause.heading, clause.lead, clause.text,
              _json(list(clause.categories)), _json(list(clause.rules)), _json(clause.features))
             for position, clause in enumerate(clauses)]
 
 
-def clauses_from_rows(rows: Sequence[tuple]) -> list[Clause]:
-    """The clauses that `clause_rows` made these rows of (as loading them from the database gives them)."""
-    return [Clause(key=key, path=path, heading=heading, text=body, categories=tuple(json.loads(categories)),
-                   rules=tuple(json.loads(rules)), features=json.loads(features), label=label, lead=lead)
-            for _, key, path, label, heading, lead, body, categories, rules, features in rows]
-
-
-def insert_clause_rows(session: Session, version_id: int, rows: Sequence[tuple]) -> None:
-    """Insert the rows of one version's clauses in the session's transaction."""
-    if not rows:
+def insert_clauses(session: Session, version_id: int, clauses: Sequence[Clause]) -> None:
+    """Insert one version's clauses, in document order, in the session's transaction."""
+    if not clauses:
         return
+    rows = _clause_rows(clauses)
     connection = session.connection()
     quote = connection.dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in _INSERTED)

@@ -3,6 +3,7 @@ exports show them. The store's readers and the recorder both build them here, so
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from monitor.store.models import ChangeEvent, ClauseRow, SourceRow, Version
@@ -33,7 +34,7 @@ class EventPayload(TypedDict):
 
 
 class SourceNotice(TypedDict, total=False):
-    type: str  # source_failing or source_recovered
+    type: str  # source_failing, source_recovered, selector_drift or selector_recovered
     source: str
     provider: str
     title: str
@@ -42,6 +43,17 @@ class SourceNotice(TypedDict, total=False):
     at: str
     failure: str
     error: str
+
+
+@dataclass(frozen=True)
+class RecordedVersion:
+    """A new version as the recorder has just written it (rows of the caller's session) and the JSON form of
+    each of its change events, in id order: what the outbox queues notifications from, reading nothing back."""
+
+    source: SourceRow
+    version: Version
+    snapshot_sha256: str | None
+    events: list[EventPayload]
 
 
 def event_payload(event: ChangeEvent, source: SourceRow, version: Version) -> EventPayload:
@@ -77,11 +89,15 @@ def clause_payload(clause: ClauseRow, source: SourceRow, version: Version) -> di
     }
 
 
-def source_notice(kind: str, source: SourceRow, failure: str | None = None,
-                  error: str | None = None) -> SourceNotice:
-    """An operators' notice: a source has failed several captures in a row, or has recovered."""
+def source_notice(kind: str, source: SourceRow, failure: str | None = None, error: str | None = None,
+                  failures_in_a_row: int | None = None) -> SourceNotice:
+    """An operators' notice: a source has failed several captures in a row, or has recovered; its selectors
+    stopped matching (`error` says how), or match again. `failures_in_a_row` defaults to the source row's."""
+    streak = source.failures_in_a_row if failures_in_a_row is None else failures_in_a_row
     notice: SourceNotice = {"type": kind, "source": source.id, "provider": source.provider, "title": source.title,
-                            "url": source.url, "failures_in_a_row": source.failures_in_a_row, "at": now_iso()}
+                            "url": source.url, "failures_in_a_row": streak, "at": now_iso()}
     if failure:
         notice.update(failure=failure, error=error or "")
+    elif error:
+        notice["error"] = error
     return notice
