@@ -24,7 +24,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from monitor.pipeline import FAILED, CaptureOutcome, CycleSummary, Recorder, run_cycle, upsert_sources
+from monitor.pipeline import (FAILED, LONG_RUNNING_CACHED_SOURCES, CaptureOutcome, CycleSummary, Recorder, run_cycle,
+                              upsert_sources)
 from monitor.sources import Source, parse_interval
 from monitor.store import session_scope
 from monitor.store import leases
@@ -103,7 +104,7 @@ def run_worker(engine: Engine, sources: Sequence[Source], fetch_settings: Any, n
     done are released at once for other workers.
     """
     leases.require_postgresql(engine)
-    recorder = recorder or Recorder(engine)
+    recorder = recorder or Recorder(engine, cache_sources=LONG_RUNNING_CACHED_SOURCES)
     stop = stop or threading.Event()
     by_id = {source.id: source for source in sources if source.enabled}
     ids = list(by_id)

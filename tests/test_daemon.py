@@ -97,3 +97,42 @@ def daemon_until(db_url: str, cwd: Path, done, seconds: float, env: dict | None 
         if daemon.poll() is None:
             daemon.kill()
     return daemon.returncode, err
+
+
+def test_the_daemon_keeps_a_bounded_number_of_latest_versions_in_memory(local_server, tmp_path: Path, db_url: str,
+                                                                        monkeypatch) -> None:
+    """A daemon records each source about once a schedule period: it must not keep every source's latest text
+    (at 10,000 sources that was most of its memory)."""
+    from click.testing import CliRunner
+
+    import monitor.pipeline
+    import monitor.schedule
+    from monitor.cli import cli
+
+    body = "<html><body><main><h1>Terms</h1><p>{} You may not use Output to develop models.</p></main></body></html>"
+    entries = []
+    for index in range(8):
+        local_server.serve(f"/terms/{index}", body.format(f"Document {index}. " * 30))
+        entries.append({"id": f"terms-{index}", "provider": "Local", "title": f"Terms {index}",
+                        "url": local_server.url(f"/terms/{index}"), "schedule": "1h", "allow_private": True,
+                        "respect_robots": False})
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": entries}))
+    recorders: list = []
+
+    class CountedRecorder(monitor.pipeline.Recorder):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            recorders.append(self)
+
+    def every_source_once(sources, run_source, **_) -> None:
+        for source in sources:
+            run_source(source)
+
+    monkeypatch.setattr(monitor.pipeline, "Recorder", CountedRecorder)
+    monkeypatch.setattr(monitor.pipeline, "LONG_RUNNING_CACHED_SOURCES", 3)
+    monkeypatch.setattr(monitor.schedule, "run_daemon", every_source_once)
+    done = CliRunner().invoke(cli, ["--db", db_url, "--sources", str(tmp_path / "sources.yaml"), "daemon", "--quiet"],
+                              env={"CLAUSEWATCH_ANALYSIS_PROCESSES": "0"})
+    assert done.exit_code == 0, done.output
+    assert _attempts(db_url) == 8
+    assert len(recorders) == 1 and 0 < len(recorders[0]._latest) <= 3

@@ -129,12 +129,12 @@ def daemon(obj: Context, concurrency: int | None, alerts_file: str | None, quiet
     """
     from monitor.analysis import analysis_processes
     from monitor.fetch.politeness import Politeness
-    from monitor.pipeline import Recorder, run_cycle
+    from monitor.pipeline import LONG_RUNNING_CACHED_SOURCES, Recorder, run_cycle
     from monitor.schedule import run_daemon
 
     sources = selected_sources(obj, ())
     processes = analysis_processes()
-    recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
+    recorder = Recorder(obj.engine(), alerts=obj.alerts_config(), cache_sources=LONG_RUNNING_CACHED_SOURCES)
     settings, notifiers = fetch_settings(concurrency), local_notifiers(alerts_file, quiet, recorder.alerts)
     politeness = Politeness.for_settings(settings)  # every job's fetches share the per-host limits and robots.txt
 

@@ -54,7 +54,7 @@ def worker(obj: Context, batch: int, lease: str, poll: str, until_idle: bool, na
       clausewatch --db postgresql://clausewatch@db.internal/clausewatch worker --batch 100
     """
     from monitor.analysis import analysis_processes
-    from monitor.pipeline import Recorder
+    from monitor.pipeline import LONG_RUNNING_CACHED_SOURCES, Recorder
     from monitor.store import connect
     from monitor.store.leases import require_postgresql
     from monitor.worker import WorkerSettings, run_worker
@@ -66,7 +66,7 @@ def worker(obj: Context, batch: int, lease: str, poll: str, until_idle: bool, na
         raise UsageError("--lease must be at least 1s (it is renewed every third of itself)")
     sources = selected_sources(obj, ())
     analysis_processes()  # a bad CLAUSEWATCH_ANALYSIS_PROCESSES is an error now, not in every batch
-    recorder = Recorder(obj.engine(), alerts=obj.alerts_config())
+    recorder = Recorder(obj.engine(), alerts=obj.alerts_config(), cache_sources=LONG_RUNNING_CACHED_SOURCES)
     console.print(f"worker: {len(sources)} sources; SIGTERM or Ctrl-C to stop")
     stats = run_worker(obj.engine(), sources, fetch_settings(concurrency),
                        local_notifiers(alerts_file, quiet, recorder.alerts), settings, recorder=recorder)

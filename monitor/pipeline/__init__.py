@@ -21,12 +21,12 @@ from monitor.pipeline.cycle import (CAPTURES_PER_TRANSACTION, MAX_BACKLOG_BYTES,
                                     ProgressCallback, _record_together, check_captures, deliver_notifications,
                                     fetch_once, run_cycle)
 from monitor.pipeline.ingest import ingest_file, reextract_source
-from monitor.pipeline.recorder import REVERT_WINDOW, STORE_TRIES, Recorder
+from monitor.pipeline.recorder import LONG_RUNNING_CACHED_SOURCES, REVERT_WINDOW, STORE_TRIES, Recorder
 from monitor.pipeline.rows import clause_from_row, latest_text_hashes, upsert_source, upsert_sources
 
 __all__ = [
     "ANALYSIS_BATCH", "BATCH_WAIT_SECONDS", "CAPTURES_PER_TRANSACTION", "FAILED", "MAX_BACKLOG_BYTES", "NEW_VERSION",
-    "REVERT_WINDOW", "STORE_TRIES", "UNCHANGED", "AnalysisStoreSpec", "Backlog", "Capture", "CaptureOutcome",
+    "LONG_RUNNING_CACHED_SOURCES", "REVERT_WINDOW", "STORE_TRIES", "UNCHANGED", "AnalysisStoreSpec", "Backlog", "Capture", "CaptureOutcome",
     "CycleSummary", "ProgressCallback", "Recorder", "SourceCheck", "_AnalysisBatches", "_record_in_analysis_process",
     "_record_together", "check_capture", "check_captures", "check_extracted", "check_language", "clause_from_row",
     "deliver_notifications", "fetch_once", "ingest_file", "latest_text_hashes", "log_outcome", "reextract_source",

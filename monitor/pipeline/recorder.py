@@ -36,6 +36,10 @@ REVERT_WINDOW = 5
 # Storing captures is tried this many times when the database refuses it for a row another process wrote
 # meanwhile (a source both created); each try reads the source's latest version again.
 STORE_TRIES = 3
+# A process that keeps running (the daemon, the crawl worker) records each source about once per schedule
+# period, so a cached latest version (tens of KB of text and clauses) is seldom used again: it keeps this many.
+# Unbounded, a daemon over 10,000 sources held every source's latest text (about 75 KB a source).
+LONG_RUNNING_CACHED_SOURCES = 256
 
 
 class Recorder:
