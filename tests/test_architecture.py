@@ -146,3 +146,45 @@ def test_the_function_measure_counts_from_def_to_the_last_line_and_reads_the_rea
     assert _long_functions(f"def long():\n{body}    return 1\n") == [("long", MAX_FUNCTION_LINES + 1)]
     reason = '    """Long because one statement per option."""\n'
     assert _long_functions(f"def explained():\n{reason}{body}    return 1\n") == []
+
+
+# ------------------------------------------------------------------ imports inside functions say why
+# The command line imports each command's stages inside the command, by policy: a cron run (`run --once`) then
+# loads only what it uses (tests/test_cli_startup.py checks that list); README's Architecture section says so.
+LAZY_BY_POLICY = ("monitor/cli/",)
+
+
+def _unexplained_inner_imports(source: str) -> list[int]:
+    """Line numbers of imports inside a function with no comment on their line or above their block of imports."""
+    lines = source.splitlines()
+    found = []
+    for function in ast.walk(ast.parse(source)):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(function):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and not _explained(lines, node.lineno):
+                found.append(node.lineno)
+    return sorted(set(found))
+
+
+def _explained(lines: list[str], lineno: int) -> bool:
+    """A comment on the import's line, or on the line above the run of import lines it belongs to."""
+    if "#" in lines[lineno - 1]:
+        return True
+    above = lineno - 2
+    while above >= 0 and lines[above].strip().startswith(("import ", "from ")):
+        above -= 1
+    return above >= 0 and lines[above].strip().startswith("#")
+
+
+def test_every_import_inside_a_function_says_why() -> None:
+    unexplained = {name: found for name, text in _modules().items()
+                   if not name.startswith(LAZY_BY_POLICY) and (found := _unexplained_inner_imports(text))}
+    assert unexplained == {}, ("move these imports to the top of their module, or say on the line above why "
+                               f"they are imported where they are used: {unexplained}")
+
+
+def test_the_inner_import_check_reads_the_comment_above_a_block() -> None:
+    assert _unexplained_inner_imports("def f():\n    import os\n") == [2]
+    assert _unexplained_inner_imports("def f():\n    # only here\n    import os\n    import re\n") == []
+    assert _unexplained_inner_imports("import os\n") == []

@@ -3,14 +3,16 @@ a recorder it keeps from batch to batch."""
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import Any
 
-from monitor.analysis import AnalysisPool
+from monitor.analysis import AnalysisPool, analyse_body
 from monitor.fetch import FetchResult
 from monitor.sources import Source
+from monitor.store import connect
 from monitor.pipeline.capture import Capture, CaptureOutcome
 from monitor.pipeline.rows import latest_text_hashes
 from monitor.pipeline.recorder import Recorder
@@ -49,8 +51,6 @@ class _AnalysisBatches:
 
     def add(self, source: Source, result: FetchResult) -> Future[CaptureOutcome]:
         """What a worker will have stored of this capture (called in the event loop)."""
-        import asyncio
-
         stored: Future[CaptureOutcome] = Future()
         self.waiting.append((source, result, stored))
         if len(self.waiting) >= ANALYSIS_BATCH:
@@ -91,8 +91,6 @@ def _record_in_analysis_process(spec: AnalysisStoreSpec,
                                 captures: list[tuple[Source, FetchResult]]) -> list[CaptureOutcome]:
     """In a worker process: analyse new bodies and store their captures in one transaction (logged by the
     process that fetched them)."""
-    from monitor.analysis import analyse_body
-
     recorder = _analysis_recorder(spec)
     latest = latest_text_hashes(recorder.engine, [source.id for source, _ in captures])
     return recorder._store([Capture(source, result, analysis=analyse_body(result.body, result.content_type, source,
@@ -113,8 +111,6 @@ ANALYSIS_CACHED_SOURCES = 32
 
 def _analysis_recorder(spec: AnalysisStoreSpec) -> Recorder:
     """This worker's recorder of the spec's database, with the spec's settings."""
-    from monitor.store import connect
-
     recorder = _analysis_recorders.pop(spec.database_url, None)  # put back last: the most recently used
     if recorder is None:
         while len(_analysis_recorders) >= ANALYSIS_DATABASES:

@@ -8,14 +8,17 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.analysis import AnalysisPool, discard_pool
-from monitor.fetch import NOT_MODIFIED, FetchResult
+from monitor.alerts import send_alerts
+from monitor.alerts.outbox import deliver_outbox
+from monitor.analysis import MIN_SOURCES_TO_START_WORKERS, AnalysisPool, discard_pool, shared_pool
+from monitor.analysis import analysis_processes as default_processes
+from monitor.fetch import NOT_MODIFIED, FetchRequest, FetchResult, fetch_requests
 from monitor.sources import Source
 from monitor.pipeline.capture import (FAILED, NEW_VERSION, UNCHANGED, Capture, CaptureOutcome, log_outcome,
                                       ProgressCallback, _sha256)
@@ -69,13 +72,6 @@ def run_cycle(recorder: Recorder, sources: Sequence[Source], fetch_settings: Any
     `politeness` (a monitor.fetch.politeness.Politeness): per-host limits and robots.txt rules shared with
     other cycles, as a daemon's jobs share them; by default the cycle's own.
     """
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    from monitor.analysis import analysis_processes as default_processes
-    from monitor.analysis import MIN_SOURCES_TO_START_WORKERS, shared_pool
-    from monitor.fetch import FetchRequest
-
     pool = shared_pool(default_processes() if analysis_processes is None else analysis_processes,
                        start=len(sources) >= MIN_SOURCES_TO_START_WORKERS)
     recorder.sync_sources(sources)
@@ -115,7 +111,6 @@ def deliver_notifications(recorder: Recorder) -> list[str]:
     """Send what the outbox holds that is due (after the commit); one line per channel failure."""
     if recorder.alerts is None:
         return []
-    from monitor.alerts.outbox import deliver_outbox
 
     return deliver_outbox(recorder.engine, recorder.alerts).errors
 
@@ -159,18 +154,12 @@ class Backlog:
 async def _fetch_all(requests: list[Any], settings: Any, on_result: Callable[[Any, FetchResult], None],
                      politeness: Any = None, admit: Callable[[], Any] | None = None) -> None:
     """Each request fetched by the fetcher its source names (monitor.fetch.registry), the kinds side by side."""
-    from monitor.fetch import fetch_requests
-
     await fetch_requests(requests, settings, on_result, politeness=politeness, admit=admit)
 
 
 def check_captures(sources: Sequence[Source], settings: Any,
                    on_check: Callable[[SourceCheck], None] | None = None) -> list[SourceCheck]:
     """Fetch each source once and check what would be extracted; stores nothing."""
-    import asyncio
-
-    from monitor.fetch import FetchRequest
-
     checks: dict[str, SourceCheck] = {}
 
     def checked(request: Any, result: FetchResult) -> None:
@@ -184,10 +173,6 @@ def check_captures(sources: Sequence[Source], settings: Any,
 
 def fetch_once(source: Source, settings: Any, path: str | Path | None = None) -> FetchResult:
     """One fetch of one source with the fetcher it names, or of the local file at `path` (no storing)."""
-    import asyncio
-
-    from monitor.fetch import FetchRequest
-
     results: list[FetchResult] = []
     request = FetchRequest(source, path=Path(path) if path is not None else None)
     asyncio.run(_fetch_all([request], settings, lambda request, result: results.append(result)))
@@ -205,8 +190,6 @@ def _record_fetched(recorder: Recorder, fetched: queue.SimpleQueue, notifiers: S
     stored is stored as a failed capture (`Recorder.record_or_fail`); only an error storing even that (the
     database failing) is raised, the first one, once every other capture is stored.
     """
-    from monitor.alerts import send_alerts
-
     errors: list[Exception] = []
     finished = False
     while not finished:

@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from monitor.fetch import FetchResult
+from monitor.alerts import send_alerts
+from monitor.fetch import OK, FetchResult, read_file
 from monitor.sources import Source
 from monitor.store import FetchAttempt, Snapshot, session_scope
 from monitor.pipeline.capture import Capture, CaptureOutcome
@@ -23,9 +24,6 @@ from monitor.pipeline.cycle import deliver_notifications
 def ingest_file(recorder: Recorder, source: Source, path: str, at: dt.datetime | None = None,
                 notifiers: Sequence[Any] = ()) -> CaptureOutcome:
     """Record a local file as a fetch of `source` at time `at` (now by default): the same path as `run`."""
-    from monitor.alerts import send_alerts
-    from monitor.fetch import read_file
-
     result = read_file(path)
     if at is not None:
         result = replace(result, started_at=at, url=source.url)
@@ -44,8 +42,6 @@ def reextract_source(recorder: Recorder, source: Source) -> CaptureOutcome | Non
     A text that differs from the latest version makes a technical version, which never alerts.
     Returns None when the source has no stored snapshot.
     """
-    from monitor.fetch import OK
-
     with session_scope(recorder.engine) as session:
         snapshot = session.execute(
             select(Snapshot).join(FetchAttempt, FetchAttempt.snapshot_id == Snapshot.id)

@@ -16,7 +16,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from monitor.analysis import ANALYSIS_ERROR, failure_reason
+from monitor.alerts.outbox import queue_notifications
+from monitor.analysis import ANALYSIS_ERROR, Analysis, failure_reason
 from monitor.fetch import NOT_MODIFIED, FetchResult
 from monitor.sources import Source
 from monitor.store import ChangeEvent, FetchAttempt, Snapshot, SourceRow, Version, session_scope
@@ -213,8 +214,6 @@ class Recorder:
                              version: RecordedVersion | None) -> None:
         """Outbox rows for the events and notices of this capture, committed with them (sent later)."""
         if self.alerts is not None:
-            from monitor.alerts.outbox import queue_notifications
-
             queue_notifications(session, self.alerts, outcome, version)
 
     def _record(self, session: Session, capture: Capture, source_row: SourceRow,

@@ -17,7 +17,8 @@ from monitor.clauses import Clause
 from monitor.extract import Document
 from monitor.fetch import FetchResult
 from monitor.sources import Source
-from monitor.store import ChangeEvent, ClauseRow, FetchAttempt, Snapshot, SourceRow, Version, session_scope
+from monitor.store import (ChangeEvent, ClauseRow, FetchAttempt, Notification, Snapshot, SourceRow, Version,
+                           session_scope)
 from monitor.pipeline.capture import LatestVersion, _sha256
 
 
@@ -34,8 +35,6 @@ _NEWEST_VERSIONS = select(Version.source_id, Version.id, Version.seq, Version.te
 def _forget_history(session: Session, source_row: SourceRow) -> None:
     """Delete a source's attempts, versions, clauses and change events (and the outbox rows of those events),
     keeping its row and snapshots, so that its history can be recorded again."""
-    from monitor.store import Notification
-
     source_id = source_row.id
     events = select(ChangeEvent.id).where(ChangeEvent.source_id == source_id)
     versions = select(Version.id).where(Version.source_id == source_id)
