@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from monitor.fetch import FetchResult
 from monitor.pipeline import FAILED, NEW_VERSION, UNCHANGED, Recorder, reextract_source
@@ -184,4 +185,13 @@ def test_the_migration_gives_earlier_attempts_the_hash_of_their_snapshot(db_url:
     command.upgrade(config, "head")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT id, body_sha256 FROM fetch_attempt ORDER BY id")).all() == [
+            (1, bytes.fromhex("a" * 64)), (2, None)]
+    # 0009 keeps the hash as its 32 bytes (half the row and index), and its downgrade gives the hex back.
+    command.downgrade(config, "0008")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT id, body_sha256 FROM fetch_attempt ORDER BY id")).all() == [
             (1, "a" * 64), (2, None)]
+    command.upgrade(config, "head")
+    with Session(engine) as session:
+        assert session.execute(select(FetchAttempt.body_sha256).order_by(FetchAttempt.id)).scalars().all() == [
+            "a" * 64, None]
