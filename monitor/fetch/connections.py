@@ -22,12 +22,14 @@ import httpx
 
 from monitor.fetch.failure import FetchFailure, describe_error
 from monitor.fetch.settings import FetchSettings
+from monitor.fetch.streams import AsyncioBackend
 
 _ACCEPT = b"text/html,application/xhtml+xml,text/markdown,text/plain;q=0.9,application/pdf;q=0.9,*/*;q=0.5"
 # httpx.Limits' default: an idle connection is closed after 5 s.
 _KEEPALIVE_EXPIRY = 5.0
 # What an exchange can raise besides timeouts (httpcore's exceptions share no base class).
 NETWORK_ERRORS = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol, httpcore.ProxyError)
+_NETWORK = AsyncioBackend()
 _TIMEOUT_NAMES = {httpcore.ConnectTimeout: "connect timeout", httpcore.ReadTimeout: "read timeout",
                   httpcore.WriteTimeout: "write timeout", httpcore.PoolTimeout: "no free connection in time"}
 
@@ -97,7 +99,8 @@ class HostConnections:
         if pool is None:
             pool = self._pools[host] = httpcore.AsyncConnectionPool(
                 ssl_context=ssl_context(), max_connections=self._connections,
-                max_keepalive_connections=self._connections, keepalive_expiry=_KEEPALIVE_EXPIRY)
+                max_keepalive_connections=self._connections, keepalive_expiry=_KEEPALIVE_EXPIRY,
+                network_backend=_NETWORK)
         return pool
 
     def _request_headers(self, target: httpx.URL, headers: dict[str, str],
