@@ -299,7 +299,8 @@ def _failed(request: FetchRequest, failure: FetchFailure, started_at: dt.datetim
 
 
 def _kept_headers(headers: httpx.Headers) -> dict[str, str]:
-    return {name: headers[name] for name in _KEPT_HEADERS if name in headers}
+    present = dict(headers.items())  # one pass: each lookup in httpx.Headers scans them all
+    return {name: present[name] for name in _KEPT_HEADERS if name in present}
 
 
 def _elapsed_ms(budget: _Budget) -> int:
