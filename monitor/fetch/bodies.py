@@ -1,5 +1,6 @@
-"""Response bodies: an `Answer` with its body still to be streamed in, a `Reply` out, its body decoded and read no further than the
-byte limit (before or after decompression: gzip bombs stop early); unused bodies drained for keep-alive."""
+"""Response bodies: an `Answer` (its body still to be streamed) in, a `Reply` out, its body decoded and read no
+further than the byte limit (before or after decompression: gzip bombs stop early); unused bodies drained for
+keep-alive."""
 
 from __future__ import annotations
 
