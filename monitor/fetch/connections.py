@@ -111,8 +111,7 @@ class HostConnections:
         if cookies:  # the jar picks the cookies that go to this URL, as httpx's client did
             probe = httpx.Request("GET", target)
             cookies.set_cookie_header(probe)
-            if "cookie" in probe.headers:
-                request_headers.append((b"Cookie", probe.headers["cookie"].encode("ascii")))
+            request_headers += [(name, value) for name, value in probe.headers.raw if name.lower() == b"cookie"]
         return request_headers
 
 
@@ -123,7 +122,6 @@ def ssl_context() -> ssl.SSLContext:
 
 
 def _answer(response: httpcore.Response) -> Answer:
-    reason = response.extensions.get("reason_phrase")
-    reason = reason.decode("ascii", errors="ignore") if reason is not None else httpx.codes.get_reason_phrase(
-        response.status)
+    phrase = response.extensions.get("reason_phrase")  # as httpx.Response.reason_phrase reads it
+    reason = httpx.codes.get_reason_phrase(response.status) if phrase is None else phrase.decode("ascii", "ignore")
     return Answer(response.status, reason, httpx.Headers(response.headers), response.aiter_stream())
