@@ -185,5 +185,5 @@ def test_the_installed_versions_satisfy_every_declared_range() -> None:
     for name, requirement in requirements.items():
         installed = importlib.metadata.version(name)
         assert requirement.specifier.contains(installed, prereleases=True), f"{name} {installed} not in {requirement}"
-    for name in ("sqlalchemy", "starlette", "pydantic", "httpx", "apscheduler", "psycopg"):
+    for name in ("sqlalchemy", "starlette", "pydantic", "httpx", "httpcore", "apscheduler", "psycopg"):
         assert any(spec.operator == "<" for spec in requirements[name].specifier), f"{name} has no upper bound"

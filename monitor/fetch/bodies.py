@@ -1,5 +1,6 @@
-"""Response bodies: a streamed httpx response in, a `Reply` out, its body decoded and read no further than the
-byte limit (before or after decompression: gzip bombs stop early); unused bodies drained for keep-alive."""
+"""Response bodies: an `Answer` (its body still to be streamed) in, a `Reply` out, its body decoded and read no
+further than the byte limit (before or after decompression: gzip bombs stop early); unused bodies drained for
+keep-alive."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import contextlib
 import zlib
 from dataclasses import dataclass
 
+import httpcore
 import httpx
 
+from monitor.fetch.connections import NETWORK_ERRORS, Answer
 from monitor.fetch.failure import FetchFailure
 
 # Reading a small error or redirect body lets the connection go back to the pool.
@@ -26,25 +29,25 @@ class Reply:
     body: bytes = b""
 
 
-async def read_reply(response: httpx.Response, url: str, max_bytes: int, truncate: bool) -> Reply:
+async def read_reply(answer: Answer, url: str, max_bytes: int, truncate: bool) -> Reply:
     """The reply to one request; the body is read only for a 2xx (`truncate`: cut at `max_bytes`, not refused)."""
-    if not 200 <= response.status_code < 300:
-        await _drain(response)
-        return Reply(url, response.status_code, response.reason_phrase, response.headers)
-    body = await _read_body(response, url, max_bytes, truncate)
-    return Reply(url, response.status_code, response.reason_phrase, response.headers, body)
+    if not 200 <= answer.status < 300:
+        await _drain(answer)
+        return Reply(url, answer.status, answer.reason, answer.headers)
+    body = await _read_body(answer, url, max_bytes, truncate)
+    return Reply(url, answer.status, answer.reason, answer.headers, body)
 
 
-async def _read_body(response: httpx.Response, url: str, max_bytes: int, truncate: bool) -> bytes:
+async def _read_body(answer: Answer, url: str, max_bytes: int, truncate: bool) -> bytes:
     """The decoded body, streamed; stops as soon as it passes `max_bytes` (before or after decompression)."""
-    length = response.headers.get("content-length", "")
+    length = answer.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes and not truncate:
         raise FetchFailure("too_large", f"Content-Length {length} is over the {max_bytes}-byte limit",
-                           status=response.status_code, url=url, headers=response.headers, transient=False)
-    decoder = Decoder(response.headers.get("content-encoding", ""), url)
+                           status=answer.status, url=url, headers=answer.headers, transient=False)
+    decoder = Decoder(answer.headers.get("content-encoding", ""), url)
     chunks: list[bytes] = []
     size = 0
-    async for raw in response.aiter_raw():
+    async for raw in answer.body:
         data = decoder.feed(raw, max_bytes - size)
         chunks.append(data)
         size += len(data)
@@ -52,16 +55,16 @@ async def _read_body(response: httpx.Response, url: str, max_bytes: int, truncat
             if truncate:
                 return b"".join(chunks)[:max_bytes]
             raise FetchFailure("too_large", f"body is over the {max_bytes}-byte limit (stopped reading)",
-                               status=response.status_code, url=url, headers=response.headers, transient=False)
+                               status=answer.status, url=url, headers=answer.headers, transient=False)
     return b"".join(chunks) + decoder.flush()
 
 
-async def _drain(response: httpx.Response) -> None:
-    length = response.headers.get("content-length", "")
+async def _drain(answer: Answer) -> None:
+    length = answer.headers.get("content-length", "")
     if not length.isdigit() or int(length) > _DRAIN_MAX_BYTES:
         return
-    with contextlib.suppress(httpx.HTTPError):
-        async for _chunk in response.aiter_raw():
+    with contextlib.suppress(*NETWORK_ERRORS, httpcore.TimeoutException):
+        async for _chunk in answer.body:
             pass
 
 

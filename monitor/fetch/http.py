@@ -1,19 +1,17 @@
-"""HTTP fetch: `FetchRequest`s in, `FetchResult`s out: the crawl (async httpx clients per host, politeness,
+"""HTTP fetch: `FetchRequest`s in, `FetchResult`s out: the crawl (httpcore pools per host, politeness,
 robots.txt, redirects hop by hop, retries with backoff, each source's time budget).
 
-Every hop passes the address rule first (`addresses`); bodies are read within their limits by `bodies`.
+Every hop passes the address rule first (`addresses`), goes over the host's connections (`connections`), and its
+body is read within its limits by `bodies`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import functools
 import logging
-import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -21,6 +19,7 @@ import httpx
 from monitor.fetch import NOT_MODIFIED, OK, FetchResult
 from monitor.fetch.addresses import AddressPolicy, Resolver, check_url
 from monitor.fetch.bodies import Reply, read_reply
+from monitor.fetch.connections import HostConnections
 from monitor.fetch.failure import FetchFailure, describe_error
 from monitor.fetch.politeness import Politeness
 from monitor.fetch.registry import Admit, Fetcher, ResultCallback
@@ -39,7 +38,6 @@ _KEPT_HEADERS = (
     "content-type", "content-length", "content-encoding", "content-language", "etag",
     "last-modified", "date", "cache-control", "retry-after", "location", "server", "x-robots-tag",
 )
-_ACCEPT = "text/html,application/xhtml+xml,text/markdown,text/plain;q=0.9,application/pdf;q=0.9,*/*;q=0.5"
 
 
 # ---------------------------------------------------------------- public API
@@ -88,7 +86,7 @@ def fetch_source(request: FetchRequest, settings: FetchSettings) -> FetchResult:
 
 
 class HttpFetcher(Fetcher):
-    """Plain HTTP(S) with httpx: the fetcher of every source that names no other."""
+    """Plain HTTP(S) over httpcore: the fetcher of every source that names no other."""
 
     kind = "http"
 
@@ -127,7 +125,7 @@ class _Budget:
 # ---------------------------------------------------------------- one crawl run
 
 class _Crawl:
-    """Shared state of one `fetch_sources` call: clients, limits, DNS and robots caches (the per-host limits and
+    """Shared state of one `fetch_sources` call: connections, limits, DNS and robots caches (the per-host limits and
     robots rules those of `politeness` when given: a daemon's, shared by all its runs)."""
 
     def __init__(self, settings: FetchSettings, politeness: Politeness | None = None,
@@ -135,7 +133,7 @@ class _Crawl:
         self.settings = settings
         self.admit = admit
         politeness = politeness or Politeness.for_settings(settings)
-        self.clients = _HostClients(settings)
+        self.connections = HostConnections(settings)
         self.slots = asyncio.Semaphore(settings.concurrency)
         self.hosts = politeness.hosts
         self.resolver = Resolver()
@@ -145,7 +143,7 @@ class _Crawl:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.clients.aclose()
+        await self.connections.aclose()
 
     async def fetch(self, request: FetchRequest) -> FetchResult:
         started_at = _utc_now()
@@ -216,7 +214,8 @@ class _Crawl:
                        truncate: bool = False) -> Reply:
         """One GET inside the host's and the run's limits; the body is read only for a 2xx."""
         queued_at = time.monotonic()
-        async with self.hosts.slot(urlsplit(url).hostname or ""), self.slots:
+        host = urlsplit(url).hostname or ""
+        async with self.hosts.slot(host), self.slots:
             if self.admit is not None:  # the caller's back-pressure: its slot waits, so nothing more is read
                 await self.admit()
             budget.queued += time.monotonic() - queued_at
@@ -224,73 +223,16 @@ class _Crawl:
             limit = budget.limit()
             try:
                 async with asyncio.timeout(limit):
-                    return await self._send(url, headers, max_bytes, truncate)
+                    return await self._send(url, host, headers, max_bytes, truncate)
             except TimeoutError:
                 raise FetchFailure("timeout", f"no complete response within {limit:g} s (total_timeout)",
                                url=url) from None
             finally:
                 budget.attempt_left -= time.monotonic() - began
 
-    async def _send(self, url: str, headers: dict[str, str], max_bytes: int, truncate: bool) -> Reply:
-        with self.clients.lease(urlsplit(url).hostname or "") as client:
-            try:
-                request = client.build_request("GET", url, headers=headers)
-                response = await client.send(request, stream=True)
-                try:
-                    return await read_reply(response, url, max_bytes, truncate)
-                finally:
-                    await response.aclose()
-            except httpx.TimeoutException as error:
-                raise FetchFailure("timeout", f"{_timeout_name(error)} on {url}", url=url) from None
-            except (httpx.HTTPError, httpx.InvalidURL, OSError) as error:
-                raise FetchFailure("network_error", f"{describe_error(error)} on {url}", url=url) from None
-
-
-# ---------------------------------------------------------------- clients
-
-class _HostClients:
-    """One AsyncClient per host, made on first use, with a connection more than `per_host` (for robots.txt).
-
-    A host's requests then always find its keep-alive connections, and httpcore, which scans a client's whole
-    pool on every request, scans two or three. bench/fetch_cpu.py: 0.79 ms of client CPU per request against
-    1.02 ms for clients of 5 connections shared by load, and 1.14 ms for one client of all 20.
-    """
-
-    def __init__(self, settings: FetchSettings) -> None:
-        self._settings = settings
-        self._clients: dict[str, httpx.AsyncClient] = {}
-
-    @contextlib.contextmanager
-    def lease(self, host: str = "") -> Iterator[httpx.AsyncClient]:
-        client = self._clients.get(host)
-        if client is None:
-            client = self._clients[host] = _new_client(self._settings, self._settings.per_host + 1)
-        yield client
-
-    async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
-
-
-def _new_client(settings: FetchSettings, connections: int) -> httpx.AsyncClient:
-    timeout = httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
-                            write=settings.read_timeout, pool=settings.connect_timeout)
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    headers = {
-        "User-Agent": settings.user_agent,
-        "Accept": _ACCEPT,
-        # We decode ourselves (bounded, see bodies.Decoder), so only offer what zlib can do.
-        "Accept-Encoding": "gzip, deflate",
-    }
-    # trust_env=False: no proxy or netrc credentials picked up from the environment.
-    return httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers, verify=_ssl_context(),
-                             follow_redirects=False, trust_env=False)
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle costs ~25 ms; every client of every run shares one context.
-    return httpx.create_ssl_context()
+    async def _send(self, url: str, host: str, headers: dict[str, str], max_bytes: int, truncate: bool) -> Reply:
+        async with self.connections.get(url, host, headers) as answer:
+            return await read_reply(answer, url, max_bytes, truncate)
 
 
 # ---------------------------------------------------------------- requests and results
@@ -357,7 +299,8 @@ def _failed(request: FetchRequest, failure: FetchFailure, started_at: dt.datetim
 
 
 def _kept_headers(headers: httpx.Headers) -> dict[str, str]:
-    return {name: headers[name] for name in _KEPT_HEADERS if name in headers}
+    present = dict(headers.items())  # one pass: each lookup in httpx.Headers scans them all
+    return {name: present[name] for name in _KEPT_HEADERS if name in present}
 
 
 def _elapsed_ms(budget: _Budget) -> int:
@@ -366,9 +309,3 @@ def _elapsed_ms(budget: _Budget) -> int:
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _timeout_name(error: httpx.TimeoutException) -> str:
-    names = {httpx.ConnectTimeout: "connect timeout", httpx.ReadTimeout: "read timeout",
-             httpx.WriteTimeout: "write timeout", httpx.PoolTimeout: "no free connection in time"}
-    return names.get(type(error), "timeout")

@@ -70,7 +70,8 @@ class RobotsCache:
                 self.store.forget(address)  # the next caller fetches it again
                 pending.set_result(None)
                 raise
-        rules = await asyncio.wrap_future(pending)
+        # Known rules are read at once: wrapping a done future still wakes the loop through its self-pipe.
+        rules = pending.result() if pending.done() else await asyncio.wrap_future(pending)
         return rules is None or rules.can_fetch(url, self.token)
 
     @staticmethod
