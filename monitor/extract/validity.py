@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import re
 
 from monitor.errors import ExtractionError
@@ -169,14 +171,22 @@ def compared_reason(text: str, previous_text: str) -> str | None:
         return None
     if len(text) < MIN_SHARE_OF_PREVIOUS * len(previous_text):
         return f"text far shorter than the previous version: {len(text)} characters against {len(previous_text)}"
-    previous = set(_WORD.findall(previous_text.lower()))
+    previous = _vocabulary(previous_text)
     if len(previous) < MIN_VOCABULARY:
         return None
-    kept = len(previous & set(_WORD.findall(text.lower()))) / len(previous)
+    kept = len(previous & _vocabulary(text)) / len(previous)
     if kept < MIN_VOCABULARY_KEPT:
         return (f"text no longer reads as the same document: it keeps {kept:.0%} of the previous version's "
                 f"words (at least {MIN_VOCABULARY_KEPT:.0%})")
     return None
+
+
+# A capture is measured against its source's latest version twice (is it another page? then is it in another
+# language or a new rule?), and every capture of a source against the same latest version.
+@functools.lru_cache(maxsize=64)
+def _vocabulary(text: str) -> frozenset[str]:
+    """The distinct words of three letters or more, lower-cased."""
+    return frozenset(_WORD.findall(text.lower()))
 
 
 def unreadable_reason(text: str) -> str | None:
