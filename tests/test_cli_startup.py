@@ -61,3 +61,16 @@ def test_every_command_of_the_lazy_modules_is_listed_and_runs(tmp_path: Path) ->
     can = subprocess.run([sys.executable, "-m", "monitor", "can", "--help"], capture_output=True, text=True,
                             timeout=60)
     assert can.returncode == 0 and "Usage: clausewatch can" in can.stdout
+
+
+def test_a_run_on_a_current_database_imports_no_alembic(local_server, tmp_path: Path) -> None:
+    """Only creating or migrating the schema needs alembic (and mako): a cron run on a database at the newest
+    revision reads that revision in one query."""
+    url = local_server.serve("/terms", PAGE)
+    entry = {"id": "example-terms", "provider": "Example", "title": "Terms", "url": url, "allow_private": True}
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": [entry]}))
+    database = ["--db", f"sqlite:///{tmp_path / 'cw.db'}"]
+    first = imported_by(tmp_path, *database, "run", "--once", "--quiet")
+    assert "alembic" in first  # the first run creates the schema
+    later = imported_by(tmp_path, *database, "run", "--once", "--quiet")
+    assert "monitor.pipeline" in later and not {name for name in later if name.split(".")[0] in ("alembic", "mako")}

@@ -32,3 +32,24 @@ def test_models_and_migrations_do_not_drift(db_url: str) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_the_head_revision_a_run_checks_without_alembic_is_alembics_head(db_url: str) -> None:
+    from monitor.store.db import HEAD_REVISION, head_revision
+
+    assert head_revision(connect(db_url)) == HEAD_REVISION
+
+
+def test_a_database_behind_the_newest_revision_is_refused(db_url: str) -> None:
+    import pytest
+    from alembic import command
+
+    from monitor.errors import DatabaseError
+    from monitor.store.db import alembic_config, ensure_database
+
+    engine = connect(db_url)
+    command.upgrade(alembic_config(engine), "0008")
+    with pytest.raises(DatabaseError, match="out of date: run `clausewatch init`"):
+        ensure_database(engine)
+    init_database(engine)
+    ensure_database(engine)  # at the newest revision: accepted
