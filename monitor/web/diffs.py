@@ -172,6 +172,9 @@ def shutdown() -> None:
                 process.terminate()
         for process in processes:
             process.join(timeout=5)
+        # Its manager thread closes the wakeup pipe once it sees the workers gone; an exit before that thread has
+        # ended made the interpreter's own executor clean-up write to the closed pipe ("Bad file descriptor").
+        executor.shutdown(wait=True)
 
 
 atexit.register(shutdown)
