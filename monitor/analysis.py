@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 import zlib
@@ -26,7 +27,7 @@ from typing import Any, TypeVar
 
 from monitor.clauses import Clause, extract_clauses
 from monitor.clauses.classify import load_rules
-from monitor.clauses.language import detect_language
+from monitor.clauses.language import detect_language, load_language_model
 from monitor.errors import ExtractionError
 from monitor.extract import Document, check_document, extract_document
 from monitor.settings import load_settings
@@ -139,18 +140,28 @@ class AnalysisPool:
     """Worker processes for analysing (and storing) new bodies, started once per process and kept for later
     cycles.
 
-    Workers fork from a fork server that has already imported the extraction and clause code and
-    compiled the rules, so a worker starts in milliseconds and no worker inherits the threads (or
-    their locks) of the process that asked for it.
+    A pool made while its process has one thread (`run --once` makes it first thing, on Linux) forks its
+    workers from that process at once: they inherit its imports, compiled rules and language model, and no
+    thread's locks. Otherwise workers fork from a fork server that imports the extraction, clause and store
+    code once, so that none inherits the threads (or their locks) of the process that asked for it; that
+    costs a third process and its imports.
     """
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
-        context = multiprocessing.get_context("forkserver")
-        # The pipeline's worker tasks store captures too: the fork server imports the store with the rest.
-        context.set_forkserver_preload(["monitor.pipeline"])
+        self.start_method = "fork" if _only_thread_on_linux() else "forkserver"
+        context = multiprocessing.get_context(self.start_method)
+        if self.start_method == "forkserver":
+            # The pipeline's worker tasks store captures too: the fork server imports the store with the rest.
+            context.set_forkserver_preload(["monitor.pipeline"])
         self._executor = ProcessPoolExecutor(max_workers=processes, mp_context=context,
                                              initializer=_start_worker, initargs=(os.getpid(),))
+        if self.start_method == "fork":
+            _load_analysis_models()  # once here, for every worker
+            # A fork pool starts all its workers at the first submit, before its manager thread: now, while
+            # this is still the only thread.
+            self._executor.submit(_started)
+            return
         # The first submit waits for the fork server to start and import the code (about half a second):
         # a thread pays that wait now, while the caller goes on (syncing sources, starting fetches).
         threading.Thread(target=self._start_workers, name="analysis-start", daemon=True).start()
@@ -178,11 +189,24 @@ def _started() -> None:
     """The task that makes a worker start (see `AnalysisPool._start_workers`)."""
 
 
+def _only_thread_on_linux() -> bool:
+    """Whether forking here is safe: on Linux (macOS's system libraries are not fork-safe), from the one thread
+    of the process, which no other thread holds a lock against."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def _load_analysis_models() -> None:
+    """Compile the rules and load the language model, which every analysis needs."""
+    load_rules()
+    load_language_model()
+
+
 def _start_worker(owner_pid: int) -> None:
     # Ctrl-C reaches the whole process group: the parent stops the cycle; a worker must not print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker has its parent's handler
     threading.Thread(target=_exit_with_owner, args=(owner_pid,), daemon=True).start()
-    load_rules()
+    load_rules()  # forked from this pool's process, a worker has them and the language model already
 
 
 def _exit_with_owner(owner_pid: int) -> None:

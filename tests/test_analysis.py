@@ -413,3 +413,24 @@ def test_an_analysis_process_keeps_its_recorder_warm_from_batch_to_batch(db_url,
     assert [[outcome.outcome for outcome in batch] for batch in batches] == [["new_version"] * 2] + [[UNCHANGED] * 2] * 3
     assert len(built) == 1
     assert loaded == []  # each version was cached when this recorder wrote it
+
+
+POOL_BESIDE_A_THREAD = """
+import sys, threading
+from monitor.analysis import analyse_body, shared_pool
+from monitor.sources import Source
+if sys.argv[1] == "thread":
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+pool = shared_pool(2)
+source = Source(id="x", provider="P", title="T", url="https://example.com/t", format="text")
+body = b"You may not use Output to develop models that compete with us. " * 20
+print(pool.start_method, pool.submit(analyse_body, body, "text/plain", source).result() == analyse_body(body, "text/plain", source))
+"""
+
+
+@pytest.mark.parametrize("beside, start_method", [("alone", "fork"), ("thread", "forkserver")])
+def test_workers_fork_from_a_process_of_one_thread_and_else_from_a_fork_server(beside, start_method) -> None:
+    # Forking a process with other threads could copy a lock one of them holds: only the lone thread forks.
+    done = subprocess.run([sys.executable, "-c", POOL_BESIDE_A_THREAD, beside], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.split() == [start_method, "True"], done.stdout + done.stderr

@@ -74,3 +74,34 @@ def test_a_run_on_a_current_database_imports_no_alembic(local_server, tmp_path: 
     assert "alembic" in first  # the first run creates the schema
     later = imported_by(tmp_path, *database, "run", "--once", "--quiet")
     assert "monitor.pipeline" in later and not {name for name in later if name.split(".")[0] in ("alembic", "mako")}
+
+
+# Run the command line in-process, noting how each analysis pool starts its workers and what they analyse.
+RUN_AND_NOTE_THE_POOL = """
+import sys
+from monitor import analysis
+made = analysis.AnalysisPool.__init__
+def noting(pool, processes):
+    made(pool, processes)
+    print("workers by", pool.start_method, file=sys.stderr)
+analysis.AnalysisPool.__init__ = noting
+sys.argv = ["clausewatch"] + sys.argv[1:]
+from monitor.cli import main
+main()
+"""
+
+
+def test_a_cron_run_forks_its_analysis_workers_from_itself(local_server, tmp_path: Path) -> None:
+    # No fork server: started first thing, while the command has one thread, the workers inherit its imports
+    # (issue 14: a fork server imported the pipeline again, about a second of CPU and 80 MB a run).
+    entries = [{"id": f"terms-{index}", "provider": "Example", "title": "Terms", "allow_private": True,
+                "url": local_server.serve(f"/terms/{index}", PAGE.replace("<h1>Terms", f"<h1>Terms {index}"))}
+               for index in range(8)]
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": entries}))
+    done = subprocess.run([sys.executable, "-c", RUN_AND_NOTE_THE_POOL, "--db", f"sqlite:///{tmp_path / 'cw.db'}",
+                           "run", "--once"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={name: value for name, value in os.environ.items() if not name.startswith("CLAUSEWATCH_")}
+                          | {"XDG_CACHE_HOME": str(tmp_path), "CLAUSEWATCH_ANALYSIS_PROCESSES": "2"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "workers by fork" in done.stderr and "forkserver" not in done.stderr
+    assert "new versions 8," in done.stdout

@@ -79,6 +79,11 @@ def _paragraph_language(sample: str) -> tuple[str, float]:
     return _CHINESE_VARIETIES.get(best["lang"], best["lang"]), best["score"]
 
 
+def load_language_model() -> None:
+    """Load the model now (an analysis process does it before its first document)."""
+    _detector()
+
+
 @functools.lru_cache(maxsize=1)
 def _detector() -> Any:
     # loads the fastText model: on first use only (a document with no text never needs it)

@@ -70,7 +70,7 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
       clausewatch run --once --source openai-services-agreement
       */30 * * * *  cd /srv/clausewatch && clausewatch run --once --quiet   # crontab
     """
-    from monitor.analysis import analysis_processes
+    from monitor.analysis import MIN_SOURCES_TO_START_WORKERS, analysis_processes, shared_pool
     from monitor.pipeline import Recorder, run_cycle
 
     from monitor.logs import summarise_failed_captures
@@ -79,6 +79,8 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
     sources = selected_sources(obj, source_ids)
     alerts = obj.alerts_config()  # a mistake in it stops the run before the database is touched
     processes = analysis_processes()
+    if len(sources) >= MIN_SOURCES_TO_START_WORKERS:
+        shared_pool(processes)  # first, while this process has one thread: the workers fork from it
     # Cron lock: a slow cycle and the next tick never overlap; the later one exits 4 (monitor/store/leases.py).
     from monitor.store.leases import run_lock
     click.get_current_context().with_resource(run_lock(obj.engine()))
