@@ -20,6 +20,7 @@ from monitor.alerts.outbox import queue_notifications
 from monitor.analysis import ANALYSIS_ERROR, Analysis, failure_reason
 from monitor.fetch import NOT_MODIFIED, FetchResult
 from monitor.sources import Source
+from monitor.extract import Document
 from monitor.store import ChangeEvent, FetchAttempt, Snapshot, SourceRow, Version, session_scope
 from monitor.store.bulk import insert_clauses
 from monitor.store.db import begin_writing
@@ -30,7 +31,7 @@ from monitor.pipeline.decide import (Comparison, Decision, Event, Failed, NewTex
                                      PreviousState, Unchanged, decide_capture, decide_version)
 from monitor.pipeline.rows import (_NEWEST_VERSIONS, _baseline, _forget_history, _keep_snapshot, _latest_versions,
                                    _newest_accepted_attempt, _page_of_version, _recent_versions, _remember_validators,
-                                   _seen_body, _version_key, _with_clauses, upsert_source, upsert_sources)
+                                   _seen_body, _version_key, seen_bodies, _with_clauses, upsert_source, upsert_sources)
 
 # How many recent versions a new text is compared with to call it a revert (flap), not news.
 REVERT_WINDOW = 5
@@ -179,6 +180,7 @@ class Recorder:
                      ) -> list[tuple[CaptureOutcome, RecordedVersion | None]]:
         """Each capture's outcome, and the new version it wrote if any."""
         recorded = []
+        seen = _seen_bodies_of_distinct_sources(session, captures)
         for capture in captures:
             source, result = capture.source, capture.result
             if source.id not in source_rows:
@@ -188,7 +190,7 @@ class Recorder:
                 http_status=result.http_status, bytes=len(result.body), elapsed_ms=result.elapsed_ms,
                 error=result.error, body_sha256=_sha256(result.body) if result.body else None,
             )
-            outcome, version = self._record(session, capture, source_rows[source.id], attempt)
+            outcome, version = self._record(session, capture, source_rows[source.id], attempt, seen.get(source.id))
             session.add(attempt)  # added complete, so it is one INSERT and no UPDATE
             recorded.append((attempt, outcome, version))
         session.flush()  # the attempts not yet flushed go in together
@@ -216,11 +218,15 @@ class Recorder:
         if self.alerts is not None:
             queue_notifications(session, self.alerts, outcome, version)
 
-    def _record(self, session: Session, capture: Capture, source_row: SourceRow,
-                attempt: FetchAttempt) -> tuple[CaptureOutcome, RecordedVersion | None]:
-        """Decide what the capture is from what the store holds of its source, then write that."""
+    def _record(self, session: Session, capture: Capture, source_row: SourceRow, attempt: FetchAttempt,
+                seen: tuple[Snapshot | None, Document | None] | None = None
+                ) -> tuple[CaptureOutcome, RecordedVersion | None]:
+        """Decide what the capture is from what the store holds of its source (`seen`: its `_seen_body`, if
+        read already), then write that."""
         result = capture.result
-        snapshot, known = _seen_body(session, capture.source.id, result) if result.ok else (None, None)
+        if seen is None:
+            seen = _seen_body(session, capture.source.id, result) if result.ok else (None, None)
+        snapshot, known = seen
         if snapshot is not None:
             attempt.snapshot_id = snapshot.id
         previous = PreviousState(self._latest[capture.source.id] if result.ok else None, source_row.failures_in_a_row,
@@ -338,3 +344,13 @@ def _event_row(version: Version, previous_version_id: int | None, event: Event) 
 
 def _notice_payload(source_row: SourceRow, notice: Notice) -> SourceNotice:
     return source_notice(notice.kind, source_row, notice.failure, notice.error, notice.failures_in_a_row)
+
+
+def _seen_bodies_of_distinct_sources(session: Session, captures: Sequence[Capture]
+                                     ) -> dict[str, tuple[Snapshot | None, Document | None]]:
+    """What the store has seen of each body, read for the whole batch at once when its sources are distinct;
+    a source captured twice (a history replayed) reads its bodies one by one, each after the one before."""
+    bodies = [capture for capture in captures if capture.result.ok]
+    if len({capture.source.id for capture in bodies}) < len(bodies):
+        return {}
+    return seen_bodies(session, {capture.source.id: capture.result for capture in bodies})

@@ -173,10 +173,39 @@ def _seen_body(session: Session, source_id: str, result: FetchResult) -> tuple[S
         select(Snapshot).where(Snapshot.source_id == source_id, Snapshot.sha256 == sha256)
     ).scalar_one_or_none()
     if snapshot is not None:
-        snapshot.first_seen = min(snapshot.first_seen, result.started_at)
-        snapshot.last_seen = max(snapshot.last_seen, result.started_at)
-        return snapshot, _document_of_snapshot(session, snapshot.id)
+        return _seen_again(session, snapshot, result)
     return None, _document_of_newest_body(session, source_id, sha256)
+
+
+def _seen_again(session: Session, snapshot: Snapshot, result: FetchResult) -> tuple[Snapshot, Document | None]:
+    """A kept body captured again: the snapshot's dates take the capture in, and the document it gave."""
+    snapshot.first_seen = min(snapshot.first_seen, result.started_at)
+    snapshot.last_seen = max(snapshot.last_seen, result.started_at)
+    return snapshot, _document_of_snapshot(session, snapshot.id)
+
+
+def seen_bodies(session: Session, results: dict[str, FetchResult]
+                ) -> dict[str, tuple[Snapshot | None, Document | None]]:
+    """`_seen_body` of one capture each of several sources (by source id), in two queries however many, plus
+    one per body already kept as a snapshot."""
+    hashes = {source_id: _sha256(result.body) for source_id, result in results.items()}
+    snapshots = {row.source_id: row for row in session.scalars(
+        select(Snapshot).where(Snapshot.source_id.in_(list(hashes)), Snapshot.sha256.in_(set(hashes.values()))))
+        if hashes[row.source_id] == row.sha256}
+    seen: dict[str, tuple[Snapshot | None, Document | None]] = {}
+    for source_id, snapshot in snapshots.items():
+        seen[source_id] = _seen_again(session, snapshot, results[source_id])
+    unkept = [source_id for source_id in hashes if source_id not in snapshots]
+    newest = (select(SourceRow.id.label("source_id"), _newest_accepted_attempt(SourceRow.id).label("attempt_id"))
+              .where(SourceRow.id.in_(unkept)).subquery())
+    documents = {row.source_id: (row.body_sha256, Document(title=row.title, text=row.text)) for row in session.execute(
+        select(FetchAttempt.source_id, FetchAttempt.body_sha256, Version.title, Version.text)
+        .join(newest, FetchAttempt.id == newest.c.attempt_id).join(Version, Version.id == FetchAttempt.version_id)
+        .where(FetchAttempt.body_sha256.in_({hashes[source_id] for source_id in unkept})))} if unkept else {}
+    for source_id in unkept:
+        body_sha256, document = documents.get(source_id, (None, None))
+        seen[source_id] = (None, document if body_sha256 == hashes[source_id] else None)
+    return seen
 
 
 def _keep_snapshot(session: Session, source_id: str, result: FetchResult, compressed: bytes | None,
