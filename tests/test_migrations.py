@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -53,3 +55,31 @@ def test_a_database_behind_the_newest_revision_is_refused(db_url: str) -> None:
         ensure_database(engine)
     init_database(engine)
     ensure_database(engine)  # at the newest revision: accepted
+
+
+def test_a_downgrade_and_upgrade_keep_every_recorded_row(db_url: str) -> None:
+    # On SQLite, batch mode's copy of the source table dropped the old one, which with foreign keys on
+    # deleted every attempt, snapshot and version of every source (the downgrades of 0007 and 0010).
+    from alembic import command
+
+    from monitor.fetch import FetchResult
+    from monitor.pipeline import Recorder
+    from monitor.sources import Source
+    from monitor.store.db import alembic_config
+    from monitor.store.import_export import row_counts
+
+    engine = connect(db_url)
+    init_database(engine)
+    source = Source(id="terms", provider="P", title="T", url="https://example.com/terms", format="text")
+    text = "Terms of Use\n\n" + "\n\n".join(f"{number}. You may not use Output to develop models that compete "
+                                             f"with us, in any of the {number} ways listed here." for number in range(1, 20))
+    outcome = Recorder(engine).record(source, FetchResult(url=source.url, outcome="ok", started_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+                                                 elapsed_ms=1, body=text.encode(), content_type="text/plain"))
+    recorded = row_counts(engine)
+    assert recorded.get("version") == 1 and recorded.get("clause", 0) > 0, outcome
+
+    config = alembic_config(engine)
+    command.downgrade(config, "0001")
+    command.upgrade(config, "head")
+
+    assert row_counts(engine) == recorded

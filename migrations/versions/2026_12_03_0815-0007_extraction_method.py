@@ -25,6 +25,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == 'sqlite':
+        # Batch mode copies each table and drops the old one, which with foreign keys on deletes every row
+        # that refers to it (a source's attempts, versions and snapshots; a version's clauses and events).
+        # SQLite 3.35 and later drop a column in place (an older one refuses).
+        op.execute('ALTER TABLE source DROP COLUMN extraction')
+        op.execute('ALTER TABLE version DROP COLUMN extraction')
+        return
     with op.batch_alter_table('source', schema=None) as batch_op:
         batch_op.drop_column('extraction')
     with op.batch_alter_table('version', schema=None) as batch_op:

@@ -27,5 +27,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('fetch_attempt', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_fetch_attempt_started_at'))
+    if op.get_bind().dialect.name == 'sqlite':
+        # Batch mode copies the table and drops the old one, which the attempts referring to a snapshot
+        # forbid. SQLite 3.35 and later drop a column in place (an older one refuses).
+        op.execute('ALTER TABLE snapshot DROP COLUMN origin')
+        return
     with op.batch_alter_table('snapshot', schema=None) as batch_op:
         batch_op.drop_column('origin')
