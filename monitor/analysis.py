@@ -29,7 +29,8 @@ from monitor.clauses import Clause, extract_clauses
 from monitor.clauses.classify import load_rules
 from monitor.clauses.language import detect_language, load_language_model
 from monitor.errors import ExtractionError
-from monitor.extract import Document, check_document, extract_document
+from monitor.extract import Document, check_document, extract_document, page_fingerprint
+from monitor.extract.fingerprint import fingerprint_key
 from monitor.settings import load_settings
 from monitor.sources import Source
 
@@ -53,7 +54,8 @@ class Analysis:
 
     `clauses` are the document's classified clauses, None when the document fails the checks that need no
     history (the recorder then fails the capture without classifying anything) or is the latest version's
-    text; `compressed_body` is the body as a snapshot stores it.
+    text; `compressed_body` is the body as a snapshot stores it. `known_text_sha256`: the body was not
+    extracted, its fingerprint says its text is the latest version's, of this hash (`document` is None).
     """
 
     document: Document | None
@@ -62,6 +64,7 @@ class Analysis:
     error_reason: str | None = None
     compressed_body: bytes | None = None
     language: str | None = None  # of the document's text, when its clauses were classified
+    known_text_sha256: str | None = None
 
     def document_or_raise(self) -> Document:
         if self.document is None:
@@ -69,14 +72,19 @@ class Analysis:
         return self.document
 
 
-def analyse_body(body: bytes, content_type: str | None, source: Source,
-                 latest_text_sha256: str | None = None) -> Analysis:
+def analyse_body(body: bytes, content_type: str | None, source: Source, latest_text_sha256: str | None = None,
+                 latest_fingerprint: str | None = None) -> Analysis:
     """Compress `body`, extract it with the source's settings and, if it is a plausible capture, classify
     its clauses. Never raises for what the body holds: any failure is the Analysis's error.
 
     A body whose text is the latest version's (`latest_text_sha256`: a page whose nonce or build id
     changed) is neither classified nor compressed: it makes no version, and classifying is seven times
-    the work of extracting. Should the latest version have moved on meanwhile, the recorder classifies."""
+    the work of extracting. If its fingerprint is the one the source row keeps for that text
+    (`latest_fingerprint`, a `fingerprint_key`), it is not even extracted. Should the latest version have
+    moved on meanwhile, the recorder does the rest."""
+    if latest_text_sha256 is not None and latest_fingerprint is not None and _fingerprint_matches(
+            body, content_type, source, latest_text_sha256, latest_fingerprint):
+        return Analysis(None, known_text_sha256=latest_text_sha256)
     try:
         with contained():
             document = extract_document(body, format=source.format, content_type=content_type,
@@ -96,6 +104,17 @@ def analyse_body(body: bytes, content_type: str | None, source: Source,
     except ExtractionError as error:
         return Analysis(None, error_kind=error.kind, error_reason=error.reason, compressed_body=compressed)
     return Analysis(document, clauses, compressed_body=compressed, language=detect_language(document.text))
+
+
+def _fingerprint_matches(body: bytes, content_type: str | None, source: Source, text_sha256: str, key: str) -> bool:
+    """Whether the body's fingerprint and `text_sha256` make `key` (a page of this fingerprint has that text)."""
+    try:
+        with contained():
+            fingerprint = page_fingerprint(body, format=source.format, content_type=content_type,
+                                           select=source.select, remove=source.remove)
+    except ExtractionError:
+        return False  # the extraction will say what is wrong with it
+    return fingerprint is not None and fingerprint_key(fingerprint, text_sha256) == key
 
 
 @contextlib.contextmanager

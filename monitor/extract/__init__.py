@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,13 @@ class Document:
     # How the HTML text was found: "selectors" (the source's `select`), "automatic" (no `select`, or it
     # matched nothing: monitor/extract/locate.py); "" for other formats.
     method: str = ""
+    # An HTML page's fingerprint (monitor/extract/fingerprint.py): a page of this fingerprint has this text.
+    # None for other formats, and for a page also judged from its raw markup.
+    fingerprint: str | None = field(default=None, compare=False)
 
 
 # Imported after Document, which the submodules use.
-from monitor.extract.document import extract_document, guess_format  # noqa: E402
+from monitor.extract.document import extract_document, guess_format, page_fingerprint  # noqa: E402
 from monitor.extract.text import normalise_markdown, normalise_plain_text  # noqa: E402
 from monitor.extract.validity import blocked_reason, check_document, error_page_reason  # noqa: E402
 
@@ -34,6 +37,7 @@ __all__ = [
     "error_page_reason",
     "extract_document",
     "guess_format",
+    "page_fingerprint",
     "normalise_markdown",
     "normalise_plain_text",
 ]

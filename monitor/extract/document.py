@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from lxml import etree
 
 from monitor.errors import ExtractionError
 from monitor.extract import Document
 from monitor.extract.charset import decode
+from monitor.extract.fingerprint import normalise_tree, tree_fingerprint
 from monitor.extract.html import html_blocks, matched_roots, page_title, parse_html, remove_elements
 from monitor.extract.locate import locate_terms, suggest_selector, tidy_block
 from monitor.extract.pdf import pdf_text
@@ -54,7 +56,8 @@ def extract_html(markup: str, utf8: bytes | None = None, *, select: Sequence[str
 
     `utf8` is `markup` encoded in UTF-8 when the caller has it (the body of a UTF-8 page).
     """
-    root = parse_html(markup, utf8)
+    root = _normalised_tree(markup, utf8, selectors=bool(select or remove))
+    fingerprint: str | None = tree_fingerprint(root, select, remove)  # before the steps below change the tree
     title = page_title(root)
     reason = title_blocked_reason(title)  # the rest is judged once the terms are known absent
     if reason:
@@ -63,6 +66,7 @@ def extract_html(markup: str, utf8: bytes | None = None, *, select: Sequence[str
     if roots is None:  # no selectors, or none matched: a page that is no error page is searched for its terms
         if select:
             _raise_if_blocked(root, title, markup, utf8, error_page=True)
+            fingerprint = None  # judged from its markup too
         roots, method = [locate_terms(root)], AUTOMATIC
         tidy_block(roots[0])
     else:
@@ -71,7 +75,24 @@ def extract_html(markup: str, utf8: bytes | None = None, *, select: Sequence[str
     text = join_blocks(html_blocks(roots))
     if len(text) < SHORT_PAGE_CHARACTERS:
         _raise_if_blocked(root, title, markup, utf8)
-    return _document(title, text, method)
+        fingerprint = None
+    return replace(_document(title, text, method), fingerprint=fingerprint)
+
+
+def page_fingerprint(body: bytes, *, format: str | None, content_type: str | None, select: Sequence[str] = (),
+                     remove: Sequence[str] = ()) -> str | None:
+    """The fingerprint `extract_document` would give this body's Document, if it is an HTML page, found
+    without extracting its text (monitor/extract/fingerprint.py)."""
+    if (format or guess_format(body, content_type)) != "html":
+        return None
+    markup, utf8 = decode(body, content_type, sniff_meta=True)
+    return tree_fingerprint(_normalised_tree(markup, utf8, selectors=bool(select or remove)), select, remove)
+
+
+def _normalised_tree(markup: str, utf8: bytes | None, *, selectors: bool) -> etree._Element:
+    root = parse_html(markup, utf8)
+    normalise_tree(root, selectors=selectors)
+    return root
 
 
 def suggest_select(body: bytes, content_type: str | None) -> str:

@@ -94,7 +94,7 @@ def _record_in_analysis_process(spec: AnalysisStoreSpec,
     recorder = _analysis_recorder(spec)
     latest = latest_text_hashes(recorder.engine, [source.id for source, _ in captures])
     return recorder._store([Capture(source, result, analysis=analyse_body(result.body, result.content_type, source,
-                                                                          latest.get(source.id)))
+                                                                          *latest.get(source.id, (None, None))))
                             for source, result in captures])
 
 

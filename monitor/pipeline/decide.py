@@ -19,6 +19,7 @@ from monitor.directions import ALERTING_DIRECTIONS
 from monitor.errors import ExtractionError
 from monitor.extract import Document, extract_document
 from monitor.extract.document import AUTOMATIC
+from monitor.extract.fingerprint import fingerprint_key
 from monitor.extract.html import selector_drift_reason
 from monitor.fetch import NOT_MODIFIED
 from monitor.sources import Source
@@ -34,6 +35,7 @@ class PreviousState:
     failures_in_a_row: int = 0
     extraction: str | None = None  # how its text was last found (Document.method), as its source row keeps it
     known: Document | None = None  # what this capture's body gave when last accepted; None if it never was
+    text_fingerprint: str | None = None  # as its source row keeps it: a page of this fingerprint has the latest text
     body_stored: bool = False  # a snapshot of this very body is kept already
 
 
@@ -66,6 +68,7 @@ class Unchanged:
     notices: tuple[Notice, ...] = ()
     extraction: str | None = None  # how the text was found, for the source row (None: keep what it holds)
     failures_in_a_row: int = 0
+    text_fingerprint: str | None = None  # for the source row (None: keep what it holds)
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,10 @@ class NewVersion:
     compared: bool = False  # its clauses were aligned with the baseline's (worth keeping for the next comparison)
 
     @property
+    def text_fingerprint(self) -> str | None:
+        return _fingerprint_to_keep(self.text.document, self.text.text_sha256)
+
+    @property
     def notices(self) -> tuple[Notice, ...]:
         return self.text.notices
 
@@ -156,7 +163,9 @@ def decide_capture(previous: PreviousState, capture: Capture, failing_after: int
     known = None if capture.technical else previous.known  # a re-extraction: the stored text is what may be stale
     if known is not None and latest is not None and known.text == latest.text:
         return Unchanged(latest.version_id, latest.seq, _recovered(previous, failing_after))
-    analysis = _analysis_of(capture, known, latest)
+    analysis = _analysis_of(capture, known, latest, previous.text_fingerprint)
+    if latest is not None and analysis.known_text_sha256 == latest.text_sha256:  # by its fingerprint
+        return Unchanged(latest.version_id, latest.seq, _recovered(previous, failing_after))
     try:
         with contained():
             document = analysis.document_or_raise()
@@ -167,7 +176,8 @@ def decide_capture(previous: PreviousState, capture: Capture, failing_after: int
     notices += _recovered(previous, failing_after)
     sha256 = text_sha256(document.text)
     if latest is not None and sha256 == latest.text_sha256:
-        return Unchanged(latest.version_id, latest.seq, notices, extraction)
+        return Unchanged(latest.version_id, latest.seq, notices, extraction,
+                         text_fingerprint=_fingerprint_to_keep(document, sha256))
     clauses = analysis.clauses
     if clauses is None:
         try:
@@ -197,13 +207,24 @@ def decide_version(previous: PreviousState, capture: Capture, new: NewText, comp
                       baseline.version_id if baseline else None, compared=baseline is not None)
 
 
-def _analysis_of(capture: Capture, known: Document | None, latest: LatestVersion | None) -> Analysis:
+def _fingerprint_to_keep(document: Document, text_sha256: str) -> str | None:
+    return fingerprint_key(document.fingerprint, text_sha256) if document.fingerprint else None
+
+
+def _analysis_of(capture: Capture, known: Document | None, latest: LatestVersion | None,
+                 text_fingerprint: str | None) -> Analysis:
+    """The capture's analysis: the known document, the analysis process's, or one made here. One whose
+    `known_text_sha256` is set names the latest version's text, by the body's fingerprint."""
     if known is not None:  # the text this body gave before: neither extracted nor classified again
         return Analysis(known)
-    if capture.analysis is not None:
-        return capture.analysis
+    analysis, latest_sha256 = capture.analysis, latest.text_sha256 if latest else None
+    if analysis is not None and (analysis.known_text_sha256 is None or
+                                 (analysis.known_text_sha256 == latest_sha256 and not capture.technical)):
+        return analysis
+    # none yet, or one that took the text for a latest version that has moved on since: analyse here
     result = capture.result
-    return analyse_body(result.body, result.content_type, capture.source, latest.text_sha256 if latest else None)
+    return analyse_body(result.body, result.content_type, capture.source, latest_sha256,
+                        None if capture.technical else text_fingerprint)
 
 
 def _failed(previous: PreviousState, kind: str, error: str | None, failing_after: int) -> Failed:

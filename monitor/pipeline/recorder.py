@@ -230,7 +230,8 @@ class Recorder:
         if snapshot is not None:
             attempt.snapshot_id = snapshot.id
         previous = PreviousState(self._latest[capture.source.id] if result.ok else None, source_row.failures_in_a_row,
-                                 source_row.extraction, known, body_stored=snapshot is not None)
+                                 source_row.extraction, known, body_stored=snapshot is not None,
+                                 text_fingerprint=source_row.text_fingerprint)
         decision = decide_capture(previous, capture, self.failing_after)
         if isinstance(decision, NewText):
             decision = decide_version(previous, capture, decision,
@@ -268,6 +269,8 @@ class Recorder:
         if decision.extraction:
             source_row.extraction = decision.extraction
         _remember_validators(source_row, result)
+        if decision.text_fingerprint:
+            source_row.text_fingerprint = decision.text_fingerprint
         if isinstance(decision, Unchanged):
             attempt.version_id = decision.version_id
             return (CaptureOutcome(source.id, UNCHANGED, attempt.outcome, version_seq=decision.seq, notices=notices),

@@ -143,11 +143,13 @@ def _page_of_version(session: Session, version_id: int) -> tuple[bytes, str | No
     return (zlib.decompress(row.body), row.content_type) if row else None
 
 
-def latest_text_hashes(engine: Engine, source_ids: Sequence[str]) -> dict[str, str]:
-    """Each source's latest version's text hash (read without a lock: a hint for the analysis, which the
-    recording transaction checks again)."""
+def latest_text_hashes(engine: Engine, source_ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+    """Each source's latest version's text hash, and the fingerprint its row keeps (read without a lock: a
+    hint for the analysis, which the recording transaction checks again)."""
     with session_scope(engine) as session:
-        return {row.source_id: row.text_sha256
+        fingerprints = dict(session.execute(select(SourceRow.id, SourceRow.text_fingerprint)
+                                            .where(SourceRow.id.in_(list(source_ids)))).all())
+        return {row.source_id: (row.text_sha256, fingerprints.get(row.source_id))
                 for row in session.execute(_NEWEST_VERSIONS, {"source_ids": list(source_ids)})}
 
 

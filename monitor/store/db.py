@@ -17,7 +17,7 @@ from monitor.settings import load_settings, variable
 
 DB_ENV = variable("database")
 # The newest migration in migrations/versions (tests/test_migrations.py checks it against alembic's head).
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # The wheel carries the top-level migrations/ as monitor/_migrations (pyproject.toml, package-dir);
 # a checkout, installed editable or not, has them beside the package.

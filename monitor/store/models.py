@@ -82,6 +82,8 @@ class SourceRow(Base):
     failures_in_a_row: Mapped[int] = mapped_column(Integer, default=0)
     # how the last capture's text was found ("selectors" | "automatic"): a switch sends one notice
     extraction: Mapped[str | None] = mapped_column(String(20))
+    # A page of this fingerprint gives the latest text (monitor/extract/fingerprint.py, `fingerprint_key`)
+    text_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
