@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from monitor.errors import ExtractionError
 
 if TYPE_CHECKING:
+    from monitor.clauses.classify import RuleSet
     from monitor.clauses.segment import Segment
 
 RESTRICTIVE_CATEGORIES = (
@@ -74,6 +75,10 @@ def extract_clauses(text: str, kind: str | None = None) -> list[Clause]:
     # segment, classify and align import Clause and the categories from this package
     from monitor.clauses.segment import segment_document
 
+    # classify imports the categories from this package
+    from monitor.clauses.classify import load_rules
+
+    ruleset = load_rules()  # once: looking up the rules in use reads the settings
     deadline = time.monotonic() + ANALYSIS_SECONDS
     segments = segment_document(text)
     _check_work(segments)
@@ -87,7 +92,7 @@ def extract_clauses(text: str, kind: str | None = None) -> list[Clause]:
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1:
             key = f"{key}-{seen[key]}"
-        clauses.append(_clause(key, segment, kind))
+        clauses.append(_clause(key, segment, kind, ruleset))
     return clauses
 
 
@@ -104,16 +109,16 @@ def _check_work(segments: list[Segment]) -> None:
 # Consecutive versions of a document repeat almost every clause in the same place, so clauses are
 # memoised (they are frozen: sharing one between documents is safe).
 @functools.lru_cache(maxsize=65536)
-def _clause(key: str, segment: Segment, kind: str | None) -> Clause:
+def _clause(key: str, segment: Segment, kind: str | None, ruleset: RuleSet) -> Clause:
     # classify imports the categories from this package
     from monitor.clauses.classify import classify_clause, matches_core_rule
 
     if segment.kind == "heading":
         return Clause(key, segment.path, segment.heading, segment.text, label=segment.label)
-    if kind == "terms" and not matches_core_rule(segment.text):
+    if kind == "terms" and not matches_core_rule(segment.text, ruleset):
         # Licence categories alone are all it could carry, and service terms drop them: no need to classify.
         return Clause(key, segment.path, segment.heading, segment.text, label=segment.label, lead=segment.lead)
-    result = classify_clause(segment.text, segment.lead)
+    result = classify_clause(segment.text, segment.lead, ruleset)
     categories, rules, features = result.categories, result.rules, result.features
     if kind == "terms" and categories and not set(categories) - set(LICENSE_CATEGORIES):
         categories, rules, features = (), (), {}

@@ -54,7 +54,7 @@ class Rule:
         return all(p.search(prepared) for p in self.all) and not any(p.search(prepared) for p in self.unless)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # known by identity: a key of the classification caches
 class RuleSet:
     rules: tuple[Rule, ...]
     vetoes: dict[str, re.Pattern[str]]
@@ -203,14 +203,14 @@ def is_vetoed(prepared: str, prepared_lead: str, ruleset: RuleSet | None = None,
     return bool(permission) and not negated
 
 
-def classify_clause(text: str, lead: str = "") -> Classification:
-    """Categories of one clause, the ids of the rules that fired, and its features."""
-    return _classify_cached(text, lead)
+def classify_clause(text: str, lead: str = "", ruleset: RuleSet | None = None) -> Classification:
+    """Categories of one clause, the ids of the rules that fired, and its features (by `ruleset`, else the
+    rules in use: a caller classifying many clauses passes them, looked up once)."""
+    return _classify_cached(text, lead, ruleset or load_rules())
 
 
 @lru_cache(maxsize=200_000)
-def _classify_cached(text: str, lead: str) -> Classification:
-    ruleset = load_rules()
+def _classify_cached(text: str, lead: str, ruleset: RuleSet) -> Classification:
     prepared = prepare_text(text)
     prepared_lead = prepare_text(lead)
     vetoed: bool | None = None
@@ -228,15 +228,19 @@ def _classify_cached(text: str, lead: str) -> Classification:
             continue
         fired.append(rule)
     categories = tuple(dict.fromkeys(rule.category for rule in fired))
-    features = extract_features(text, lead) if categories else {}
+    features = extract_features(text, lead, ruleset) if categories else {}
     return Classification(categories, tuple(rule.id for rule in fired), features)
 
 
-@lru_cache(maxsize=200_000)
-def matches_core_rule(text: str) -> bool:
+def matches_core_rule(text: str, ruleset: RuleSet | None = None) -> bool:
     """Whether a rule of a core (not model-licence) category matches the clause, vetoes aside."""
+    return _matches_core_rule(text, ruleset or load_rules())
+
+
+@lru_cache(maxsize=200_000)
+def _matches_core_rule(text: str, ruleset: RuleSet) -> bool:
     prepared = prepare_text(text)
-    return any(rule.matches(prepared) for rule in load_rules().rules if rule.category not in LICENSE_CATEGORIES)
+    return any(rule.matches(prepared) for rule in ruleset.rules if rule.category not in LICENSE_CATEGORIES)
 
 
 # A capitalised name before a head noun ("Meta Model API key", "Managed Account", "Mistral AI Products")
@@ -264,16 +268,16 @@ def core_text(prepared_rule: str) -> str:
 
 def core_categories(text: str, lead: str = "") -> tuple[str, ...]:
     """Categories the clause carries without its illustrations (an example does not add a rule)."""
-    return _classify_cached(core_text(prepare_text(text)), lead).categories
+    return _classify_cached(core_text(prepare_text(text)), lead, load_rules()).categories
 
 
-def extract_features(text: str, lead: str = "") -> dict[str, Any]:
+def extract_features(text: str, lead: str = "", ruleset: RuleSet | None = None) -> dict[str, Any]:
     """Objects, actions, scope, exceptions, parties, thresholds and territories named in a clause.
 
     `objects`/`actions`/`qualifiers` are what the rule itself names (outside exceptions and
     illustrations); `*_all` also count what illustrations mention.
     """
-    spec = load_rules().features
+    spec = (ruleset or load_rules()).features
     prepared = prepare_text(text)
     prepared_lead = prepare_text(lead)
     exceptions = []
