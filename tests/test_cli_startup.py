@@ -90,6 +90,9 @@ from monitor.cli import main
 main()
 """
 
+# rich then draws its progress bars from a thread of their own, as at a terminal
+AS_AT_A_TERMINAL = {"TTY_INTERACTIVE": "1", "TTY_COMPATIBLE": "1"}
+
 
 def test_a_cron_run_forks_its_analysis_workers_from_itself(local_server, tmp_path: Path) -> None:
     # No fork server: started first thing, while the command has one thread, the workers inherit its imports
@@ -101,7 +104,25 @@ def test_a_cron_run_forks_its_analysis_workers_from_itself(local_server, tmp_pat
     done = subprocess.run([sys.executable, "-c", RUN_AND_NOTE_THE_POOL, "--db", f"sqlite:///{tmp_path / 'cw.db'}",
                            "run", "--once"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
                           env={name: value for name, value in os.environ.items() if not name.startswith("CLAUSEWATCH_")}
-                          | {"XDG_CACHE_HOME": str(tmp_path), "CLAUSEWATCH_ANALYSIS_PROCESSES": "2"})
+                          | {"XDG_CACHE_HOME": str(tmp_path), "CLAUSEWATCH_ANALYSIS_PROCESSES": "2", **AS_AT_A_TERMINAL})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "workers by fork" in done.stderr and "forkserver" not in done.stderr
     assert "new versions 8," in done.stdout
+
+
+def test_an_import_forks_its_analysis_workers_from_itself(tmp_path: Path) -> None:
+    (tmp_path / "none.yaml").write_text("sources: []\n")
+    for day in range(1, 9):
+        version = tmp_path / "dataset" / "Example" / "Terms of Use" / f"2026-01-0{day}T00-00-00Z.md"
+        version.parent.mkdir(parents=True, exist_ok=True)
+        version.write_text("# Terms of Use\n\n" + "\n\n".join(
+            f"{number}. You may not use Output to develop models that compete with us ({day})."
+            for number in range(1, 12)))
+    done = subprocess.run([sys.executable, "-c", RUN_AND_NOTE_THE_POOL, "--db", f"sqlite:///{tmp_path / 'cw.db'}",
+                           "--sources", str(tmp_path / "none.yaml"), "import", str(tmp_path / "dataset")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={name: value for name, value in os.environ.items() if not name.startswith("CLAUSEWATCH_")}
+                          | {"XDG_CACHE_HOME": str(tmp_path), "CLAUSEWATCH_ANALYSIS_PROCESSES": "2", **AS_AT_A_TERMINAL})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "workers by fork" in done.stderr and "forkserver" not in done.stderr
+    assert "imported 8 recorded versions" in done.stdout

@@ -70,7 +70,7 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
       clausewatch run --once --source openai-services-agreement
       */30 * * * *  cd /srv/clausewatch && clausewatch run --once --quiet   # crontab
     """
-    from monitor.analysis import MIN_SOURCES_TO_START_WORKERS, analysis_processes, shared_pool
+    from monitor.analysis import analysis_processes
     from monitor.pipeline import Recorder, run_cycle
 
     from monitor.logs import summarise_failed_captures
@@ -79,8 +79,7 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
     sources = selected_sources(obj, source_ids)
     alerts = obj.alerts_config()  # a mistake in it stops the run before the database is touched
     processes = analysis_processes()
-    if len(sources) >= MIN_SOURCES_TO_START_WORKERS:
-        shared_pool(processes)  # first, while this process has one thread: the workers fork from it
+    _start_analysis_workers(processes, len(sources))
     # Cron lock: a slow cycle and the next tick never overlap; the later one exits 4 (monitor/store/leases.py).
     from monitor.store.leases import run_lock
     click.get_current_context().with_resource(run_lock(obj.engine()))
@@ -94,6 +93,15 @@ def run(obj: Context, once: bool, source_ids: tuple[str, ...], concurrency: int 
         err_console.print(f"[red]alert channel failed[/] {failure}", soft_wrap=True)
     console.print(summary.line())
     sys.exit(ExitCode.PROBLEM if summary.failed else ExitCode.OK)
+
+
+def _start_analysis_workers(processes: int, captures: int) -> None:
+    """Start the analysis workers now, while this process has one thread, so that they fork from it (and
+    inherit its imports), if the work is worth them."""
+    from monitor.analysis import MIN_SOURCES_TO_START_WORKERS, shared_pool
+
+    if captures >= MIN_SOURCES_TO_START_WORKERS:
+        shared_pool(processes)
 
 
 def _print_failures(outcomes: list, sources: list) -> None:
@@ -200,14 +208,16 @@ def import_command(obj: Context, path: Path | None, example: bool) -> None:
       clausewatch import ../shared/corpus/genai-eu
       clausewatch import --example && clausewatch serve
     """
+    from monitor.analysis import analysis_processes
     from monitor.importer import EXAMPLE_DATASETS, find_versions
 
     if example == (path is not None):
         raise UsageError("give a dataset PATH or --example (one of them)")
-    folders = EXAMPLE_DATASETS if example else (path,)
+    folders = [(folder, find_versions(folder)) for folder in (EXAMPLE_DATASETS if example else (path,))]
     registry = obj.sources()
-    for folder in folders:
-        _import_folder(obj, folder, find_versions(folder), registry)
+    _start_analysis_workers(analysis_processes(), sum(len(versions) for _, versions in folders))
+    for folder, versions in folders:
+        _import_folder(obj, folder, versions, registry)
 
 
 def _import_folder(obj: Context, path: Path, versions: list, registry: list) -> None:
