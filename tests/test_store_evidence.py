@@ -150,9 +150,9 @@ def test_a_batch_finds_the_bodies_it_has_seen_in_a_few_queries_however_many_sour
             event.remove(rec.engine, "before_cursor_execute", note)
         return sum(1 for statement in statements if statement.lstrip().upper().startswith("SELECT"))
 
-    # Half the bodies are kept as snapshots (4 of 8, 1 of 2), each costing two queries for the document it gave
-    # (as before); the bodies known by hash only, as a page with a nonce always is, cost none of their own.
-    assert selects_to_record_again(8) - selects_to_record_again(2) == 2 * (4 - 1)
+    # Half the bodies are kept as snapshots (4 of 8, 1 of 2), each costing a query for the document it gave;
+    # the bodies known by hash only, as a page with a nonce always is, cost none of their own.
+    assert selects_to_record_again(8) - selects_to_record_again(2) == 4 - 1
 
 
 def no_parsing(*args: object, **kwargs: object) -> None:

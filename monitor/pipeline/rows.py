@@ -63,17 +63,18 @@ def _document_of_newest_body(session: Session, source_id: str, sha256: str) -> D
     return Document(title=row.title, text=row.text) if row else None
 
 
-def _document_of_snapshot(session: Session, snapshot_id: int) -> Document | None:
+def _document_of_snapshot(session: Session, snapshot: Snapshot) -> Document | None:
     """The document a snapshot gave when it was last accepted, so an identical body is never parsed twice."""
-    version_id = session.execute(
-        select(FetchAttempt.version_id).where(FetchAttempt.snapshot_id == snapshot_id,
-                                              FetchAttempt.version_id.is_not(None))
-        .order_by(FetchAttempt.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    if version_id is None:
-        return None
-    row = session.execute(select(Version.title, Version.text).where(Version.id == version_id)).one()
-    return Document(title=row.title, text=row.text)
+    row = session.execute(_DOCUMENT_OF_SNAPSHOT, {"source_id": snapshot.source_id, "snapshot_id": snapshot.id}).first()
+    return Document(title=row.title, text=row.text) if row else None
+
+
+# The source's attempts are read newest first by their index (source_id, id), until one with this snapshot
+# gave a version: no attempt index by snapshot is needed.
+_DOCUMENT_OF_SNAPSHOT = (select(Version.title, Version.text).join(FetchAttempt, FetchAttempt.version_id == Version.id)
+                         .where(FetchAttempt.source_id == bindparam("source_id"),
+                                FetchAttempt.snapshot_id == bindparam("snapshot_id"))
+                         .order_by(FetchAttempt.id.desc()).limit(1))
 
 
 def _version_key(latest: LatestVersion | None) -> tuple[int, int, str] | None:
@@ -183,7 +184,7 @@ def _seen_again(session: Session, snapshot: Snapshot, result: FetchResult) -> tu
     """A kept body captured again: the snapshot's dates take the capture in, and the document it gave."""
     snapshot.first_seen = min(snapshot.first_seen, result.started_at)
     snapshot.last_seen = max(snapshot.last_seen, result.started_at)
-    return snapshot, _document_of_snapshot(session, snapshot.id)
+    return snapshot, _document_of_snapshot(session, snapshot)
 
 
 def seen_bodies(session: Session, results: dict[str, FetchResult]
@@ -192,22 +193,31 @@ def seen_bodies(session: Session, results: dict[str, FetchResult]
     one per body already kept as a snapshot."""
     hashes = {source_id: _sha256(result.body) for source_id, result in results.items()}
     snapshots = {row.source_id: row for row in session.scalars(
-        select(Snapshot).where(Snapshot.source_id.in_(list(hashes)), Snapshot.sha256.in_(set(hashes.values()))))
+        _KEPT_BODIES, {"source_ids": list(hashes), "hashes": list(set(hashes.values()))})
         if hashes[row.source_id] == row.sha256}
     seen: dict[str, tuple[Snapshot | None, Document | None]] = {}
     for source_id, snapshot in snapshots.items():
         seen[source_id] = _seen_again(session, snapshot, results[source_id])
     unkept = [source_id for source_id in hashes if source_id not in snapshots]
-    newest = (select(SourceRow.id.label("source_id"), _newest_accepted_attempt(SourceRow.id).label("attempt_id"))
-              .where(SourceRow.id.in_(unkept)).subquery())
     documents = {row.source_id: (row.body_sha256, Document(title=row.title, text=row.text)) for row in session.execute(
-        select(FetchAttempt.source_id, FetchAttempt.body_sha256, Version.title, Version.text)
-        .join(newest, FetchAttempt.id == newest.c.attempt_id).join(Version, Version.id == FetchAttempt.version_id)
-        .where(FetchAttempt.body_sha256.in_({hashes[source_id] for source_id in unkept})))} if unkept else {}
+        _NEWEST_BODIES, {"source_ids": unkept, "hashes": list({hashes[source_id] for source_id in unkept})})
+    } if unkept else {}
     for source_id in unkept:
         body_sha256, document = documents.get(source_id, (None, None))
         seen[source_id] = (None, document if body_sha256 == hashes[source_id] else None)
     return seen
+
+
+# Built once, as `_NEWEST_VERSIONS` is: the snapshots of these sources that keep one of these bodies; the
+# documents of these sources' newest accepted captures, if their body is one of these.
+_KEPT_BODIES = select(Snapshot).where(Snapshot.source_id.in_(bindparam("source_ids", expanding=True)),
+                                      Snapshot.sha256.in_(bindparam("hashes", expanding=True)))
+_NEWEST_ACCEPTED = (select(SourceRow.id.label("source_id"), _newest_accepted_attempt(SourceRow.id).label("attempt_id"))
+                    .where(SourceRow.id.in_(bindparam("source_ids", expanding=True))).subquery())
+_NEWEST_BODIES = (select(FetchAttempt.source_id, FetchAttempt.body_sha256, Version.title, Version.text)
+                  .join(_NEWEST_ACCEPTED, FetchAttempt.id == _NEWEST_ACCEPTED.c.attempt_id)
+                  .join(Version, Version.id == FetchAttempt.version_id)
+                  .where(FetchAttempt.body_sha256.in_(bindparam("hashes", expanding=True))))
 
 
 def _keep_snapshot(session: Session, source_id: str, result: FetchResult, compressed: bytes | None,
