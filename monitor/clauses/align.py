@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from monitor.clauses import Clause
@@ -59,6 +60,11 @@ def _pieces(word: str) -> list[str]:
 
 def _dice(a: frozenset[str], b: frozenset[str]) -> float:
     return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
+
+
+def _dice_bound(a: frozenset[str], b: frozenset[str]) -> float:
+    """The largest Dice coefficient sets of these sizes can have."""
+    return 2 * min(len(a), len(b)) / (len(a) + len(b)) if a and b else 0.0
 
 
 def _containment(inner: frozenset[str], outer: frozenset[str]) -> float:
@@ -162,6 +168,8 @@ def _match_similar(previous: list[Clause], current: list[Clause], prev_free: set
                 continue
             if same_status and previous[i].watched != current[j].watched:
                 continue
+            if not same_category and _dice_bound(prev_words[i], words) < threshold:
+                continue  # the score is at most the Dice coefficient, which is at most this
             score = _dice(prev_words[i], words)
             if same_category:
                 # A redrafted rule keeps what it forbids even when its wording changes.
@@ -185,25 +193,30 @@ def _match_similar(previous: list[Clause], current: list[Clause], prev_free: set
 def _match_merges(previous: list[Clause], current: list[Clause], prev_free: set[int], cur_free: set[int],
                   result: Alignment) -> None:
     """A vanished clause whose words live on inside a current clause was merged into it (and vice versa)."""
+    prev_words, cur_words = [_words(c.text) for c in previous], [_words(c.text) for c in current]
+    cur_watched = [c.watched for c in current]
     for i in sorted(prev_free):
-        words = _words(previous[i].text)
-        best, best_score = None, 0.0
-        for j in range(len(current)):
-            if previous[i].watched and not current[j].watched:
-                continue  # a rule's words reused in boilerplate (an indemnity list) do not carry the rule
-            score = _containment(words, _words(current[j].text))
-            if score > best_score and len(_words(current[j].text)) > len(words):
-                best, best_score = j, score
-        if best is not None and best_score >= CONTAINMENT_THRESHOLD:
+        # a rule's words reused in boilerplate (an indemnity list) do not carry the rule
+        hosts = [j for j in range(len(current)) if cur_watched[j]] if previous[i].watched else range(len(current))
+        best = _most_containing(prev_words[i], hosts, cur_words)
+        if best is not None:
             result.merged.setdefault(best, []).append(i)
             prev_free.discard(i)
     for j in sorted(cur_free):
-        words = _words(current[j].text)
-        best, best_score = None, 0.0
-        for i in range(len(previous)):
-            score = _containment(words, _words(previous[i].text))
-            if score > best_score and len(_words(previous[i].text)) > len(words):
-                best, best_score = i, score
-        if best is not None and best_score >= CONTAINMENT_THRESHOLD:
+        best = _most_containing(cur_words[j], range(len(previous)), prev_words)
+        if best is not None:
             result.split_from[j] = best
             cur_free.discard(j)
+
+
+def _most_containing(words: frozenset[str], candidates: Iterable[int], candidate_words: list[frozenset[str]]
+                     ) -> int | None:
+    """The first of the larger candidates that holds the largest share of `words`, if that share is at least
+    CONTAINMENT_THRESHOLD."""
+    best, best_score = None, 0.0
+    for index in candidates:
+        if len(candidate_words[index]) > len(words):
+            score = _containment(words, candidate_words[index])
+            if score > best_score:
+                best, best_score = index, score
+    return best if best_score >= CONTAINMENT_THRESHOLD else None
