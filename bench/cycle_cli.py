@@ -19,7 +19,9 @@ this Python, i.e. the checkout's editable install; give a clean venv's to measur
 CPU is the user and system seconds of the tool's process tree (each process's last /proc sample, so up to
 20 ms of a process's end is missed): on a busy machine it moves far less than the wall-clock seconds, which the issue's targets are stated in.
 Peak RSS is the largest sum of the RSS of a tool's process tree (the command and its analysis workers),
-sampled from /proc every 20 ms. Database growth is the bytes the store's files gained in the cycle
+sampled from /proc every 20 ms. Workers forked from the command share its pages, which RSS counts once in
+each process: PSS (each shared page divided among the processes sharing it, /proc/PID/smaps_rollup), read
+whenever the RSS sum reaches a new peak, is the memory the tree takes from the machine. Database growth is the bytes the store's files gained in the cycle
 (SQLite file with its -wal; urlwatch's cache.db).
 """
 
@@ -155,6 +157,7 @@ class Cycle:
     exit_code: int
     output: str
     cpu_seconds: float = 0.0
+    peak_pss_mb: float = 0.0
 
 
 def tree_rss_kb(root: int) -> int:
@@ -203,15 +206,26 @@ def run_command(command: list[str], cwd: Path, store: list[Path], env: dict[str,
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.append(process.stdout.read()), daemon=True)
     reader.start()
+    peak_pss = 0
     while process.poll() is None:
         tree = _tree(process.pid)
-        peak = max(peak, sum(rss for rss, _ in tree.values()))
+        rss = sum(rss for rss, _ in tree.values())
+        if rss > peak:  # PSS is read at the RSS peaks only: reading it costs more than the rest
+            peak, peak_pss = rss, max(peak_pss, sum(map(_pss_kb, tree)))
         cpu.update({pid: seconds for pid, (_, seconds) in tree.items()})
         time.sleep(0.02)
     seconds = time.perf_counter() - began
     reader.join()
     return Cycle(seconds, peak / 1024, files_bytes(store) - before, process.returncode, "".join(output),
-                 sum(cpu.values()))
+                 sum(cpu.values()), peak_pss / 1024)
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
 
 
 def clean_environment() -> dict[str, str]:
@@ -276,7 +290,7 @@ def report(args: argparse.Namespace, executable: str, results: dict[str, list[Cy
     for tool, cycles in results.items():
         for name, cycle in zip(CYCLES, cycles):
             last = cycle.output.strip().splitlines()[-1:] if tool == "clausewatch" else []
-            print(f"{tool:<11} {name:<11} {cycle.seconds:6.2f} s  cpu {cycle.cpu_seconds:6.2f} s  peak RSS {cycle.peak_rss_mb:5.0f} MB  "
+            print(f"{tool:<11} {name:<11} {cycle.seconds:6.2f} s  cpu {cycle.cpu_seconds:6.2f} s  peak RSS {cycle.peak_rss_mb:5.0f} MB  PSS {cycle.peak_pss_mb:5.0f} MB  "
                   f"store +{cycle.growth_bytes:>10,} B  exit {cycle.exit_code}  {' '.join(last)}")
     if "urlwatch" not in results:
         print("urlwatch is not installed in this environment (pip install urlwatch): no comparison")
