@@ -114,7 +114,12 @@ def _fingerprint_matches(body: bytes, content_type: str | None, source: Source, 
                                            select=source.select, remove=source.remove)
     except ExtractionError:
         return False  # the extraction will say what is wrong with it
-    return fingerprint is not None and fingerprint_key(fingerprint, text_sha256) == key
+    return fingerprint is not None and fingerprint_key(fingerprint, text_sha256, text_checks(source)) == key
+
+
+def text_checks(source: Source) -> tuple[str | None, str | None]:
+    """What the source asks of a text beyond what the extraction makes of it."""
+    return source.expect, source.language
 
 
 @contextlib.contextmanager

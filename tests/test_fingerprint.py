@@ -141,3 +141,13 @@ def test_a_hint_the_latest_version_has_outrun_is_extracted_again(db_url: str) ->
                          body=page("b2"), content_type=HTML)
     outcome = recorder.record_many([Capture(source, result, analysis=stale)])[0]
     assert (outcome.outcome, outcome.version_seq, outcome.revert_of_seq) == (NEW_VERSION, 3, 1)
+
+
+def test_a_source_asking_more_of_its_text_judges_the_latest_text_again(db_url: str) -> None:
+    # sources.yaml gains an `expect` phrase the latest text lacks: the page is extracted and checked, not
+    # taken for the latest text by its fingerprint.
+    init_database(connect(db_url))
+    assert recorded(db_url, terms(), page("a1"), 0).outcome == NEW_VERSION
+    stricter = terms(expect="Acceptable Use Policy")
+    outcome = recorded(db_url, stricter, page("b2"), 1)
+    assert (outcome.outcome, outcome.attempt_outcome) == ("failed", "invalid"), outcome

@@ -60,6 +60,7 @@ def tree_fingerprint(root: etree._Element, select: Sequence[str] = (), remove: S
     return digest.hexdigest()
 
 
-def fingerprint_key(fingerprint: str, text_sha256: str) -> str:
-    """What a source row keeps: a page of this fingerprint gives the text of this hash."""
-    return hashlib.sha256(f"{fingerprint}\0{text_sha256}".encode()).hexdigest()
+def fingerprint_key(fingerprint: str, text_sha256: str, checks: Sequence[str | None] = ()) -> str:
+    """What a source row keeps: a page of this fingerprint gives the text of this hash, which passed these
+    checks (the source's `expect` and `language`: changed, they judge the text again)."""
+    return hashlib.sha256(f"{fingerprint}\0{text_sha256}\0{list(checks)}".encode()).hexdigest()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from monitor.analysis import Analysis, analyse_body, contained, text_sha256
+from monitor.analysis import Analysis, analyse_body, contained, text_checks, text_sha256
 from monitor.changes import ClauseChange, compare_clauses
 from monitor.clauses import Clause, extract_clauses
 from monitor.clauses.language import detect_language
@@ -130,10 +130,8 @@ class NewVersion:
     technical: bool = False  # a re-extraction, the first version in a language, a switch of method: no alert
     previous_version_id: int | None = None  # the baseline's
     compared: bool = False  # its clauses were aligned with the baseline's (worth keeping for the next comparison)
+    text_fingerprint: str | None = None  # for the source row (None: keep what it holds)
 
-    @property
-    def text_fingerprint(self) -> str | None:
-        return _fingerprint_to_keep(self.text.document, self.text.text_sha256)
 
     @property
     def notices(self) -> tuple[Notice, ...]:
@@ -177,7 +175,7 @@ def decide_capture(previous: PreviousState, capture: Capture, failing_after: int
     sha256 = text_sha256(document.text)
     if latest is not None and sha256 == latest.text_sha256:
         return Unchanged(latest.version_id, latest.seq, notices, extraction,
-                         text_fingerprint=_fingerprint_to_keep(document, sha256))
+                         text_fingerprint=_fingerprint_to_keep(document, sha256, capture.source))
     clauses = analysis.clauses
     if clauses is None:
         try:
@@ -204,11 +202,12 @@ def decide_version(previous: PreviousState, capture: Capture, new: NewText, comp
     alerting = revert_of is None and not technical
     events = tuple(Event(change, alerting and change.direction in ALERTING_DIRECTIONS) for change in changes)
     return NewVersion(new, latest.seq + 1 if latest else 1, clauses, events, revert_of, technical,
-                      baseline.version_id if baseline else None, compared=baseline is not None)
+                      baseline.version_id if baseline else None, compared=baseline is not None,
+                      text_fingerprint=_fingerprint_to_keep(new.document, new.text_sha256, capture.source))
 
 
-def _fingerprint_to_keep(document: Document, text_sha256: str) -> str | None:
-    return fingerprint_key(document.fingerprint, text_sha256) if document.fingerprint else None
+def _fingerprint_to_keep(document: Document, text_sha256: str, source: Source) -> str | None:
+    return fingerprint_key(document.fingerprint, text_sha256, text_checks(source)) if document.fingerprint else None
 
 
 def _analysis_of(capture: Capture, known: Document | None, latest: LatestVersion | None,
