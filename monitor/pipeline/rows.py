@@ -54,15 +54,6 @@ def _newest_accepted_attempt(source_id: Any) -> Any:
     return (query.correlate(SourceRow) if source_id is SourceRow.id else query).scalar_subquery()
 
 
-def _document_of_newest_body(session: Session, source_id: str, sha256: str) -> Document | None:
-    """The document of the source's newest accepted capture, if its body was this one."""
-    row = session.execute(
-        select(Version.title, Version.text).join(FetchAttempt, FetchAttempt.version_id == Version.id)
-        .where(FetchAttempt.id == _newest_accepted_attempt(source_id), FetchAttempt.body_sha256 == sha256)
-    ).first()
-    return Document(title=row.title, text=row.text) if row else None
-
-
 def _document_of_snapshot(session: Session, snapshot: Snapshot) -> Document | None:
     """The document a snapshot gave when it was last accepted, so an identical body is never parsed twice."""
     row = session.execute(_DOCUMENT_OF_SNAPSHOT, {"source_id": snapshot.source_id, "snapshot_id": snapshot.id}).first()
@@ -171,13 +162,7 @@ def _seen_body(session: Session, source_id: str, result: FetchResult) -> tuple[S
     """The snapshot kept of this body, if any, and the document (title and text) the body gave when last
     accepted, if known (from its snapshot, or from the source's newest accepted capture, which keeps only
     the body's hash)."""
-    sha256 = _sha256(result.body)
-    snapshot = session.execute(
-        select(Snapshot).where(Snapshot.source_id == source_id, Snapshot.sha256 == sha256)
-    ).scalar_one_or_none()
-    if snapshot is not None:
-        return _seen_again(session, snapshot, result)
-    return None, _document_of_newest_body(session, source_id, sha256)
+    return seen_bodies(session, {source_id: result})[source_id]
 
 
 def _seen_again(session: Session, snapshot: Snapshot, result: FetchResult) -> tuple[Snapshot, Document | None]:
@@ -189,8 +174,8 @@ def _seen_again(session: Session, snapshot: Snapshot, result: FetchResult) -> tu
 
 def seen_bodies(session: Session, results: dict[str, FetchResult]
                 ) -> dict[str, tuple[Snapshot | None, Document | None]]:
-    """`_seen_body` of one capture each of several sources (by source id), in two queries however many, plus
-    one per body already kept as a snapshot."""
+    """`_seen_body` of one capture each of several sources (by source id): two queries however many, plus one
+    per body already kept as a snapshot."""
     hashes = {source_id: _sha256(result.body) for source_id, result in results.items()}
     snapshots = {row.source_id: row for row in session.scalars(
         _KEPT_BODIES, {"source_ids": list(hashes), "hashes": list(set(hashes.values()))})
