@@ -83,3 +83,60 @@ def test_a_downgrade_and_upgrade_keep_every_recorded_row(db_url: str) -> None:
     command.upgrade(config, "head")
 
     assert row_counts(engine) == recorded
+
+
+def schema_of(engine) -> dict:  # type: ignore[no-untyped-def]
+    """Every table's columns, keys, indexes and constraints, as the database itself describes them."""
+    inspector = inspect(engine)
+    described = {}
+    for table in sorted(inspector.get_table_names()):
+        described[table] = {
+            "columns": sorted((c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                              for c in inspector.get_columns(table)),
+            "primary key": inspector.get_pk_constraint(table),
+            "foreign keys": sorted(map(repr, inspector.get_foreign_keys(table))),
+            "indexes": sorted(map(repr, inspector.get_indexes(table))),
+            "unique": sorted(map(repr, inspector.get_unique_constraints(table))),
+            "checks": sorted(map(repr, inspector.get_check_constraints(table))),
+        }
+    return described
+
+
+def test_a_new_database_gets_the_schema_the_migrations_build(db_url: str) -> None:
+    from sqlalchemy import text
+
+    from monitor.store.db import HEAD_REVISION, create_schema
+
+    engine = connect(db_url)
+    init_database(engine)
+    migrated = schema_of(engine)
+    with engine.begin() as connection:
+        Base.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE alembic_version"))
+    assert inspect(engine).get_table_names() == []
+
+    create_schema(engine)
+
+    assert schema_of(engine) == migrated
+    assert current_revision(engine) == HEAD_REVISION
+
+
+def test_a_command_on_a_new_database_creates_it_without_alembic(db_url: str) -> None:
+    import subprocess
+    import sys
+
+    program = ("import sys; from monitor.store import connect; from monitor.store.db import ensure_database; "
+               f"ensure_database(connect({db_url!r})); print(sorted(m for m in sys.modules if m.startswith('alembic')))")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert current_revision(connect(db_url)) == head_revision(connect(db_url))
+
+
+def test_a_schema_another_command_created_meanwhile_is_taken(db_url: str) -> None:
+    from monitor.store.db import _create_schema_unless_another_did, create_schema
+
+    engine = connect(db_url)
+    create_schema(engine)
+    _create_schema_unless_another_did(engine)  # its CREATE TABLE fails: the schema is there, at the head
+    assert current_revision(engine) == head_revision(engine)

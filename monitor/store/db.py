@@ -1,4 +1,4 @@
-"""Database access: a URL in, an engine and sessions out; schema creation and upgrades through Alembic."""
+"""Database access: a URL in, an engine and sessions out; schema creation, and upgrades through Alembic."""
 
 from __future__ import annotations
 
@@ -121,6 +121,20 @@ def init_database(engine: Engine) -> str:
     return current_revision(engine) or ""
 
 
+def create_schema(engine: Engine) -> None:
+    """Give an empty database the newest schema in one transaction: the models' tables, stamped with
+    HEAD_REVISION as alembic stamps them. What the ten migrations build (tests/test_migrations.py compares
+    the two on both backends), without importing alembic and running them: a cron command's first run on
+    a new database starts here."""
+    from monitor.store.models import Base
+
+    with engine.begin() as connection:
+        Base.metadata.create_all(connection)
+        connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                                "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"))
+        connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": HEAD_REVISION})
+
+
 def current_revision(engine: Engine) -> str | None:
     # alembic only when the schema is checked or migrated
     from alembic.runtime.migration import MigrationContext
@@ -144,6 +158,9 @@ def ensure_database(engine: Engine) -> None:
         tables = inspect(engine).get_table_names()
     except OperationalError as error:
         raise DatabaseError(f"cannot reach database {engine.url!r}: {_one_line(error.orig)}") from None
+    if not tables:
+        _create_schema_unless_another_did(engine)
+        return
     if "source" not in tables:
         init_database(engine)
         return
@@ -151,6 +168,25 @@ def ensure_database(engine: Engine) -> None:
         return
     if current_revision(engine) != head_revision(engine):
         raise DatabaseError(f"the database schema at {engine.url!r} is out of date: run `clausewatch init`")
+
+
+def _create_schema_unless_another_did(engine: Engine) -> None:
+    """create_schema, where a second command starting on the same new database may be creating it too."""
+    try:
+        create_schema(engine)
+    except SQLAlchemyError as error:
+        if _revision_now(engine) == HEAD_REVISION:
+            return  # the other command's schema
+        if isinstance(error, OperationalError):
+            raise DatabaseError(f"cannot reach database {engine.url!r}: {_one_line(error.orig)}") from None
+        raise
+
+
+def _revision_now(engine: Engine) -> str | None:
+    try:
+        return _stored_revision(engine, inspect(engine).get_table_names())
+    except SQLAlchemyError:
+        return None
 
 
 def _stored_revision(engine: Engine, tables: list[str]) -> str | None:
