@@ -1,5 +1,7 @@
 """Recording imported history: `HistoricVersion`s in, each document's versions not stored yet recorded in time order
-(its whole history recorded again when older versions come in), the bodies analysed in worker processes ahead."""
+(its whole history recorded again when older versions come in). With worker processes, each worker analyses and
+records whole documents, several at a time; a document whose older history must be recorded again has only its
+bodies analysed there, and is recorded here."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from monitor.analysis import (MIN_SOURCES_TO_START_WORKERS, Analysis, AnalysisPo
 from monitor.fetch import OK, FetchResult
 from monitor.importer.naming import IdOwners, unnamed_source
 from monitor.importer.versions import HistoricVersion, find_versions
-from monitor.pipeline import Capture, CaptureOutcome, Recorder
+from monitor.pipeline import AnalysisStoreSpec, Capture, CaptureOutcome, Recorder, log_outcome
+from monitor.pipeline.analysis_batches import analysis_recorder
 from monitor.sources import Source
 from monitor.store import FetchAttempt, Snapshot, session_scope
 
@@ -59,32 +62,43 @@ def import_history(recorder: Recorder, path: Path,
     named = {(source.history.service, source.history.terms_type): source for source in registry if source.history}
     owners = IdOwners(recorder, {source.id for source in registry})
     pool = _analysis_pool(len(versions))
+    database_url = recorder.shared_database_url() if pool is not None else None
+    workers = _Workers(pool, AnalysisStoreSpec.of(recorder, database_url) if database_url else None) if pool else None
 
     def prepared() -> Iterator[_Document]:
         for key, document_versions in by_document.items():
             source = named.get(key) or unnamed_source(key, owners)
             recorder.sync_sources([source])
-            yield _prepare_document(recorder, source, document_versions, summary, on_progress, pool)
+            yield _prepare_document(recorder, source, document_versions, summary, on_progress, workers)
 
-    # the next documents are analysed by the worker processes while this one is recorded
+    # the workers analyse (and record) the next documents while this process waits for this one
     for document in _ahead(prepared(), DOCUMENTS_AHEAD):
         _import_document(recorder, document, summary, on_progress)
     return summary
 
 
-# Documents read and handed to the analysis processes ahead of the one being recorded.
-DOCUMENTS_AHEAD = 2
+# Documents read and handed to the worker processes ahead of the one this process waits for: enough that a
+# long history in one worker leaves the others documents to do.
+DOCUMENTS_AHEAD = 8
+
+
+@dataclass(frozen=True)
+class _Workers:
+    pool: AnalysisPool
+    spec: AnalysisStoreSpec | None  # None: a database only this process can open, where workers only analyse
 
 
 @dataclass
 class _Document:
-    """One document's versions not stored yet, as captures, each with its analysis on the way."""
+    """One document's versions not stored yet, as captures, each with its analysis on the way, or all of them
+    being recorded by a worker (`recorded`)."""
 
     source: Source
     stored: _StoredCaptures
     captures: list[Capture]
     versions: list[HistoricVersion]
     analyses: list[Future | None]
+    recorded: Future | None = None
 
     def analysed_captures(self) -> list[Capture]:
         return [replace(capture, analysis=_result_or_none(analysis))
@@ -116,11 +130,11 @@ def _ahead(documents: Iterator[_Document], count: int) -> Iterator[_Document]:
 
 def _prepare_document(recorder: Recorder, source: Source, versions: list[HistoricVersion], summary: ImportSummary,
                       on_progress: Callable[[HistoricVersion, CaptureOutcome | None], None] | None,
-                      pool: AnalysisPool | None) -> _Document:
-    """The document's versions not stored yet, as captures, each distinct body sent to be analysed."""
+                      workers: _Workers | None) -> _Document:
+    """The document's versions not stored yet, as captures, sent to a worker to be recorded when they come
+    after what is stored, else each distinct body sent to be analysed."""
     stored = _stored_captures(recorder, source.id)
-    captures, new, analyses = [], [], []
-    submitted: dict[str, Future | None] = {}
+    captures, new, digests = [], [], []
     for version in versions:
         body = version.read()
         digest = hashlib.sha256(body).hexdigest()
@@ -129,34 +143,93 @@ def _prepare_document(recorder: Recorder, source: Source, versions: list[Histori
             if on_progress:
                 on_progress(version, None)
             continue
-        capture = _capture(source, version, body)
-        if pool is not None and digest not in submitted:
-            submitted[digest] = pool.submit(analyse_body, body, capture.result.content_type, capture.source)
-        captures.append(capture)
+        captures.append(_capture(source, version, body))
         new.append(version)
-        analyses.append(submitted.get(digest))
-    return _Document(source, stored, captures, new, analyses)
+        digests.append(digest)
+    if workers is None or not captures:
+        return _Document(source, stored, captures, new, [None] * len(captures))
+    if workers.spec is not None and not _goes_before(captures, stored):
+        return _Document(source, stored, captures, new, [None] * len(captures),
+                         recorded=workers.pool.submit(_record_in_worker, workers.spec, captures))
+    submitted: dict[str, Future | None] = {}
+    for capture, digest in zip(captures, digests):
+        if digest not in submitted:
+            submitted[digest] = workers.pool.submit(analyse_body, capture.result.body, capture.result.content_type,
+                                                    capture.source)
+    return _Document(source, stored, captures, new, [submitted[digest] for digest in digests])
+
+
+def _goes_before(captures: list[Capture], stored: _StoredCaptures) -> bool:
+    """Whether the new captures start before the newest stored one: the history is then recorded again."""
+    return stored.newest is not None and captures[0].result.started_at < stored.newest
+
+
+def _record_in_worker(spec: AnalysisStoreSpec, captures: list[Capture]) -> list[CaptureOutcome]:
+    """In a worker process: analyse one document's new captures and record them in time order, each in its own
+    transaction as `_import_document` would (logged by the process that sent them)."""
+    recorder = analysis_recorder(spec)
+    analyses: dict[bytes, Analysis] = {}
+    outcomes = []
+    for capture in captures:
+        body = capture.result.body
+        if body not in analyses:  # a document's history repeats its bodies
+            analyses[body] = analyse_body(body, capture.result.content_type, capture.source)
+        outcomes += recorder.record_many([replace(capture, analysis=analyses[body])], log=False)
+    return outcomes
 
 
 def _import_document(recorder: Recorder, document: _Document, summary: ImportSummary,
                      on_progress: Callable[[HistoricVersion, CaptureOutcome | None], None] | None) -> None:
-    source, stored, new = document.source, document.stored, document.versions
-    if not document.captures:
-        return
-    captures = document.analysed_captures()
-    if stored.newest is not None and captures[0].result.started_at < stored.newest:
-        everything = sorted([*stored.captures(recorder, source), *captures],
-                            key=lambda capture: capture.result.started_at)
-        new_ones = {id(capture) for capture in captures}
-        outcomes = [outcome for outcome, capture in zip(recorder.replace_history(source.id, everything), everything)
-                    if id(capture) in new_ones]
-        summary.backfilled.append(source.id)
+    outcomes = _recorded_by_worker(document)
+    if outcomes is None:
+        document = _not_stored_yet(recorder, document, summary, on_progress)
+        outcomes = _record_here(recorder, document.source, document.stored, document.analysed_captures(), summary)
     else:
-        outcomes = [recorder.record_many([capture])[0] for capture in captures]
+        for capture, outcome in zip(document.captures, outcomes, strict=True):
+            log_outcome(capture.source, capture.result, outcome)
     summary.outcomes += outcomes
-    for version, outcome in zip(new, outcomes, strict=True):
+    for version, outcome in zip(document.versions, outcomes, strict=True):
         if on_progress:
             on_progress(version, outcome)
+
+
+def _record_here(recorder: Recorder, source: Source, stored: _StoredCaptures, captures: list[Capture],
+                 summary: ImportSummary) -> list[CaptureOutcome]:
+    if not captures:
+        return []
+    if not _goes_before(captures, stored):
+        return [recorder.record_many([capture])[0] for capture in captures]
+    everything = sorted([*stored.captures(recorder, source), *captures], key=lambda capture: capture.result.started_at)
+    new_ones = {id(capture) for capture in captures}
+    summary.backfilled.append(source.id)
+    return [outcome for outcome, capture in zip(recorder.replace_history(source.id, everything), everything)
+            if id(capture) in new_ones]
+
+
+def _recorded_by_worker(document: _Document) -> list[CaptureOutcome] | None:
+    """What a worker recorded of the document; None when no worker had it, or the worker died or failed."""
+    if document.recorded is None:
+        return None
+    try:
+        return document.recorded.result()
+    except Exception:  # noqa: BLE001 - this process records what the worker did not, and meets any error itself
+        return None
+
+
+def _not_stored_yet(recorder: Recorder, document: _Document, summary: ImportSummary,
+                    on_progress: Callable[[HistoricVersion, CaptureOutcome | None], None] | None) -> _Document:
+    """The document without the captures a failed worker stored before it stopped (counted as already stored)."""
+    if document.recorded is None:
+        return document
+    keys = _stored_captures(recorder, document.source.id).keys - document.stored.keys
+    kept = [index for index, capture in enumerate(document.captures)
+            if (capture.result.started_at, hashlib.sha256(capture.result.body).hexdigest()) not in keys]
+    summary.already_stored += len(document.captures) - len(kept)
+    for index in sorted(set(range(len(document.captures))) - set(kept)):
+        if on_progress:
+            on_progress(document.versions[index], None)
+    return replace(document, captures=[document.captures[i] for i in kept],
+                   versions=[document.versions[i] for i in kept], analyses=[None] * len(kept))
 
 
 def _capture(source: Source, version: HistoricVersion, body: bytes) -> Capture:

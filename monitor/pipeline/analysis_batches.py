@@ -91,7 +91,7 @@ def _record_in_analysis_process(spec: AnalysisStoreSpec,
                                 captures: list[tuple[Source, FetchResult]]) -> list[CaptureOutcome]:
     """In a worker process: analyse new bodies and store their captures in one transaction (logged by the
     process that fetched them)."""
-    recorder = _analysis_recorder(spec)
+    recorder = analysis_recorder(spec)
     latest = latest_text_hashes(recorder.engine, [source.id for source, _ in captures])
     return recorder._store([Capture(source, result, analysis=analyse_body(result.body, result.content_type, source,
                                                                           *latest.get(source.id, (None, None))))
@@ -109,7 +109,7 @@ ANALYSIS_DATABASES = 4
 ANALYSIS_CACHED_SOURCES = 32
 
 
-def _analysis_recorder(spec: AnalysisStoreSpec) -> Recorder:
+def analysis_recorder(spec: AnalysisStoreSpec) -> Recorder:
     """This worker's recorder of the spec's database, with the spec's settings."""
     recorder = _analysis_recorders.pop(spec.database_url, None)  # put back last: the most recently used
     if recorder is None:

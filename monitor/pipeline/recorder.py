@@ -122,16 +122,17 @@ class Recorder:
         failed = replace(capture.result, outcome=ANALYSIS_ERROR, error=reason)
         return self.record_many([Capture(capture.source, failed)])[0]
 
-    def record_many(self, captures: Sequence[Capture]) -> list[CaptureOutcome]:
+    def record_many(self, captures: Sequence[Capture], *, log: bool = True) -> list[CaptureOutcome]:
         """Store several captures in one transaction, in order: the rows and outcomes `record` would give
         one by one, for one commit and a few queries on their sources however many they are.
 
-        All or nothing: if any capture fails to store, none is stored and the error is raised.
+        All or nothing: if any capture fails to store, none is stored and the error is raised. With `log`
+        false the outcomes are not logged: a worker process leaves that to the process that sent it the work.
         """
         outcomes = self._store(captures)
-        # logged after the commit, so a log line always stands for a recorded capture
-        for capture, outcome in zip(captures, outcomes, strict=True):
-            log_outcome(capture.source, capture.result, outcome)
+        if log:  # after the commit, so a log line always stands for a recorded capture
+            for capture, outcome in zip(captures, outcomes, strict=True):
+                log_outcome(capture.source, capture.result, outcome)
         return outcomes
 
     def _store(self, captures: Sequence[Capture]) -> list[CaptureOutcome]:
