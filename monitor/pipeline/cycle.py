@@ -28,8 +28,9 @@ from monitor.pipeline.analysis_batches import _AnalysisBatches, AnalysisStoreSpe
 
 # Captures that wait for the recorder are stored together, one transaction (and one commit) for up to this many.
 CAPTURES_PER_TRANSACTION = 50
-# Bodies fetched and not yet recorded, at most (then the fetchers wait): see Backlog.
-MAX_BACKLOG_BYTES = 32 * 1024 * 1024
+# Bodies fetched and not yet recorded, at most (then the fetchers wait): see Backlog. 8 MiB is about 180
+# pages of 46 KB, several seconds of work for the analysis processes: a larger backlog only holds memory.
+MAX_BACKLOG_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
