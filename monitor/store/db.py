@@ -14,6 +14,7 @@ from sqlalchemy.pool import NullPool
 
 from monitor.errors import ConfigError, DatabaseError
 from monitor.settings import load_settings, variable
+from monitor.store.models import Base
 
 DB_ENV = variable("database")
 # The newest migration in migrations/versions (tests/test_migrations.py checks it against alembic's head).
@@ -126,8 +127,6 @@ def create_schema(engine: Engine) -> None:
     HEAD_REVISION as alembic stamps them. What the ten migrations build (tests/test_migrations.py compares
     the two on both backends), without importing alembic and running them: a cron command's first run on
     a new database starts here."""
-    from monitor.store.models import Base
-
     with engine.begin() as connection:
         Base.metadata.create_all(connection)
         connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
