@@ -156,3 +156,20 @@ def test_a_text_only_the_switch_of_method_changed_is_a_technical_version() -> No
     assert same_page.technical
     page_not_kept = decide_version(previous, page, new, Comparison(baseline=previous.latest))
     assert not page_not_kept.technical
+
+
+def test_a_comparison_is_made_once_for_the_same_clause_tuples_and_again_for_others(monkeypatch) -> None:
+    from monitor.pipeline import decide as deciding
+
+    made = []
+    real = deciding.compare_clauses
+    monkeypatch.setattr(deciding, "compare_clauses", lambda a, b: made.append(1) or real(a, b))
+    before, after = tuple(extract_clauses(A)), tuple(extract_clauses(B))
+    first = deciding.compared(before, after)
+    again = deciding.compared(before, after)
+    assert len(made) == 1 and again == first == real(list(before), list(after))
+    assert any(change.direction == "tightened" for change in first[1])
+    again[0].clear()  # what a caller does with its lists leaves the kept result alone
+    assert deciding.compared(before, after) == first
+    deciding.compared(tuple(extract_clauses(A)), after)  # equal clauses, another tuple: compared again
+    assert len(made) == 2

@@ -249,3 +249,49 @@ def test_a_recorder_that_caches_few_sources_reads_a_forgotten_latest_version_aga
     assert loaded == []  # among the two most recently recorded
     assert rec.record(source(id="a"), fetched(text, 1)).outcome == UNCHANGED
     assert loaded == ["a"]  # forgotten when c was recorded: read again
+
+
+def analysed(text: str, minutes: int) -> Capture:
+    """A capture analysed ahead, as an analysis process sends it."""
+    from monitor.analysis import analyse_body
+
+    result = fetched(text, minutes)
+    return Capture(source(), result, analysis=analyse_body(result.body, result.content_type, source()))
+
+
+def test_a_new_text_is_compared_before_the_write_lock_and_not_again_inside_it(db_url: str, monkeypatch) -> None:
+    from monitor.pipeline import decide as deciding
+
+    own, other = recorder(db_url), recorder(db_url)
+    tightened = TERMS.format(extra=FILLER).replace(", except for a Permitted Exception", "")
+    for minutes, text in enumerate([TERMS.format(extra=FILLER), tightened]):
+        own.record_many([analysed(text, minutes)])  # the second is compared: its clauses are cached
+    made: list[str] = []
+    ahead = {"now": False}
+    real_compare, real_ahead = deciding.compare_clauses, Recorder._compare_ahead
+    monkeypatch.setattr(deciding, "compare_clauses",
+                        lambda a, b: made.append("ahead" if ahead["now"] else "locked") or real_compare(a, b))
+
+    def comparing_ahead(self, captures):  # type: ignore[no-untyped-def]
+        ahead["now"] = True
+        try:
+            real_ahead(self, captures)
+        finally:
+            ahead["now"] = False
+
+    monkeypatch.setattr(Recorder, "_compare_ahead", comparing_ahead)
+    loosened = TERMS.format(extra=FILLER + " Contact us at terms@example.com.")
+    [outcome] = own.record_many([analysed(loosened, 2)])
+    assert outcome.outcome == NEW_VERSION and made == ["ahead"]
+
+    # Another process records a version meanwhile: the comparison made ahead is with a version that is no
+    # longer the latest, and the transaction compares with the true latest itself.
+    other.record_many([analysed(tightened, 3)])
+    made.clear()
+    [outcome] = own.record_many([analysed(loosened.replace("terms@", "legal@"), 4)])
+    assert made == ["ahead", "locked"]
+    with session_scope(own.engine) as session:
+        newest, previous = session.scalars(select(Version).order_by(Version.seq.desc()).limit(2)).all()
+        events = session.scalars(select(ChangeEvent).where(ChangeEvent.version_id == newest.id)).all()
+        assert {event.previous_version_id for event in events} <= {previous.id}
+        assert any(event.direction == "loosened" for event in events)  # the exception is back, against v4

@@ -9,6 +9,7 @@ version's clauses, the recent versions' hashes) is worth reading only once the t
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, replace
 
 from monitor.analysis import Analysis, analyse_body, contained, text_checks, text_sha256
@@ -197,13 +198,31 @@ def decide_version(previous: PreviousState, capture: Capture, new: NewText, comp
                  or _only_the_method_changed(latest, new.document, capture, comparison.latest_page))
     clauses, changes = new.clauses, []
     if baseline is not None:
-        aligned, changes = compare_clauses(list(baseline.clauses or ()), list(new.clauses))
+        aligned, changes = compared(baseline.clauses or (), new.clauses)
         clauses = tuple(aligned)
     alerting = revert_of is None and not technical
     events = tuple(Event(change, alerting and change.direction in ALERTING_DIRECTIONS) for change in changes)
     return NewVersion(new, latest.seq + 1 if latest else 1, clauses, events, revert_of, technical,
                       baseline.version_id if baseline else None, compared=baseline is not None,
                       text_fingerprint=_fingerprint_to_keep(new.document, new.text_sha256, capture.source))
+
+
+# The last comparisons made, with the clause tuples they compared. compare_clauses depends on its clauses alone,
+# and clause tuples are never changed: a recorder compares a new text with the latest version it has cached
+# before it takes the write lock (Recorder._compare_ahead), and the transaction, holding the lock, takes that
+# result when the baseline it reads is still that very tuple.
+_COMPARED: deque[tuple[tuple[Clause, ...], tuple[Clause, ...], tuple[list[Clause], list[ClauseChange]]]] = deque(maxlen=16)
+
+
+def compared(previous: tuple[Clause, ...], current: tuple[Clause, ...]) -> tuple[list[Clause], list[ClauseChange]]:
+    """compare_clauses of these clauses, made once for the same two tuples."""
+    for earlier, later, result in _COMPARED:
+        if earlier is previous and later is current:
+            break
+    else:
+        result = compare_clauses(list(previous), list(current))
+        _COMPARED.append((previous, current, result))
+    return list(result[0]), list(result[1])
 
 
 def _fingerprint_to_keep(document: Document, text_sha256: str, source: Source) -> str | None:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.alerts.outbox import queue_notifications
-from monitor.analysis import ANALYSIS_ERROR, Analysis, failure_reason
+from monitor.analysis import ANALYSIS_ERROR, Analysis, failure_reason, text_sha256
 from monitor.fetch import NOT_MODIFIED, FetchResult
 from monitor.sources import Source
 from monitor.extract import Document
@@ -28,7 +28,7 @@ from monitor.store.payloads import FAILING_AFTER, RecordedVersion, SourceNotice,
 from monitor.pipeline.capture import (FAILED, NEW_VERSION, UNCHANGED, Capture, CaptureOutcome, LatestVersion,
                                       log_outcome, _sha256)
 from monitor.pipeline.decide import (Comparison, Decision, Event, Failed, NewText, NewVersion, Notice, NotModified,
-                                     PreviousState, Unchanged, decide_capture, decide_version)
+                                     PreviousState, Unchanged, compared, decide_capture, decide_version)
 from monitor.pipeline.rows import (_NEWEST_VERSIONS, _baseline, _forget_history, _keep_snapshot, _latest_versions,
                                    _newest_accepted_attempt, _page_of_version, _recent_versions, _remember_validators,
                                    _seen_body, _version_key, seen_bodies, _with_clauses, upsert_source, upsert_sources)
@@ -137,6 +137,7 @@ class Recorder:
 
     def _store(self, captures: Sequence[Capture]) -> list[CaptureOutcome]:
         started = time.monotonic()
+        self._compare_ahead(captures)
         source_ids = sorted({capture.source.id for capture in captures})
         with contextlib.ExitStack() as held:
             for source_id in source_ids:  # always in the same order, so two callers never wait on each other
@@ -152,6 +153,18 @@ class Recorder:
                         raise
         record_ms = int((time.monotonic() - started) * 1000 / len(captures))
         return [replace(outcome, record_ms=record_ms) for outcome in outcomes]
+
+    def _compare_ahead(self, captures: Sequence[Capture]) -> None:
+        """Compare each analysed new text with the latest version cached for its source, before the write lock
+        is taken (on SQLite, the whole database's): comparing is most of what recording a new version costs,
+        and the transaction reuses the result when that version is still the latest (decide.compared)."""
+        for capture in captures:
+            analysis, latest = capture.analysis, self._latest.get(capture.source.id)
+            if (analysis is None or analysis.document is None or analysis.clauses is None or latest is None
+                    or latest.clauses is None or analysis.language is None):
+                continue
+            if latest.language in (None, analysis.language) and text_sha256(analysis.document.text) != latest.text_sha256:
+                compared(latest.clauses, analysis.clauses)
 
     def shared_database_url(self) -> str | None:
         """The database's URL as another process can open it; None for a database only this process sees."""
