@@ -9,6 +9,7 @@ version's clauses, the recent versions' hashes) is worth reading only once the t
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from dataclasses import dataclass, replace
 
@@ -212,16 +213,17 @@ def decide_version(previous: PreviousState, capture: Capture, new: NewText, comp
 # before it takes the write lock (Recorder._compare_ahead), and the transaction, holding the lock, takes that
 # result when the baseline it reads is still that very tuple.
 _COMPARED: deque[tuple[tuple[Clause, ...], tuple[Clause, ...], tuple[list[Clause], list[ClauseChange]]]] = deque(maxlen=16)
+_compared_guard = threading.Lock()  # a daemon's cycles record in several threads
 
 
 def compared(previous: tuple[Clause, ...], current: tuple[Clause, ...]) -> tuple[list[Clause], list[ClauseChange]]:
     """compare_clauses of these clauses, made once for the same two tuples."""
-    for earlier, later, result in _COMPARED:
-        if earlier is previous and later is current:
-            break
-    else:
+    with _compared_guard:
+        result = next((kept for earlier, later, kept in _COMPARED if earlier is previous and later is current), None)
+    if result is None:
         result = compare_clauses(list(previous), list(current))
-        _COMPARED.append((previous, current, result))
+        with _compared_guard:
+            _COMPARED.append((previous, current, result))
     return list(result[0]), list(result[1])
 
 
