@@ -44,6 +44,12 @@ STORE_TRIES = 3
 LONG_RUNNING_CACHED_SOURCES = 256
 
 
+def _is_new_text(analysis: Analysis | None) -> bool:
+    """Whether an analysis process classified this text (it was not the latest version's when it looked)."""
+    return (analysis is not None and analysis.document is not None and analysis.clauses is not None
+            and analysis.language is not None)
+
+
 class Recorder:
     """Records captures of sources into the database; keeps each source's latest version in memory.
 
@@ -137,11 +143,11 @@ class Recorder:
 
     def _store(self, captures: Sequence[Capture]) -> list[CaptureOutcome]:
         started = time.monotonic()
-        self._compare_ahead(captures)
         source_ids = sorted({capture.source.id for capture in captures})
         with contextlib.ExitStack() as held:
             for source_id in source_ids:  # always in the same order, so two callers never wait on each other
                 held.enter_context(self._lock(source_id))
+            self._compare_ahead(captures)
             for tries_left in reversed(range(STORE_TRIES)):
                 try:
                     outcomes = self._record_in_one_transaction(captures)
@@ -155,16 +161,26 @@ class Recorder:
         return [replace(outcome, record_ms=record_ms) for outcome in outcomes]
 
     def _compare_ahead(self, captures: Sequence[Capture]) -> None:
-        """Compare each analysed new text with the latest version cached for its source, before the write lock
-        is taken (on SQLite, the whole database's): comparing is most of what recording a new version costs,
-        and the transaction reuses the result when that version is still the latest (decide.compared)."""
-        for capture in captures:
-            analysis, latest = capture.analysis, self._latest.get(capture.source.id)
-            if (analysis is None or analysis.document is None or analysis.clauses is None or latest is None
-                    or latest.clauses is None or analysis.language is None):
-                continue
-            if latest.language in (None, analysis.language) and text_sha256(analysis.document.text) != latest.text_sha256:
-                compared(latest.clauses, analysis.clauses)
+        """Compare each analysed new text with its source's latest version before the write lock is taken (on
+        SQLite, the whole database's): comparing is most of what recording a new version costs. The latest
+        versions, with their clauses, are read and cached here; the transaction reads them again, and when one
+        is still the latest it reuses the comparison (decide.compared)."""
+        new_texts = {capture.source.id: capture.analysis for capture in captures if _is_new_text(capture.analysis)}
+        if not new_texts:
+            return
+        pairs = []
+        with session_scope(self.engine) as session:  # reads only: no lock
+            self._refresh_latest(session, set(new_texts))
+            for source_id, analysis in new_texts.items():
+                latest = self._latest.get(source_id)
+                if (latest is None or latest.language not in (None, analysis.language)
+                        or latest.text_sha256 == text_sha256(analysis.document.text)):
+                    continue
+                if latest.clauses is None:
+                    latest = self._latest[source_id] = _with_clauses(session, latest)
+                pairs.append((latest.clauses, analysis.clauses))
+        for previous, current in pairs:
+            compared(previous, current)
 
     def shared_database_url(self) -> str | None:
         """The database's URL as another process can open it; None for a database only this process sees."""
