@@ -79,7 +79,7 @@ def test_the_store_and_the_alerts_never_import_the_orchestrator_or_its_callers()
 LAYERS = {
     0: ("monitor.errors",),
     1: ("monitor.timestamps", "monitor.durations", "monitor.directions", "monitor.diffs", "monitor.urls",
-        "monitor.yaml_loader", "monitor.logs", "monitor.settings"),
+        "monitor.yaml_loader", "monitor.logs", "monitor.settings", "monitor.memo"),
     2: ("monitor.sources", "monitor.extract"),
     3: ("monitor.fetch", "monitor.clauses", "monitor.schedule"),
     4: ("monitor.changes", "monitor.store", "monitor.effective_settings"),

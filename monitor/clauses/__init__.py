@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from monitor.errors import ExtractionError
+from monitor.memo import text_memo
 
 if TYPE_CHECKING:
     from monitor.clauses.classify import RuleSet
@@ -108,7 +108,7 @@ def _check_work(segments: list[Segment]) -> None:
 
 # Consecutive versions of a document repeat almost every clause in the same place, so clauses are
 # memoised (they are frozen: sharing one between documents is safe).
-@functools.lru_cache(maxsize=65536)
+@text_memo
 def _clause(key: str, segment: Segment, kind: str | None, ruleset: RuleSet) -> Clause:
     # classify imports the categories from this package
     from monitor.clauses.classify import classify_clause, matches_core_rule
@@ -133,7 +133,7 @@ def _clause(key: str, segment: Segment, kind: str | None, ruleset: RuleSet) -> C
 
 
 # Consecutive versions of a document repeat almost every clause: the key of a text is memoised.
-@functools.lru_cache(maxsize=65536)
+@text_memo
 def _content_key(text: str) -> str:
     # align imports Clause from this package
     from monitor.clauses.align import content_of

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -10,6 +9,7 @@ from dataclasses import dataclass, field
 
 from monitor.clauses import Clause
 from monitor.clauses.classify import load_rules
+from monitor.memo import text_memo
 
 # A run of Chinese (or Japanese, Korean) characters between punctuation counts as one word.
 _WORD = re.compile(r"[a-z0-9]+|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
@@ -37,7 +37,7 @@ def strip_label(text: str) -> str:
     return _LABEL.sub("", text.strip())
 
 
-@functools.lru_cache(maxsize=65536)
+@text_memo
 def content_of(text: str) -> str:
     """The clause's words without its item label, quotes, punctuation or case."""
     text = _LABEL.sub("", text.strip())
@@ -46,7 +46,7 @@ def content_of(text: str) -> str:
 
 # Alignment compares every vanished clause with every clause of the other version: each text's
 # words are computed once, not once per pair.
-@functools.lru_cache(maxsize=65536)
+@text_memo
 def _words(text: str) -> frozenset[str]:
     return frozenset(w for word in content_of(text).split() for w in _pieces(word) if len(w) > 1)
 

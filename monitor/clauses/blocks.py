@@ -3,11 +3,11 @@ paragraphs out (`Block`s, hard-wrapped lines joined, Markdown inline syntax turn
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 
 from monitor.extract.text import strip_markdown_inline
+from monitor.memo import text_memo
 
 __all__ = ["Block", "clean_inline", "split_blocks"]
 
@@ -18,7 +18,7 @@ _GLUED_SENTENCE = re.compile(r"(?<=[a-z)\]][a-z)\]][.;:])(?=(?:\((?:[a-z]{1,4}|\
 
 
 # Consecutive versions of a document share almost every line, so the clean-up is memoised.
-@functools.lru_cache(maxsize=65536)
+@text_memo
 def clean_inline(line: str) -> str:
     """Markdown inline syntax to words (the extract stage's clean-up, for raw Markdown given directly),
     then separate sentences and items that were captured glued together."""
@@ -84,7 +84,7 @@ def split_blocks(text: str) -> list[Block]:
     return blocks
 
 
-@functools.lru_cache(maxsize=65536)
+@text_memo
 def _paragraph_blocks(paragraph: str) -> tuple[Block, ...]:
     """The blocks of a run of non-blank lines."""
     lines = paragraph.split("\n")

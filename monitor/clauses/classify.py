@@ -13,6 +13,7 @@ import yaml
 from monitor.clauses import LICENSE_CATEGORIES, PERMISSIVE_CATEGORIES, RESTRICTIVE_CATEGORIES
 from monitor.clauses.prefilter import required_strings
 from monitor.clauses.thresholds import find_thresholds, is_scale_threshold
+from monitor.memo import text_memo
 from monitor.settings import load_settings, variable
 
 RULES_PATH = Path(__file__).with_name("rules.yaml")
@@ -209,7 +210,7 @@ def classify_clause(text: str, lead: str = "", ruleset: RuleSet | None = None) -
     return _classify_cached(text, lead, ruleset or load_rules())
 
 
-@lru_cache(maxsize=200_000)
+@text_memo
 def _classify_cached(text: str, lead: str, ruleset: RuleSet) -> Classification:
     prepared = prepare_text(text)
     prepared_lead = prepare_text(lead)
@@ -237,7 +238,7 @@ def matches_core_rule(text: str, ruleset: RuleSet | None = None) -> bool:
     return _matches_core_rule(text, ruleset or load_rules())
 
 
-@lru_cache(maxsize=200_000)
+@text_memo
 def _matches_core_rule(text: str, ruleset: RuleSet) -> bool:
     prepared = prepare_text(text)
     return any(rule.matches(prepared) for rule in ruleset.rules if rule.category not in LICENSE_CATEGORIES)

@@ -6,13 +6,13 @@ A document is cut into blocks (`blocks.py`), a long block into sentences and inl
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 
 from monitor.clauses.blocks import Block, split_blocks
 from monitor.clauses.sentences import (LONG_WORDS, count_words, group_sentences, inline_list, join_continued_lists,
                                        split_inline_items, split_sentences)
+from monitor.memo import text_memo
 
 # A block up to this many distinct words stays one clause; beyond it, it is split into sentences.
 SHORT_WORDS = 40
@@ -136,7 +136,7 @@ def _looks_like_heading(block: Block) -> bool:
 
 
 # Consecutive versions of a document share almost every block in the same place: its segments are memoised.
-@functools.lru_cache(maxsize=65536)
+@text_memo
 def _segment_block(label: str, body: str, bullet: bool, path: str, heading: str, context: str) -> tuple[Segment, ...]:
     full = f"{label} {body}".strip() if label else body
     kind = "item" if (label or bullet) else "paragraph"

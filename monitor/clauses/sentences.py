@@ -3,8 +3,9 @@ their run-in titles and follow-ups, and its inline lists "(a) ...; (b) ..." cut 
 
 from __future__ import annotations
 
-import functools
 import re
+
+from monitor.memo import text_memo
 
 __all__ = ["LONG_WORDS", "count_words", "group_sentences", "inline_list", "join_continued_lists",
            "split_inline_items", "split_sentences"]
@@ -15,7 +16,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 LONG_WORDS = 72
 
 
-@functools.lru_cache(maxsize=65536)
+@text_memo
 def count_words(text: str) -> int:
     """Distinct lower-case words of two or more characters (the unit clause size is judged in)."""
     return len({w for w in _WORD.findall(text.lower()) if len(w) > 1})

@@ -15,10 +15,10 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from typing import Any
 
 from monitor.clauses.amounts import Amount, find_amounts, normalise_text
+from monitor.memo import text_memo
 
 __all__ = ["COMPARISONS", "MONEY_QUANTITIES", "PHRASINGS", "QUANTITIES", "USER_QUANTITIES", "Threshold",
            "find_thresholds", "is_scale_threshold"]
@@ -177,7 +177,7 @@ def find_thresholds(text: str, lead: str = "") -> list[Threshold]:
     return list(_find_thresholds(text, lead))
 
 
-@lru_cache(maxsize=20_000)
+@text_memo
 def _find_thresholds(text: str, lead: str) -> tuple[Threshold, ...]:
     lowered = text.lower()
     if not (any(hint in lowered for hint in _QUANTITY_HINTS) and any(hint in lowered for hint in _COMPARISON_HINTS)):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import html
 import re
 import unicodedata
 from collections.abc import Iterable
+
+from monitor.memo import text_memo
 
 # Zero-width characters and soft hyphens carry no text but differ between captures.
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
@@ -74,7 +75,7 @@ _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
 # Captures of one document share almost every line, so the inline clean-ups are memoised.
-@functools.lru_cache(maxsize=65536)
+@text_memo
 def clean_inline(text: str) -> str:
     """Collapse whitespace, drop invisible characters, NUL, entities and relative dates; keep quotes."""
     if "&" in text:
@@ -98,7 +99,7 @@ def _may_hold_relative_date(text: str) -> bool:
     return " ago" in lowered or " now" in lowered or "today" in lowered or "terday" in lowered
 
 
-@functools.lru_cache(maxsize=65536)
+@text_memo
 def strip_markdown_inline(text: str) -> str:
     """Markdown inline syntax to plain words: link text without targets, no images or emphasis."""
     if "[" in text:
