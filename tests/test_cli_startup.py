@@ -87,6 +87,7 @@ import sys
 from monitor import analysis
 made = analysis.AnalysisPool.__init__
 def noting(pool, processes):
+    print("modules at the fork:", " ".join(sorted(sys.modules)), file=sys.stderr)
     made(pool, processes)
     print("workers by", pool.start_method, file=sys.stderr)
 analysis.AnalysisPool.__init__ = noting
@@ -94,6 +95,10 @@ sys.argv = ["clausewatch"] + sys.argv[1:]
 from monitor.cli import main
 main()
 """
+
+# What fetching and sending alerts import: a forked analysis worker has none of it.
+ONLY_FOR_THE_COMMAND = ("httpx", "httpcore", "h11", "protego", "tenacity", "smtplib", "monitor.fetch.http",
+                        "monitor.alerts.webhook", "monitor.alerts.email", "monitor.alerts.slack")
 
 # rich then draws its progress bars from a thread of their own, as at a terminal
 AS_AT_A_TERMINAL = {"TTY_INTERACTIVE": "1", "TTY_COMPATIBLE": "1"}
@@ -113,6 +118,11 @@ def test_a_cron_run_forks_its_analysis_workers_from_itself(local_server, tmp_pat
     assert done.returncode == 0, done.stdout + done.stderr
     assert "workers by fork" in done.stderr and "forkserver" not in done.stderr
     assert "new versions 8," in done.stdout
+    # The workers analyse and store what the command fetched: they fork without the HTTP client and the alert
+    # channels' clients, which only the command loads, after the fork.
+    at_the_fork = set(done.stderr.split("modules at the fork:", 1)[1].split("\n", 1)[0].split())
+    assert "monitor.pipeline.recorder" in at_the_fork
+    assert at_the_fork & set(ONLY_FOR_THE_COMMAND) == set()
 
 
 def test_an_import_forks_its_analysis_workers_from_itself(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from conftest import LocalServer
 from monitor.errors import ConfigError
-from monitor.fetch import OK, FetchRequest, Fetcher, FetchResult, FetchSettings, fetch_requests, fetcher_for
+from monitor.fetch import OK, FetchRequest, Fetcher, FetchResult, FetchSettings, fetch_requests, fetcher_for, registered_fetchers
 from monitor.pipeline import Recorder, fetch_once, run_cycle
 from monitor.sources import FETCHER_KINDS, Source, load_sources
 from monitor.store import connect, init_database
@@ -69,9 +69,9 @@ def test_an_unknown_fetcher_is_refused_with_the_known_ones(tmp_path: Path) -> No
 
 
 def test_the_kinds_sources_may_name_are_the_registered_fetchers() -> None:
-    named = {kind for kind, fetcher in Fetcher.registry.items() if fetcher.named_by_sources}
+    named = {kind for kind, fetcher in registered_fetchers().items() if fetcher.named_by_sources}
     assert named == FETCHER_KINDS == {"http", "browser"}
-    assert set(Fetcher.registry) == {"http", "browser", "file"}
+    assert set(registered_fetchers()) == {"http", "browser", "file"}
 
 
 def test_the_cycle_hands_each_source_to_the_fetcher_of_its_kind(recording_kind: type[Fetcher], tmp_path: Path,

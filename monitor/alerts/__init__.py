@@ -14,12 +14,10 @@ from monitor.alerts.base import (
     JsonLinesNotifier,
     Message,
     Notifier,
+    registered_notifiers,
     send_alerts,
 )
-
-# Importing the channel modules registers their kinds.
-from monitor.alerts import apprise, atom, email, slack, webhook  # noqa: E402, F401  isort: skip
-from monitor.alerts.config import AlertsConfig, load_alerts_config  # noqa: E402
+from monitor.alerts.config import AlertsConfig, load_alerts_config
 
 __all__ = [
     "DEFAULT_ALERTS_FILE",
@@ -31,5 +29,6 @@ __all__ = [
     "Message",
     "Notifier",
     "load_alerts_config",
+    "registered_notifiers",
     "send_alerts",
 ]

@@ -6,6 +6,7 @@ pydantic `Settings` model for its fields.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import uuid
@@ -120,6 +121,18 @@ class Notifier:
     def describe(self) -> str:
         """Where this channel sends, with every secret masked, for `clausewatch alerts channels`."""
         return ""
+
+
+# The channels this package defines beyond console and jsonl, imported when a kind is first looked up: a
+# process that only queues notifications (an analysis worker) never loads their clients (httpx, smtplib).
+BUILTIN_CHANNEL_MODULES = ("apprise", "atom", "email", "slack", "webhook")
+
+
+def registered_notifiers() -> dict[str, type[Notifier]]:
+    """Every registered channel class by its kind, the built-in ones included."""
+    for name in BUILTIN_CHANNEL_MODULES:
+        importlib.import_module(f"monitor.alerts.{name}")
+    return Notifier.registry
 
 
 class ChannelNotifier(Notifier):

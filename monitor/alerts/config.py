@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from monitor.alerts.base import ChannelSettings, Notifier
+from monitor.alerts.base import ChannelSettings, Notifier, registered_notifiers
 from monitor.alerts.secrets import expand_secrets, mask_secrets, secrets_environment
 from monitor.directions import ALERTING_DIRECTIONS as DEFAULT_DIRECTIONS
 from monitor.durations import parse_duration
@@ -170,7 +170,7 @@ class AlertsConfig:
         """The notifier of a configured channel (made once)."""
         if name not in self._notifiers:
             channel = self.channels[name]
-            cls = Notifier.registry[channel.kind]
+            cls = registered_notifiers()[channel.kind]
             self._notifiers[name] = cls.from_settings(name, channel.settings, self)
         return self._notifiers[name]
 
@@ -292,11 +292,12 @@ def _channel(file: Path, name: str, entry: Any, line: Any, environ: Mapping[str,
     field_lines = entry.get("__lines__", {})
     entry = {key: value for key, value in entry.items() if not str(key).startswith("__")}
     kind = entry.get("kind")
-    if kind not in Notifier.registry:
-        known = ", ".join(sorted(Notifier.registry))
+    channel_classes = registered_notifiers()
+    if kind not in channel_classes:
+        known = ", ".join(sorted(channel_classes))
         raise ConfigError(f"{where}: field 'kind': {'missing' if kind is None else repr(kind) + ' is unknown'} "
                           f"(one of: {known})")
-    cls = Notifier.registry[kind]
+    cls = channel_classes[kind]
     secrets: list[str] = []
     values = {}
     for key, value in entry.items():

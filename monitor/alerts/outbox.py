@@ -28,12 +28,11 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from monitor.alerts.base import Message, item_identity, message_id
+from monitor.alerts.base import Message, item_identity, message_id, registered_notifiers
 from monitor.alerts.config import AlertsConfig
 from monitor.store import Notification, session_scope
 from monitor.store.payloads import EventPayload, RecordedVersion
 from monitor.timestamps import iso
-from monitor.alerts.base import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +172,7 @@ def _due(now: dt.datetime, config: AlertsConfig, retry: bool, clock: dt.datetime
 def _channels_by_version(config: AlertsConfig) -> set[str]:
     """The channels whose clause changes go out one message per version (email)."""
     return {name for name, channel in config.channels.items()
-            if getattr(Notifier.registry.get(channel.kind), "one_message_per_version", False)}
+            if getattr(registered_notifiers().get(channel.kind), "one_message_per_version", False)}
 
 
 def _messages(rows: list[Notification], now: dt.datetime,

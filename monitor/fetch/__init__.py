@@ -7,7 +7,9 @@ local path).
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from dataclasses import dataclass, field
+from typing import Any
 
 # Outcomes of a fetch attempt, as stored in fetch_attempt.outcome.
 OK = "ok"
@@ -49,13 +51,22 @@ class FetchResult:
         return self.outcome == OK
 
 
-# Imported last: these modules import FetchResult from this package. Importing the fetcher modules registers
-# their kinds.
+# Imported last: these modules import FetchResult from this package.
 from monitor.fetch.settings import FetchRequest, FetchSettings  # noqa: E402
-from monitor.fetch.registry import Fetcher, fetch_requests, fetcher_for  # noqa: E402
-from monitor.fetch.http import fetch_source, fetch_sources  # noqa: E402
-from monitor.fetch.file import read_file  # noqa: E402
-from monitor.fetch import browser  # noqa: E402, F401  isort: skip
+from monitor.fetch.registry import Fetcher, fetch_requests, fetcher_for, registered_fetchers  # noqa: E402
+
+# The fetchers load on first use, and the HTTP client with them: a process that only analyses and stores
+# what another fetched (an analysis worker, which needs FetchResult) never imports httpx.
+_FETCHER_FUNCTIONS = {"fetch_source": "http", "fetch_sources": "http", "read_file": "file"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FETCHER_FUNCTIONS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_FETCHER_FUNCTIONS[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FAILURE_KINDS",
@@ -70,4 +81,5 @@ __all__ = [
     "fetch_sources",
     "fetcher_for",
     "read_file",
+    "registered_fetchers",
 ]

@@ -8,6 +8,7 @@ channels are `Notifier`s registered by theirs); adding a kind is adding one clas
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
 
@@ -45,12 +46,24 @@ class Fetcher:
         raise NotImplementedError
 
 
+# The fetchers this package defines, imported when a kind is first looked up (see monitor/fetch/__init__.py).
+BUILTIN_FETCHER_MODULES = ("http", "file", "browser")
+
+
+def registered_fetchers() -> dict[str, type[Fetcher]]:
+    """Every registered fetcher class by its kind, the built-in ones included."""
+    for name in BUILTIN_FETCHER_MODULES:
+        importlib.import_module(f"monitor.fetch.{name}")
+    return Fetcher.registry
+
+
 def fetcher_for(kind: str) -> Fetcher:
     """The fetcher registered for `kind`; ValueError naming the known kinds when there is none."""
+    fetchers = registered_fetchers()
     try:
-        return Fetcher.registry[kind]()
+        return fetchers[kind]()
     except KeyError:
-        raise ValueError(f"no fetcher of kind {kind!r} (one of: {', '.join(sorted(Fetcher.registry))})") from None
+        raise ValueError(f"no fetcher of kind {kind!r} (one of: {', '.join(sorted(fetchers))})") from None
 
 
 async def fetch_requests(requests: Sequence[FetchRequest], settings: FetchSettings, on_result: ResultCallback, *,
