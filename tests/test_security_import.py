@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,29 @@ def test_two_gigabyte_sparse_file_is_refused_before_reading(tmp_path: Path) -> N
         handle.truncate(2 * 1024**3)  # sparse: no disk used, 2 GB to read
     with pytest.raises(UsageError, match="over the"):
         find_versions(dataset)
+
+
+def test_reading_a_version_takes_memory_for_its_size_not_for_the_limit(tmp_path: Path) -> None:
+    document(tmp_path / "dataset", "Example", "Terms")
+    (version,) = find_versions(tmp_path / "dataset")
+    tracemalloc.start()
+    try:
+        assert version.read() == TERMS.encode()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024  # the limit is 10 MB
+
+
+def test_a_version_that_grows_after_it_was_found_is_read_whole_up_to_the_limit(tmp_path: Path) -> None:
+    file = document(tmp_path / "dataset", "Example", "Terms")
+    (version,) = find_versions(tmp_path / "dataset")
+    file.write_text(TERMS * 2)
+    assert version.read() == (TERMS * 2).encode()
+    with file.open("r+b") as handle:
+        handle.truncate(MAX_VERSION_BYTES + 1)
+    with pytest.raises(UsageError, match="grew past"):
+        version.read()
 
 
 def test_file_over_the_limit_leaves_no_source_row(tmp_path: Path, db_url: str) -> None:

@@ -104,7 +104,10 @@ def _read_limited(file: Path, expected: int) -> bytes:
     # O_NOFOLLOW: a file swapped for a symlink after the check is refused, not followed.
     descriptor = os.open(file.resolve(), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     with os.fdopen(descriptor, "rb") as handle:
-        data = handle.read(MAX_VERSION_BYTES + 1)
+        # A read allocates the bytes it asks for: the size found, not the limit (10 MB for every version).
+        data = handle.read(expected + 1)
+        if len(data) > expected:  # grown since it was found: read on, up to the limit
+            data += handle.read(MAX_VERSION_BYTES + 1 - len(data))
     if len(data) > MAX_VERSION_BYTES:
         raise UsageError(f"{file}: grew past the {MAX_VERSION_BYTES}-byte limit of one version while importing")
     return data
