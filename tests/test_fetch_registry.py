@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from conftest import LocalServer
 from monitor.errors import ConfigError
-from monitor.fetch import OK, FetchRequest, Fetcher, FetchResult, FetchSettings, fetch_requests, fetcher_for, registered_fetchers
+from monitor.fetch import (OK, FetchRequest, Fetcher, FetchResult, FetchSettings, fetch_requests, fetcher_for,
+                           registered_fetchers)
 from monitor.pipeline import Recorder, fetch_once, run_cycle
 from monitor.sources import FETCHER_KINDS, Source, load_sources
 from monitor.store import connect, init_database
