@@ -23,7 +23,7 @@ from monitor.sources import Source
 from monitor.extract import Document
 from monitor.store import ChangeEvent, FetchAttempt, Snapshot, SourceRow, Version, session_scope
 from monitor.store.bulk import insert_clauses
-from monitor.store.db import begin_writing
+from monitor.store.db import writing_session
 from monitor.store.payloads import FAILING_AFTER, RecordedVersion, SourceNotice, event_payload, source_notice
 from monitor.pipeline.capture import (FAILED, NEW_VERSION, UNCHANGED, Capture, CaptureOutcome, LatestVersion,
                                       log_outcome, _sha256)
@@ -192,11 +192,10 @@ class Recorder:
         return url.render_as_string(hide_password=False)
 
     def _record_in_one_transaction(self, captures: Sequence[Capture]) -> list[CaptureOutcome]:
-        with session_scope(self.engine) as session:
-            # Another process (a daemon beside `run --once`, a worker) may record these sources now: hold them
-            # (PostgreSQL: their rows; SQLite: the database) before reading their latest versions, so that a
-            # new version's seq and baseline are the true latest until this commits.
-            begin_writing(session)
+        # Another process (a daemon beside `run --once`, a worker) may record these sources now: hold them
+        # (PostgreSQL: their rows; SQLite: the database) before reading their latest versions, so that a
+        # new version's seq and baseline are the true latest until this commits.
+        with writing_session(self.engine) as session:
             source_rows = {row.id: row for row in session.scalars(
                 select(SourceRow).where(SourceRow.id.in_({capture.source.id for capture in captures}))
                 .order_by(SourceRow.id).with_for_update())}
@@ -233,8 +232,7 @@ class Recorder:
         Nobody is alerted (no outbox rows)."""
         with self._lock(source_id):
             try:
-                with session_scope(self.engine) as session:
-                    begin_writing(session)
+                with writing_session(self.engine) as session:
                     source_row = session.get(SourceRow, source_id, with_for_update=True)
                     _forget_history(session, source_row)
                     self._latest[source_id] = None
