@@ -124,7 +124,7 @@ def _assign_keys(current: list[Clause], carried: dict[int, str]) -> list[Clause]
                 suffix += 1
                 key = f"{clause.key}-{suffix}"
             used.add(key)
-        keyed.append(replace(clause, key=key))
+        keyed.append(clause if key == clause.key else replace(clause, key=key))
     return keyed
 
 

@@ -67,10 +67,6 @@ def _dice_bound(a: frozenset[str], b: frozenset[str]) -> float:
     return 2 * min(len(a), len(b)) / (len(a) + len(b)) if a and b else 0.0
 
 
-def _containment(inner: frozenset[str], outer: frozenset[str]) -> float:
-    return len(inner & outer) / len(inner) if inner else 0.0
-
-
 def align_clauses(previous: list[Clause], current: list[Clause]) -> Alignment:
     """Match clauses across versions: identical text first, then the most similar wording, then merges and splits."""
     result = Alignment()
@@ -158,15 +154,19 @@ def _match_similar(previous: list[Clause], current: list[Clause], prev_free: set
     for i, words in prev_words.items():
         for word in words:
             index[word].add(i)
+    # read once, not once per pair: this loop runs for every pair of vanished and new clauses sharing a word
+    prev_watched = {i: previous[i].watched for i in prev_pool}
+    prev_categories = {i: set(previous[i].categories) for i in prev_pool} if same_category else {}
     scored: list[tuple[float, int, int]] = []
     for j, words in cur_words.items():
         candidates: set[int] = set()
         for word in words:
             candidates |= index.get(word, set())
+        watched, categories = current[j].watched, set(current[j].categories)
         for i in candidates:
-            if same_category and not set(previous[i].categories) & set(current[j].categories):
+            if same_category and not prev_categories[i] & categories:
                 continue
-            if same_status and previous[i].watched != current[j].watched:
+            if same_status and prev_watched[i] != watched:
                 continue
             if not same_category and _dice_bound(prev_words[i], words) < threshold:
                 continue  # the score is at most the Dice coefficient, which is at most this
@@ -176,7 +176,7 @@ def _match_similar(previous: list[Clause], current: list[Clause], prev_free: set
                 shared = _rule_classes(previous[i]) & _rule_classes(current[j])
                 union = _rule_classes(previous[i]) | _rule_classes(current[j])
                 score = max(score, 0.5 * len(shared) / len(union)) if union else score
-            if previous[i].watched != current[j].watched:
+            if prev_watched[i] != watched:
                 score -= 0.1  # a rule rarely turns into boilerplate: prefer the watched counterpart
             if score >= threshold:
                 # Prefer the clause in the same place when scores tie.
@@ -213,10 +213,12 @@ def _most_containing(words: frozenset[str], candidates: Iterable[int], candidate
                      ) -> int | None:
     """The first of the larger candidates that holds the largest share of `words`, if that share is at least
     CONTAINMENT_THRESHOLD."""
-    best, best_score = None, 0.0
-    for index in candidates:
-        if len(candidate_words[index]) > len(words):
-            score = _containment(words, candidate_words[index])
-            if score > best_score:
-                best, best_score = index, score
-    return best if best_score >= CONTAINMENT_THRESHOLD else None
+    size = len(words)
+    best, best_shared = None, 0
+    for index in candidates:  # the shares have one denominator: the shared words order them
+        other = candidate_words[index]
+        if len(other) > size:
+            shared = len(words & other)
+            if shared > best_shared:
+                best, best_shared = index, shared
+    return best if size and best_shared / size >= CONTAINMENT_THRESHOLD else None
