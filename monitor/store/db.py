@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -66,7 +66,7 @@ def connect(url: str | None = None, *, keep_connections: bool = True, must_exist
     return engine
 
 
-def sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str | URL) -> Path | None:
     """The file a SQLite URL names; None for other databases, in-memory ones and URI filenames."""
     try:
         parsed = make_url(url)
@@ -237,7 +237,7 @@ def writing_session(engine: Engine) -> Iterator[Session]:
 
 @contextmanager
 def _writers_turn(engine: Engine) -> Iterator[None]:
-    file = sqlite_file(engine.url.render_as_string(hide_password=False)) if engine.dialect.name == "sqlite" else None
+    file = sqlite_file(engine.url)
     turn = _open_turn_file(file) if file is not None else None
     if turn is None:
         yield
