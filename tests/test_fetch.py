@@ -159,6 +159,26 @@ def test_conditional_get_gives_not_modified(local_server):
     assert sent["If-Modified-Since"] == "Wed, 01 Jan 2025 00:00:00 GMT"
 
 
+@pytest.mark.parametrize("etag", [b'"caf\xc3\xa9"', b'"caf\xe9"'], ids=["utf-8", "latin-1"])
+def test_a_validator_beyond_ascii_gives_full_fetches_not_failures(raw_server, etag):
+    # RFC 9110 allows such bytes in an ETag; sending one back used to fail every later fetch of the page.
+    requests: list[bytes] = []
+
+    def page(handler: BaseHTTPRequestHandler) -> None:
+        requests.append(bytes(handler.headers.as_bytes()))
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nETag: " + etag
+                            + b"\r\nLast-Modified: Wed, 01 Jan 2025 00:00:00 GMT\xc2\xa0\r\n"
+                            b"Content-Length: 14\r\n\r\n<h1>Terms</h1>")
+
+    raw_server.pages["/terms"] = page
+    source = make_source(raw_server.url("/terms"))
+    first = fetch_source(FetchRequest(source), FAST)
+    assert first.outcome == "ok" and first.etag and first.last_modified
+    again = fetch_source(FetchRequest(source, etag=first.etag, last_modified=first.last_modified), FAST)
+    assert (again.outcome, again.error, again.body) == ("ok", None, b"<h1>Terms</h1>")
+    assert b"if-none-match" not in requests[1].lower() and b"if-modified-since" not in requests[1].lower()
+
+
 def test_slow_response_times_out(local_server):
     def slow(_request: BaseHTTPRequestHandler) -> Response:
         time.sleep(1.5)

@@ -240,11 +240,18 @@ class _Crawl:
 def _conditional_headers(request: FetchRequest) -> dict[str, str]:
     """The validators of a conditional GET, and the language a source pins."""
     headers = accept_language(request.source)
-    if request.etag:
+    if _can_send_back(request.etag):
         headers["If-None-Match"] = request.etag
-    if request.last_modified:
+    if _can_send_back(request.last_modified):
         headers["If-Modified-Since"] = request.last_modified
     return headers
+
+
+def _can_send_back(validator: str | None) -> bool:
+    """Whether a validator the server sent can go back to it as it came. One with bytes beyond ASCII (which
+    RFC 9110 allows in an ETag) reaches us decoded as UTF-8 or Latin-1, and no longer matches once encoded
+    again: it is left out, and the page is fetched in full."""
+    return bool(validator) and validator.isascii() and validator.isprintable()
 
 
 def _next_hop(reply: Reply, location: str) -> str:
