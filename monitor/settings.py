@@ -41,6 +41,11 @@ class Shown:
     secret: bool = False
 
 
+def _unfit_for_a_header(value: str) -> str | None:
+    """The first character of `value` that is not printable ASCII, if any."""
+    return next((character for character in value if not " " <= character <= "~"), None)
+
+
 class FetchSettings(BaseModel):
     """Limits and manners of one crawl run; every field has a default that suits a small crawl.
 
@@ -74,8 +79,19 @@ class FetchSettings(BaseModel):
         # The default agent names the contact URL, so it is built from that field.
         if isinstance(data, dict) and not data.get("user_agent"):
             contact = data.get("contact_url") or DEFAULT_CONTACT_URL
+            if _unfit_for_a_header(str(contact)):  # the contact_url's own check names it
+                contact = DEFAULT_CONTACT_URL
             data = {**data, "user_agent": default_user_agent(contact)}
         return data
+
+    @field_validator("user_agent", "contact_url")
+    @classmethod
+    def _fits_a_header(cls, value: str) -> str:
+        # Both go out in the User-Agent header, which every request would otherwise fail to encode.
+        unfit = _unfit_for_a_header(value)
+        if unfit is not None:
+            raise ValueError(f"{unfit!r} cannot go in an HTTP header: use printable ASCII only")
+        return value
 
     @property
     def robots_token(self) -> str:

@@ -53,6 +53,8 @@ def test_the_checker_finds_every_way_of_reading_the_environment() -> None:
     ("CLAUSEWATCH_FETCH_RETRIES", "many"),
     ("CLAUSEWATCH_LOG_FORMAT", "xml"),
     ("CLAUSEWATCH_VERBOSE", "maybe"),
+    ("CLAUSEWATCH_FETCH_USER_AGENT", "ClauseWatch \u2013 legal team"),  # no request could carry it
+    ("CLAUSEWATCH_FETCH_CONTACT_URL", "https://ex\u00e4mple.org/bot"),  # named, not the agent made of it
 ])
 def test_a_bad_value_is_one_line_naming_its_variable(variable: str, value: str) -> None:
     # `sources` uses none of these: every setting is validated before any command runs.
