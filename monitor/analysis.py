@@ -269,6 +269,15 @@ def shared_pool(processes: int, start: bool = True) -> AnalysisPool | None:
         return _pool
 
 
+def close_shared_pool() -> None:
+    """Stop the process's workers, if it has started any: the command is done."""
+    global _pool
+    with _pool_guard:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown()
+
+
 def discard_pool(pool: AnalysisPool) -> None:
     """Forget a pool whose worker died (a broken pool refuses all work); the next cycle makes a new one."""
     global _pool

@@ -6,9 +6,12 @@ holds the options they share and the way output is printed."""
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import os
 import sys
-from typing import Any
+import threading
+from typing import Any, NoReturn
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -165,8 +168,44 @@ def _asks_for_help(ctx: click.Context) -> bool:
     return any(arg in ctx.help_option_names for arg in ctx.meta.get(COMMAND_ARGS, ()))
 
 
-def main() -> None:
-    cli(prog_name="clausewatch")
+def main() -> NoReturn:
+    """The `clausewatch` command."""
+    try:
+        cli(prog_name="clausewatch")
+    except SystemExit as done:
+        end_process(done.code)
+    end_process(0)
+
+
+def end_process(code: object) -> NoReturn:
+    """Exit with `code` (as SystemExit takes it) once the work is closed, skipping the interpreter's own exit.
+
+    That exit frees every object one by one: a quarter of a second after a cycle of 500 sources (its rules,
+    language model, sources and records), which nothing here needs. The analysis workers stop, the atexit
+    handlers run (logging's flush, the databases' close: monitor/store/db.py), the output is flushed, and
+    the process ends. With a thread of ours still running, the usual exit waits for it.
+    """
+    analysis = sys.modules.get("monitor.analysis")
+    if analysis is not None:
+        analysis.close_shared_pool()
+    if any(not thread.daemon for thread in threading.enumerate() if thread is not threading.main_thread()):
+        sys.exit(code)
+    status = _exit_status(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: Python's own exit says 120 then
+            status = status or 120
+    os._exit(status)
+
+
+def _exit_status(code: object) -> int:
+    """The status SystemExit(code) ends a process with; a message is printed to stderr, as Python does."""
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=sys.stderr)
+    return 1
 
 
 # The commands every start needs (`run --once` from cron among them) register themselves on `cli` when their

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,7 +65,21 @@ def connect(url: str | None = None, *, keep_connections: bool = True, must_exist
             engine = create_engine(url, pool_pre_ping=keep_connections, **pooling)
     except (SQLAlchemyError, ImportError, ValueError) as error:
         raise DatabaseError(f"cannot use database {url!r}: {error}") from None
+    _engines.add(engine)
     return engine
+
+
+# Every engine made here, closed at exit by close_engines: the command line ends its process without the
+# interpreter's clean-up (monitor/cli/__init__.py, main), which is what closes the connections otherwise.
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+@atexit.register
+def close_engines() -> None:
+    """Close the connections of every engine still in use (SQLite writes its WAL into the file when its last
+    connection closes; a server sees a goodbye, not a dropped socket)."""
+    for engine in list(_engines):
+        engine.dispose()
 
 
 def sqlite_file(url: str | URL) -> Path | None:
