@@ -5,8 +5,9 @@ per cycle out.
     .venv/bin/python bench/cycle_cli.py [--pages 500] [--delay 0.05] [--clausewatch PATH]
 
 Each cycle is a new process, as cron starts it, with the defaults and an environment cleared of every
-CLAUSEWATCH_* variable: `clausewatch --db sqlite:///<dir>/clausewatch.db --sources <dir>/sources.yaml
-run --once --quiet`, and `urlwatch --urls ... --cache ...`. Each tool gets a fresh store. Three cycles:
+CLAUSEWATCH_* variable and of PYTHONUNBUFFERED: `clausewatch --db sqlite:///<dir>/clausewatch.db --sources
+<dir>/sources.yaml run --once --quiet`, and `urlwatch --urls ... --cache ...`. Each tool gets a fresh store.
+Three cycles:
 1. first: everything is new;
 2. unchanged: the same documents again;
 3. changed: 5 % of the pages now serve an earlier recorded version of their document.
@@ -229,7 +230,9 @@ def _pss_kb(pid: int) -> int:
 
 
 def clean_environment() -> dict[str, str]:
-    return {name: value for name, value in os.environ.items() if not name.startswith("CLAUSEWATCH_")}
+    # cron sets no PYTHONUNBUFFERED: what a tool writes to its pipe is buffered, as it is for users
+    return {name: value for name, value in os.environ.items()
+            if not name.startswith("CLAUSEWATCH_") and name != "PYTHONUNBUFFERED"}
 
 
 def clausewatch_cycles(executable: str, urls: list[str], folder: Path, phase: multiprocessing.Value) -> list[Cycle]:
