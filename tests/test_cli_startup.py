@@ -23,8 +23,9 @@ from monitor.cli import main
 main()
 """
 # (rich.progress is not in the list: httpx imports it for its own command line, httpx._main.)
-NOT_FOR_A_CRON_RUN = ("jinja2", "starlette", "uvicorn", "playwright", "pypdf", "langdetect", "apprise", "monitor.web", "monitor.uses", "monitor.cli.web", "monitor.cli.uses",
-                      "monitor.cli.worker", "monitor.cli.alerts", "monitor.cli.ops")
+NOT_FOR_A_CRON_RUN = ("jinja2", "starlette", "uvicorn", "playwright", "pypdf", "langdetect", "apprise", "monitor.web",
+                      "monitor.uses", "monitor.cli.web", "monitor.cli.uses", "monitor.cli.worker", "monitor.cli.alerts",
+                      "monitor.cli.ops", "sqlalchemy.dialects.postgresql")
 
 
 def imported_by(tmp_path: Path, *args: str) -> set[str]:

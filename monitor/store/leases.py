@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from monitor.errors import ClauseWatchError, ExitCode, UsageError
@@ -161,6 +160,8 @@ def lock_registration(session: Session) -> None:
 
 def add_schedules(session: Session, source_ids: Sequence[str]) -> int:
     """Give each source a schedule row, due now, if it has none; returns how many were added."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert  # workers only: not on every cron start
+
     now = database_now(session)
     added = 0
     for start in range(0, len(source_ids), 1000):
