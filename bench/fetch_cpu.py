@@ -76,7 +76,7 @@ async def _exchange(client: httpx.AsyncClient, url: str, headers: dict[str, str]
 class _HttpxConnections:
     """`connections.HostConnections`' interface through an httpx.AsyncClient per host (errors left unmapped)."""
 
-    def __init__(self, settings: FetchSettings) -> None:
+    def __init__(self, settings: FetchSettings, resolved: object = None) -> None:  # httpx looks hosts up itself
         self._settings = settings
         self._clients: dict[str, httpx.AsyncClient] = {}
 
@@ -100,7 +100,7 @@ class _HttpxSharedConnections(_HttpxConnections):
     """httpx.AsyncClients of 5 connections, as many as the concurrency needs, leased by load: a host starts at its
     own and spills over (the issue's baseline, before the client per host)."""
 
-    def __init__(self, settings: FetchSettings) -> None:
+    def __init__(self, settings: FetchSettings, resolved: object = None) -> None:
         super().__init__(settings)
         count = math.ceil(settings.concurrency / 5)
         self._shared = [_httpx_client(settings, 5) for _ in range(count)]

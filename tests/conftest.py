@@ -65,7 +65,7 @@ class LocalServer:
     returning one; `server.requests` records (method, path, headers) of every request.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.pages: dict[str, Response | Handler] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         outer = self
@@ -93,14 +93,14 @@ class LocalServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
+        self.host, self.port = host, self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def serve(self, path: str, body: bytes | str, content_type: str = "text/html; charset=utf-8",
               status: int = 200, **headers: str) -> str:

@@ -4,12 +4,14 @@ and port; a redirect anywhere else private needs `allow_private_redirects`. Loca
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
 from conftest import LocalServer
 from hostile import SECRET, canary, redirect
 from monitor.fetch import FetchRequest, FetchSettings, fetch_source
+from monitor.fetch import addresses as fetch_addresses
 from monitor.fetch.http import AddressPolicy, FetchFailure, Resolver, check_url
 from monitor.sources import Source
 
@@ -75,3 +77,59 @@ def test_allow_private_redirects_is_documented_in_the_readme() -> None:
 
     readme = (REPO / "README.md").read_text()
     assert "allow_private_redirects" in readme
+
+
+# ---------------------------------------------------------------- DNS rebinding
+
+@pytest.fixture
+def rebinding_dns(monkeypatch):  # type: ignore[no-untyped-def]
+    """`answers[name]`: the addresses each lookup of `name` gets in turn, the last one from then on; loopback
+    addresses other than 127.0.0.2 count as public."""
+    answers: dict[str, list[list[str]]] = {}
+    real_lookup = asyncio.base_events.BaseEventLoop.getaddrinfo
+    real_refusal = fetch_addresses.address_refusal
+
+    async def lookup(loop, host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host not in answers:
+            return await real_lookup(loop, host, port, *args, **kwargs)
+        turn = answers[host].pop(0) if len(answers[host]) > 1 else answers[host][0]
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port or 0)) for address in turn]
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "getaddrinfo", lookup)
+    monkeypatch.setattr(fetch_addresses, "address_refusal",
+                        lambda address: real_refusal(address) if str(address) == "127.0.0.2" else None)
+    return answers
+
+
+def test_a_name_is_connected_to_at_the_address_it_was_checked_at(local_server: LocalServer, rebinding_dns) -> None:
+    # The name answers a public address for the check, then the private service's for the connection.
+    hostile = LocalServer(host="127.0.0.2", port=local_server.port)
+    try:
+        hostile.serve("/terms", SECRET)
+        local_server.serve("/terms", "<h1>Terms</h1>")
+        rebinding_dns["terms.example"] = [["127.0.0.1"], ["127.0.0.2"]]
+        result = fetch(f"http://terms.example:{local_server.port}/terms")
+        assert (result.outcome, result.body) == ("ok", b"<h1>Terms</h1>")
+        assert hostile.requests == []
+    finally:
+        hostile.close()
+
+
+def test_the_next_checked_address_is_tried_when_one_refuses(local_server: LocalServer, rebinding_dns) -> None:
+    local_server.serve("/terms", "<h1>Terms</h1>")
+    rebinding_dns["terms.example"] = [["127.0.0.3", "127.0.0.1"], ["127.0.0.2"]]  # nothing listens on .3
+    result = fetch(f"http://terms.example:{local_server.port}/terms")
+    assert (result.outcome, result.body) == ("ok", b"<h1>Terms</h1>")
+
+
+def test_a_connection_finds_the_checked_addresses_by_the_idna_name_it_uses(rebinding_dns) -> None:
+    rebinding_dns["münchen.example"] = [["127.0.0.1"]]
+
+    async def resolve() -> Resolver:
+        resolver = Resolver()
+        await resolver.addresses("münchen.example", "http://münchen.example/")
+        return resolver
+
+    resolver = asyncio.run(resolve())
+    assert [str(address) for address in resolver.resolved("xn--mnchen-3ya.example")] == ["127.0.0.1"]
+    assert resolver.resolved("other.example") is None

@@ -66,9 +66,9 @@ async def check_url(url: str, policy: AddressPolicy, resolver: Resolver) -> None
     A refusal is `blocked`, like a robots.txt refusal: both are our policy declining the fetch, never
     transient, and fixed by the source's configuration; the error text says which field.
 
-    There is a DNS-rebinding gap: the client resolves the name again when it connects, so a hostile DNS
-    server could answer differently the second time. Closing it needs a transport that connects to the
-    checked address; not done yet (README, Security).
+    The HTTP fetcher then connects to the addresses checked here (`Resolver.resolved`), not to what the name
+    resolves to by then, which a hostile DNS server could change (DNS rebinding); the browser's own client
+    resolves it again (README, Security).
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
@@ -94,6 +94,13 @@ class Resolver:
     def __init__(self) -> None:
         self._cache: dict[str, asyncio.Future[list[Address]]] = {}
 
+    def resolved(self, host: str) -> list[Address] | None:
+        """The addresses `host` resolved to in this run (as a URL names it, or its IDNA form), if it has."""
+        answer = self._cache.get(host) or self._cache.get(_unicode_host(host))
+        if answer is None or not answer.done() or answer.cancelled() or answer.exception() is not None:
+            return None
+        return answer.result()
+
     async def addresses(self, host: str, url: str) -> list[Address]:
         with contextlib.suppress(ValueError):
             return [ipaddress.ip_address(host)]
@@ -113,3 +120,13 @@ class Resolver:
         except (socket.gaierror, UnicodeError) as error:
             raise FetchFailure("network_error", f"cannot resolve {host}: {describe_error(error)}", url=url) from None
         return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
+def _unicode_host(host: str) -> str:
+    """An IDNA host ("xn--mnchen-3ya.de", as a connection names it) as urlsplit gives it ("münchen.de")."""
+    if "xn--" not in host:
+        return host
+    try:
+        return host.encode("ascii").decode("idna")
+    except UnicodeError:
+        return host

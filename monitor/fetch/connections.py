@@ -14,12 +14,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import httpcore
 import httpx
 
+from monitor.fetch.addresses import Address
 from monitor.fetch.failure import FetchFailure, describe_error
 from monitor.fetch.settings import FetchSettings
 from monitor.fetch.streams import AsyncioBackend
@@ -29,7 +30,6 @@ _ACCEPT = b"text/html,application/xhtml+xml,text/markdown,text/plain;q=0.9,appli
 _KEEPALIVE_EXPIRY = 5.0
 # What an exchange can raise besides timeouts (httpcore's exceptions share no base class).
 NETWORK_ERRORS = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol, httpcore.ProxyError)
-_NETWORK = AsyncioBackend()
 _TIMEOUT_NAMES = {httpcore.ConnectTimeout: "connect timeout", httpcore.ReadTimeout: "read timeout",
                   httpcore.WriteTimeout: "write timeout", httpcore.PoolTimeout: "no free connection in time"}
 
@@ -53,7 +53,9 @@ class HostConnections:
     20 at 0.97 ms; this crawl, at 0.43 ms).
     """
 
-    def __init__(self, settings: FetchSettings) -> None:
+    def __init__(self, settings: FetchSettings, resolved: Callable[[str], Sequence[Address] | None] | None = None
+                 ) -> None:
+        self._network = AsyncioBackend(resolved)  # connects to the addresses the hosts were checked at
         self._connections = settings.per_host + 1
         self._pools: dict[str, httpcore.AsyncConnectionPool] = {}
         self._cookies: dict[str, httpx.Cookies] = {}
@@ -101,7 +103,7 @@ class HostConnections:
             pool = self._pools[host] = httpcore.AsyncConnectionPool(
                 ssl_context=ssl_context(), max_connections=self._connections,
                 max_keepalive_connections=self._connections, keepalive_expiry=_KEEPALIVE_EXPIRY,
-                network_backend=_NETWORK)
+                network_backend=self._network)
         return pool
 
     def _request_headers(self, target: httpx.URL, headers: dict[str, str],

@@ -133,10 +133,10 @@ class _Crawl:
         self.settings = settings
         self.admit = admit
         politeness = politeness or Politeness.for_settings(settings)
-        self.connections = HostConnections(settings)
+        self.resolver = Resolver()
+        self.connections = HostConnections(settings, self.resolver.resolved)
         self.slots = asyncio.Semaphore(settings.concurrency)
         self.hosts = politeness.hosts
-        self.resolver = Resolver()
         self.robots = RobotsCache(settings.robots_token, politeness.robots)
 
     async def __aenter__(self) -> _Crawl:

@@ -5,19 +5,25 @@ httpcore's own asyncio backend goes through anyio, whose cancel scope per read a
 attributes, rebuilt on every keep-alive check, cost a sixth of the crawl's client CPU (BENCHMARKS.md, fetch CPU).
 This one behaves as that backend does: happy eyeballs at 250 ms, TCP_NODELAY (asyncio's default), TLS without
 waiting for the peer's close_notify, and the same exceptions with the same texts (a failed connect is "All
-connection attempts failed"; a broken read or write has no text).
+connection attempts failed"; a broken read or write has no text). A host the address rule checked is connected
+to at the addresses it was checked at, not looked up again (DNS rebinding).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import socket
 import ssl
-from collections.abc import Iterable
+from asyncio import staggered
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import httpcore
 from httpcore._utils import is_socket_readable
+
+from monitor.fetch.addresses import Address
 
 # anyio's, which httpcore's default backend passed on.
 _HAPPY_EYEBALLS_DELAY = 0.25
@@ -87,15 +93,26 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
-    """Opens `AsyncioStream`s: the network backend of the crawl's connection pools."""
+    """Opens `AsyncioStream`s: the network backend of the crawl's connection pools.
+
+    `resolved(host)` gives the addresses a host was checked at (monitor/fetch/addresses.py): a host it knows is
+    connected to at those, never resolved again, so that a DNS server cannot point it elsewhere after the check.
+    """
+
+    def __init__(self, resolved: Callable[[str], Sequence[Address] | None] | None = None) -> None:
+        self._resolved = resolved
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                           socket_options: Iterable[tuple[Any, ...]] | None = None) -> httpcore.AsyncNetworkStream:
+        addresses = self._resolved(host) if self._resolved is not None else None
+        local = (local_address, 0) if local_address else None
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(
-                    host, port, happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY,
-                    local_addr=(local_address, 0) if local_address else None)
+                if addresses:
+                    reader, writer = await _connect_first(addresses, port, local)
+                else:
+                    reader, writer = await asyncio.open_connection(
+                        host, port, happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY, local_addr=local)
         except TimeoutError:
             raise httpcore.ConnectTimeout() from None
         except socket.gaierror as error:
@@ -108,3 +125,24 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+async def _connect_first(addresses: Sequence[Address], port: int, local: tuple[str, int] | None
+                         ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection to the first of `addresses` to answer, tried as asyncio tries a name's: the families
+    interleaved, each attempt started _HAPPY_EYEBALLS_DELAY after the one before or as soon as it fails."""
+    attempts = [functools.partial(asyncio.open_connection, str(address), port, local_addr=local)
+                for address in _interleaved(addresses)]
+    connection, _, errors = await staggered.staggered_race(attempts, _HAPPY_EYEBALLS_DELAY)
+    if connection is None:
+        raise next((error for error in errors if error is not None), OSError("no address to connect to"))
+    return connection
+
+
+def _interleaved(addresses: Sequence[Address]) -> list[Address]:
+    """The addresses with their families alternating, the first address's family first (RFC 8305)."""
+    by_family: dict[int, list[Address]] = {}
+    for address in addresses:
+        by_family.setdefault(address.version, []).append(address)
+    rounds = itertools.zip_longest(*by_family.values())
+    return [address for round_ in rounds for address in round_ if address is not None]
