@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -39,6 +40,7 @@ def test_daemon_fetches_then_stops_cleanly_on_sigterm(local_server, tmp_path: Pa
             daemon.kill()
     assert daemon.returncode == 0, err
     assert "Traceback" not in err
+    assert "local-terms: checked" not in err  # a run that went well is INFO: -v shows it, the log stays quiet
     assert _attempts(db_url) == 1
 
 
@@ -136,3 +138,14 @@ def test_the_daemon_keeps_a_bounded_number_of_latest_versions_in_memory(local_se
     assert done.exit_code == 0, done.output
     assert _attempts(db_url) == 8
     assert len(recorders) == 1 and 0 < len(recorders[0]._latest) <= 3
+
+
+def test_a_daemon_run_is_a_warning_only_when_its_fetch_failed(caplog) -> None:
+    from monitor.cli.crawl import log_daemon_run
+    from monitor.pipeline.cycle import CycleSummary
+
+    caplog.set_level(logging.INFO, logger="monitor.daemon")
+    log_daemon_run("fine", CycleSummary(checked=1, unchanged=1))
+    log_daemon_run("broken", CycleSummary(checked=1, failed=1, alert_failures=["slack: HTTP 500"]))
+    assert [(record.levelno, record.getMessage().split(":")[0]) for record in caplog.records] == [
+        (logging.INFO, "fine"), (logging.WARNING, "broken"), (logging.WARNING, "alert channel failed")]

@@ -151,12 +151,19 @@ def daemon(obj: Context, concurrency: int | None, alerts_file: str | None, quiet
     def run_source(source: Any) -> None:
         summary = run_cycle(recorder, [source], settings, notifiers, analysis_processes=processes,
                             politeness=politeness)
-        logging.getLogger("monitor.daemon").warning("%s: %s", source.id, summary.line())
-        for failure in summary.alert_failures:
-            logging.getLogger("monitor.daemon").warning("alert channel failed: %s", failure)
+        log_daemon_run(source.id, summary)
 
     console.print(f"daemon: watching {len(sources)} sources; SIGTERM or Ctrl-C to stop")
     run_daemon(sources, run_source)
+
+
+def log_daemon_run(source_id: str, summary: Any) -> None:
+    """One line per run of a source: a warning when its fetch failed, else INFO (shown with -v), so that a
+    daemon over thousands of sources does not fill its log with routine runs."""
+    log = logging.getLogger("monitor.daemon")
+    log.log(logging.WARNING if summary.failed else logging.INFO, "%s: %s", source_id, summary.line())
+    for failure in summary.alert_failures:
+        log.warning("alert channel failed: %s", failure)
 
 
 @cli.command()
