@@ -236,13 +236,21 @@ def clean_environment() -> dict[str, str]:
 
 
 def clausewatch_cycles(executable: str, urls: list[str], folder: Path, phase: multiprocessing.Value) -> list[Cycle]:
+    write_clausewatch_sources(urls, folder)
+    database = folder / "clausewatch.db"
+    return run_cycles(clausewatch_command(executable, folder), folder, [database, Path(f"{database}-wal")], phase)
+
+
+def write_clausewatch_sources(urls: list[str], folder: Path) -> None:
     sources = [{"id": f"page-{index}", "provider": "Bench", "title": f"Page {index}", "url": url,
                 "allow_private": True} for index, url in enumerate(urls)]
     (folder / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}, sort_keys=False))
-    database = folder / "clausewatch.db"
-    command = [executable, "--db", f"sqlite:///{database}", "--sources", str(folder / "sources.yaml"),
-               "run", "--once", "--quiet"]
-    return run_cycles(command, folder, [database, Path(f"{database}-wal")], phase)
+
+
+def clausewatch_command(executable: str, folder: Path) -> list[str]:
+    """The cron command on `folder`'s sources.yaml and database."""
+    return [executable, "--db", f"sqlite:///{folder / 'clausewatch.db'}", "--sources", str(folder / "sources.yaml"),
+            "run", "--once", "--quiet"]
 
 
 def urlwatch_cycles(executable: str, urls: list[str], folder: Path, phase: multiprocessing.Value) -> list[Cycle]:
