@@ -27,6 +27,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -54,7 +55,10 @@ EXTRA_DATASET = SHARED / "corpus" / "genai-eu-extra"
 EXTRA_GOLD = SHARED / "corpus" / "gold" / "genai-eu-extra.json"
 LICENCE_GOLD = REPO / "tests" / "data" / "gold-licences.json"
 LINEAGE = SHARED / "corpus" / "licenses-lineage"
-CLI = REPO / ".venv" / "bin" / "clausewatch"
+# With no registry: the shipped sources.yaml names most of the corpus's documents in its `history:` fields,
+# and would record them under its own providers and titles, which the gold (named by folder) cannot match.
+CLI = shlex.join([str(REPO / ".venv" / "bin" / "clausewatch"),
+                  "--sources", str(REPO / "tests" / "data" / "no-sources.yaml")])
 # Services of one company count as one provider: Vibe's terms are Mistral's, the Llama lineage is Meta's.
 PROVIDER_GROUPS = {
     "Le Chat": "Mistral AI", "Vibe": "Mistral AI", "Mistral AI": "Mistral AI",
@@ -178,7 +182,7 @@ def run_cli_scorer(gold: dict, dataset: Path, rules: Path | None = None) -> tupl
     with tempfile.TemporaryDirectory(prefix="cw-quality-") as work:
         gold_file = Path(work) / "gold.json"
         gold_file.write_text(json.dumps(gold, ensure_ascii=False), encoding="utf-8")
-        done = subprocess.run([sys.executable, str(SCORER), "run", "--cli", str(CLI), "--gold", str(gold_file),
+        done = subprocess.run([sys.executable, str(SCORER), "run", "--cli", CLI, "--gold", str(gold_file),
                                "--corpus", str(dataset), "--keep", str(Path(work) / "run")],
                               env=env, capture_output=True, text=True)
         if done.returncode != 0:

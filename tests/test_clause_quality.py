@@ -61,3 +61,15 @@ def test_a_sentence_nobody_wrote_drops_nothing() -> None:
     data = {"rules": [{"id": "invented", "must_match": ["A sentence of no corpus."]}]}
     reduced, dropped = clause_quality.rules_without(data, "Acme", {"A sentence of no corpus.": set()})
     assert dropped == [] and reduced["rules"] == data["rules"]
+
+
+def test_the_scorer_run_keeps_the_folder_names_of_documents_the_registry_also_names(tmp_path: Path) -> None:
+    # The shipped sources.yaml continues "ChatGPT/Acceptable Use Policy" as OpenAI's usage policies: scored
+    # under that name, every clause of the document would be missed.
+    write(tmp_path, "ChatGPT", "Acceptable Use Policy", "# Usage policies\n\n" + "\n\n".join(
+        f"{number}. You may not use Output to develop models that compete with OpenAI." for number in range(1, 6)))
+    gold = {"documents": [{"service": "ChatGPT", "terms_type": "Acceptable Use Policy", "clauses_at_head": [],
+                           "events": []}]}
+    clauses, _ = clause_quality.run_cli_scorer(gold, tmp_path)
+    assert clauses and {(clause["provider"], clause["title"]) for clause in clauses} == {
+        ("ChatGPT", "Acceptable Use Policy")}
