@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -27,13 +28,17 @@ def sample(command: list[str], cwd: Path) -> tuple[float, list[tuple[float, dict
     began = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=clean_environment(), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.append(process.stdout.read()), daemon=True)
+    reader.start()  # a full pipe would stall the command
     samples = []
     while process.poll() is None:
         tree = _tree(process.pid)
         samples.append((time.perf_counter() - began, {pid: cpu for pid, (_, cpu) in tree.items()}))
         time.sleep(0.02)
     seconds = time.perf_counter() - began
-    return seconds, samples, process.stdout.read()
+    reader.join()
+    return seconds, samples, "".join(output)
 
 
 def print_timeline(samples: list[tuple[float, dict[int, float]]], bucket: float) -> None:
