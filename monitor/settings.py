@@ -41,8 +41,8 @@ class Shown:
     secret: bool = False
 
 
-def _unfit_for_a_header(value: str) -> str | None:
-    """The first character of `value` that is not printable ASCII, if any."""
+def unfit_for_a_header(value: str) -> str | None:
+    """The first character of `value` that is not printable ASCII (what an HTTP header carries as it is), if any."""
     return next((character for character in value if not " " <= character <= "~"), None)
 
 
@@ -79,7 +79,7 @@ class FetchSettings(BaseModel):
         # The default agent names the contact URL, so it is built from that field.
         if isinstance(data, dict) and not data.get("user_agent"):
             contact = data.get("contact_url") or DEFAULT_CONTACT_URL
-            if _unfit_for_a_header(str(contact)):  # the contact_url's own check names it
+            if unfit_for_a_header(str(contact)):  # the contact_url's own check names it
                 contact = DEFAULT_CONTACT_URL
             data = {**data, "user_agent": default_user_agent(contact)}
         return data
@@ -88,7 +88,7 @@ class FetchSettings(BaseModel):
     @classmethod
     def _fits_a_header(cls, value: str) -> str:
         # Both go out in the User-Agent header, which every request would otherwise fail to encode.
-        unfit = _unfit_for_a_header(value)
+        unfit = unfit_for_a_header(value)
         if unfit is not None:
             raise ValueError(f"{unfit!r} cannot go in an HTTP header: use printable ASCII only")
         return value

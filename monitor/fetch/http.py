@@ -26,6 +26,7 @@ from monitor.fetch.registry import Admit, Fetcher, ResultCallback
 from monitor.fetch.retries import final_failure, parse_retry_after, retry_wait
 from monitor.fetch.robots import ROBOTS_MAX_BYTES, RobotsCache, RobotsReply
 from monitor.fetch.settings import FetchRequest, FetchSettings
+from monitor.settings import unfit_for_a_header
 from monitor.sources import Source
 
 log = logging.getLogger(__name__)
@@ -251,7 +252,7 @@ def _can_send_back(validator: str | None) -> bool:
     """Whether a validator the server sent can go back to it as it came. One with bytes beyond ASCII (which
     RFC 9110 allows in an ETag) reaches us decoded as UTF-8 or Latin-1, and no longer matches once encoded
     again: it is left out, and the page is fetched in full."""
-    return bool(validator) and validator.isascii() and validator.isprintable()
+    return bool(validator) and unfit_for_a_header(validator) is None
 
 
 def _next_hop(reply: Reply, location: str) -> str:
