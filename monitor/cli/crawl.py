@@ -132,6 +132,7 @@ def daemon(obj: Context, concurrency: int | None, alerts_file: str | None, quiet
     """Keep running: fetch each source on its own schedule (with jitter) until SIGTERM.
 
     Every source is fetched once at start. SIGTERM or Ctrl-C stops cleanly after the fetches in flight.
+    Each source run logs its summary: as a warning when the fetch failed, else with -v.
 
     \b
     Example:
