@@ -15,6 +15,8 @@ from monitor.clauses.sentences import split_sentences
 from monitor.extract.text import normalise_plain_text
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "clause_cases.yaml").read_text(encoding="utf-8"))
+# The taxonomy's clauses in wordings no corpus document uses: the rules on language they were not written on.
+CONSTRUCTED = yaml.safe_load((Path(__file__).parent / "data" / "constructed_wordings.yaml").read_text(encoding="utf-8"))
 
 
 # ---------------------------------------------------------------- segmentation
@@ -112,7 +114,7 @@ def test_glued_list_from_a_single_line_capture(corpus: Path) -> None:
 
 # ---------------------------------------------------------------- classification
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c["text"][:50])
+@pytest.mark.parametrize("case", CASES + CONSTRUCTED, ids=lambda c: c["text"][:50])
 def test_classification_cases(case: dict) -> None:
     result = classify_clause(case["text"], case.get("lead", ""))
     for category in case["categories"]:
