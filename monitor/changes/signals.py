@@ -227,7 +227,9 @@ def _qualified_words_kept(qualifier: str, before_texts: list[str], after_text: s
     return not narrowed or any(not words or words & after_words for words in narrowed)
 
 
-_LINKING_WORDS = {"a", "an", "the", "or", "and", "of", "to", "for", "any", "other", "use", "uses"}
+# Skipped when reading what a qualifier narrows: linking words, and the nouns of a purpose ("for commercial
+# purposes" narrows the whole rule, not a thing it names).
+_LINKING_WORDS = {"a", "an", "the", "or", "and", "of", "to", "for", "any", "other", "use", "uses", "purpose", "purposes"}
 
 
 def merge_signals(part: Clause, whole: Clause, split: bool = False) -> list[tuple[int, str]]:

@@ -61,6 +61,7 @@ class ScopeData:
     function_words: frozenset[str]
     modal_groups: tuple[frozenset[str], ...]
     boilerplate_words: frozenset[str]
+    company_forms: frozenset[str]
     scope_nouns: frozenset[str]
     model_class_words: frozenset[str]
     model_classes: tuple[tuple[str, re.Pattern[str]], ...]
@@ -76,6 +77,7 @@ def load_scope() -> ScopeData:
         function_words=frozenset(cosmetic["function_words"]),
         modal_groups=tuple(frozenset(group) for group in cosmetic["modal_groups"]),
         boilerplate_words=frozenset(cosmetic["boilerplate_words"]),
+        company_forms=frozenset(cosmetic["company_forms"]),
         scope_nouns=frozenset(data["scope_nouns"]),
         model_class_words=frozenset(data["model_class_words"]),
         model_classes=tuple((entry["name"], re.compile(entry["pattern"])) for entry in data["model_classes"]),
@@ -141,6 +143,8 @@ def cosmetic_kind(edit: Edit, declared: frozenset[str] = frozenset()) -> str:
         return "modal verb"
     if (_content(old_words) | _content(new_words)) - {"and", "or"} <= scope.boilerplate_words:
         return "legal boilerplate"
+    if (_content(old_words) | _content(new_words)) <= scope.company_forms:
+        return "company form"
     if _typo(old_words, new_words):
         return "spelling"
     if _renamed(edit, declared, scope):
