@@ -56,8 +56,12 @@ def _classes(names: set[str], table: str) -> set[str]:
     return {mapping.get(name, name) for name in names if mapping.get(name, name) is not None}
 
 
-def _set_signals(name: str, label: str, before: list[dict], after: dict, sign_of: int, table: str) -> list[tuple[int, str]]:
+def _set_signals(name: str, label: str, before: list[dict], after: dict, sign_of: int, table: str,
+                 in_dropped_conditions: str = "", in_added_conditions: str = "") -> list[tuple[int, str]]:
     """Widened / narrowed lists of actions or objects.
+
+    What goes with a dropped or added condition (its text: "models that you distribute") is the
+    condition's: the condition's own signal tells it, not a narrower or wider list.
 
     What a rule names only as an illustration ("e.g.", "including") keeps a feature covered but never
     widens the rule. A list that both gains and loses members was redrafted: it is compared by class, so
@@ -69,6 +73,9 @@ def _set_signals(name: str, label: str, before: list[dict], after: dict, sign_of
     a_core = set(after.get(name, []))
     a_all = a_core | set(after.get(f"{name}_all", []))
     added, removed = a_core - b_all, b_core - a_all
+    patterns = load_rules().features[name]
+    removed = {v for v in removed if not _named_in(patterns, v, in_dropped_conditions)}
+    added = {v for v in added if not _named_in(patterns, v, in_added_conditions)}
     if added and removed:
         added = _classes(a_core, table) - _classes(b_all, table)
         removed = _classes(b_core, table) - _classes(a_all, table)
@@ -109,8 +116,10 @@ def feature_signals(sources: list[Clause], after: Clause, pieces: list[Clause] |
     if not b or not a:
         return signals
     sign_of = -1 if is_permission(after_categories | before_categories) else 1
-    signals += _set_signals("actions", "action", before_features, a, sign_of, "action_classes")
-    signals += _set_signals("objects", "object", before_features, a, sign_of, "object_classes")
+    conditions, in_dropped, in_added = _condition_signals([s.text for s in sources], after.text, sign_of)
+    signals += _set_signals("actions", "action", before_features, a, sign_of, "action_classes", in_dropped, in_added)
+    signals += _set_signals("objects", "object", before_features, a, sign_of, "object_classes", in_dropped, in_added)
+    signals += conditions
     signals += _qualifier_signals(b, a, [s.text for s in sources], after.text, sign_of)
     signals += _reach_signals(b, a, sign_of)
     signals += _exception_signals(b, a, sign_of, new_rules)
@@ -201,6 +210,48 @@ def _territory_signals(b: dict, a: dict, sign_of: int) -> list[Signal]:
     for territory in sorted(set(b.get("territories", [])) - set(a.get("territories", []))):
         signals.append((-sign_of, f"territory removed: {territory}"))
     return signals
+
+
+def _condition_signals(before_texts: list[str], after_text: str, sign_of: int) -> tuple[list[Signal], str, str]:
+    """Conditions the rule dropped (widened) or gained (narrowed), and the texts of those conditions.
+
+    A condition counts only while the word it follows ("models" in "models that you distribute") is in the
+    clause on both sides: one that went with its whole item is the item's loss, told by the rest."""
+    conditions = load_rules().features.get("conditions", {})
+    before = [prepare_text(text) for text in before_texts]
+    after = prepare_text(after_text)
+    before_words = {_stem(w) for text in before for w in re.findall(r"[a-z]+", text)}
+    after_words = {_stem(w) for w in re.findall(r"[a-z]+", after)}
+    signals, dropped, added = [], [], []
+    for name, pattern in conditions.items():
+        old = [(text, m) for text in before for m in pattern.finditer(text)]
+        new = [(after, m) for m in pattern.finditer(after)]
+        if old and not new:
+            kept = [m.group(0).strip() for text, m in old if _head_word(text, m) in after_words]
+            if kept:
+                signals.append((sign_of, f"condition '{kept[0]}' dropped: scope widened"))
+                dropped += kept
+        elif new and not old:
+            put = [m.group(0).strip() for text, m in new if _head_word(text, m) in before_words]
+            if put:
+                signals.append((-sign_of, f"condition '{put[0]}' added: scope narrowed"))
+                added += put
+    return signals, " ".join(dropped), " ".join(added)
+
+
+def _named_in(patterns: dict[str, re.Pattern[str]], name: str, text: str) -> bool:
+    """Whether the feature `name` is named in `text` (a stored feature the rules no longer name is not)."""
+    pattern = patterns.get(name)
+    return bool(text) and pattern is not None and pattern.search(text) is not None
+
+
+def _head_word(text: str, match: re.Match[str]) -> str:
+    words = re.findall(r"[a-z]+", text[: match.start()])
+    return _stem(words[-1]) if words else ""
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word
 
 
 def _listed_with_others(qualifier: str, texts: list[str]) -> bool:
