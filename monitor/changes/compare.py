@@ -45,18 +45,33 @@ def compare_clauses(previous: list[Clause], current: list[Clause]) -> tuple[list
     pieces: dict[int, list[Clause]] = {}
     for j, i in alignment.split_from.items():
         pieces.setdefault(i, []).append(keyed[j])
+    # an exception written as its own clause is compared as part of the rule before it
+    with_exception = {i: _with_next_exception(previous, i) for i, _ in alignment.pairs}
+    folded = {i + 1 for i, clause in with_exception.items() if clause is not previous[i]}
     for i, j in alignment.pairs:
-        merged = [previous[k] for k in alignment.merged.get(j, [])]
-        change = describe_change(previous[i], keyed[j], merged, pieces=pieces.get(i, []), declared=declared)
+        merged = [previous[k] for k in alignment.merged.get(j, []) if k not in folded]
+        change = describe_change(with_exception[i], _with_next_exception(keyed, j), merged,
+                                 pieces=pieces.get(i, []), declared=declared)
         if change:
             changes.append(change)
     for j, sources in alignment.merged.items():
+        sources = [k for k in sources if k not in folded]
+        if not sources:
+            continue
+        if j not in paired_current and j in alignment.added:
+            alignment.added.remove(j)  # its words are those of older clauses
+        if j not in paired_current and set(keyed[j].categories) - {c for k in sources for c in previous[k].categories}:
+            # A new clause that holds the words of older ones and states a rule none of them did (a prohibition
+            # written into a paragraph): compared with all of them, so that what it adds counts too.
+            change = describe_change(previous[sources[0]], keyed[j], [previous[k] for k in sources[1:]],
+                                     declared=declared)
+            if change:
+                changes.append(change)
+            continue
         for k in sources:
             change = describe_change(previous[k], keyed[j], [], relation="merged")
             if change:
                 changes.append(change)
-        if j not in paired_current and j in alignment.added:
-            alignment.added.remove(j)
     for j, i in alignment.split_from.items():
         change = describe_change(previous[i], keyed[j], [], relation="split")
         if change:
@@ -69,6 +84,22 @@ def compare_clauses(previous: list[Clause], current: list[Clause]) -> tuple[list
             changes.append(_translation_or(_appeared_or_gone(keyed[j], "added"), keyed[j], previous))
     changes += definition_changes(previous, keyed, changes, declared)
     return keyed, changes
+
+
+def _with_next_exception(clauses: list[Clause], index: int) -> Clause:
+    """A watched clause with the exception written as the clause right after it ("This restriction does not
+    apply to Enterprise customers."), so that removing that exception tightens the rule, adding it loosens
+    it, and moving it into the rule's own sentence changes nothing."""
+    clause = clauses[index]
+    following = clauses[index + 1] if index + 1 < len(clauses) else None
+    if not clause.watched or following is None or following.watched or not _is_exception(following.text):
+        return clause
+    text = f"{clause.text} {following.text}"
+    return replace(clause, text=text, features=extract_features(text, clause.lead))
+
+
+def _is_exception(text: str) -> bool:
+    return bool(text) and load_rules().features["exceptions"]["not applicable"].search(prepare_text(text)) is not None
 
 
 def definition_changes(previous: list[Clause], current: list[Clause], changes: list[ClauseChange],
@@ -91,7 +122,7 @@ def definition_changes(previous: list[Clause], current: list[Clause], changes: l
         edits = classify_edits(word_diff(strip_label(old_text), strip_label(new_text)), declared)
         if old and new and all(edit.cosmetic for edit in edits):
             continue
-        if not (matches_core_rule(old_text) or matches_core_rule(new_text)):
+        if not (matches_core_rule(old_text) or matches_core_rule(new_text) or _names_outputs(term)):
             continue  # the term's meaning touches no watched kind of rule ("Work", "Licensor")
         for clause in current:
             if clause.watched and clause.key not in changed and uses_term(clause.text, term) and clause is not new:
@@ -100,13 +131,20 @@ def definition_changes(previous: list[Clause], current: list[Clause], changes: l
     return events
 
 
+def _names_outputs(term: str) -> bool:
+    """Whether a defined term names the outputs ("Output", "Generations"): what they cover is what every
+    output-training rule covers."""
+    return load_rules().features["objects"]["outputs"].search(prepare_text(term)) is not None
+
+
 def _definition_change(clause: Clause, term: str, old: str, new: str) -> ClauseChange:
     before = replace(clause, text=old, features=extract_features(old) if old else {})
     after = replace(clause, text=new, features=extract_features(new) if new else {})
     signals = feature_signals([before], after) if old and new else []
     direction = direction_of(signals) if signals else "unclear"
     what = "; ".join(dict.fromkeys(text for _, text in signals)) or (
-        "definition removed" if not new else "definition added" if not old else "definition reworded")
+        "definition removed" if not new else "definition added" if not old
+        else substantive_reason(classify_edits(word_diff(strip_label(old), strip_label(new)))))
     reason = f"definition of '{term}' changed ({what}); this clause uses it"
     return ClauseChange(clause.key, clause.path, "modified", clause.categories, direction, reason, old, new,
                         word_diff(old, new))
@@ -169,16 +207,17 @@ def describe_change(before: Clause, after: Clause, merged: list[Clause], relatio
     """
     if not (before.watched or after.watched or any(m.watched for m in merged)):
         return None
-    if before.text == after.text and not merged and not relation:
+    lead_edits = _lead_edits(before, after, declared) if not relation else []
+    if before.text == after.text and not merged and not relation and not lead_edits:
         return None
     categories = tuple(dict.fromkeys(before.categories + after.categories + tuple(c for m in merged for c in m.categories)))
-    if content_of(before.text) == content_of(after.text) and not merged:
+    if content_of(before.text) == content_of(after.text) and not merged and not lead_edits:
         reason = _relabel_reason(before, after)
         return ClauseChange(after.key, after.path, "modified", categories, "reworded", reason, before.text,
                             after.text, word_diff(before.text, after.text))
     edits = classify_edits(word_diff(strip_label(before.text), strip_label(after.text)), declared)
     same_categories = set(before.categories) == set(after.categories)
-    if not merged and not relation and same_categories and all(edit.cosmetic for edit in edits):
+    if not merged and not relation and same_categories and all(edit.cosmetic for edit in edits + lead_edits):
         return ClauseChange(after.key, after.path, "modified", categories, "reworded", _cosmetic_reason(edits),
                             before.text, after.text, word_diff(before.text, after.text))
     sources = [before, *merged]
@@ -190,18 +229,60 @@ def describe_change(before: Clause, after: Clause, merged: list[Clause], relatio
         signals = merge_signals(after, before, split=True)
     else:
         signals += scope_order_signals(before, after, merged, edits)
+    if lead_edits:
+        signals += _lead_negation_signals(before, after)
     direction = direction_of(signals)
     if signals:
         reason = "; ".join(dict.fromkeys(text for _, text in signals))
-    elif relation or _explained_by_features(edits, before, after):
+    elif relation or (not lead_edits and _explained_by_features(edits, before, after)):
         reason = _reworded_reason(before, after, relation)
     else:
         # Fail-safe: words that may carry the rule changed and nothing says how; a person reviews it.
-        direction, reason = "unclear", substantive_reason(edits)
+        direction, reason = "unclear", substantive_reason(edits + lead_edits)
     if relation and signals:
         reason = f"{relation}: {reason}"
-    return ClauseChange(after.key, after.path, "modified", categories, direction, reason, before.text, after.text,
-                        word_diff(before.text, after.text))
+    shown_before, shown_after = (_with_lead(before), _with_lead(after)) if lead_edits else (before.text, after.text)
+    return ClauseChange(after.key, after.path, "modified", categories, direction, reason, shown_before, shown_after,
+                        word_diff(shown_before, shown_after))
+
+
+def _lead_binds_otherwise(before: Clause, after: Clause) -> bool:
+    """Whether the item's lead-in changed whether it forbids or whom it binds."""
+    if " ".join(before.lead.split()) == " ".join(after.lead.split()):
+        return False
+    rules = load_rules()
+    negated, parties = [], []
+    for clause in (before, after):
+        prepared = prepare_text(_with_lead(clause))
+        negated.append(bool(rules.negation.search(prepared)))
+        parties.append({m.group(1) for m in rules.features["bound_parties"].finditer(prepare_text(clause.lead))})
+    return negated[0] != negated[1] or parties[0] != parties[1]
+
+
+def _lead_edits(before: Clause, after: Clause, declared: frozenset[str]) -> list:
+    """The edits to a list item's lead-in ("You may not:" → "You may not, and may not permit anyone to:") when
+    they change what a lead-in adds to its items: whether it forbids, and whom it binds. (Any other redraft
+    of a lead-in, often a parent bullet, is its own clause's change.)"""
+    if not _lead_binds_otherwise(before, after):
+        return []
+    edits = classify_edits(word_diff(strip_label(before.lead), strip_label(after.lead)), declared)
+    return [edit for edit in edits if not edit.cosmetic]
+
+
+def _lead_negation_signals(before: Clause, after: Clause) -> list[tuple[int, str]]:
+    """A lead-in that starts or stops forbidding ("You may:" → "You may not:") turns its items into bans or
+    out of them (an item that leaves its list keeps the ban when its own words state it)."""
+    negation = load_rules().negation
+    had, has = (bool(negation.search(prepare_text(_with_lead(clause)))) for clause in (before, after))
+    if has and not had:
+        return [(1, f"the lead-in now forbids: '{after.lead.strip()}'")]
+    if had and not has:
+        return [(-1, f"the lead-in no longer forbids: '{after.lead.strip()}'")]
+    return []
+
+
+def _with_lead(clause: Clause) -> str:
+    return f"{clause.lead} {clause.text}".strip()
 
 
 def _cosmetic_reason(edits: list) -> str:
@@ -231,7 +312,8 @@ _PROHIBITION = re.compile(r"\b(?:not|never|no one|nor|cannot|prohibit\w*|forbid\
 def _inserted_prohibitions(edits: list) -> list[str]:
     """The inserted passages of the edits that state a prohibition of their own."""
     inserted = [prepare_text(edit.new) for edit in edits if len(edit.new.split()) >= 4]
-    return [passage for passage in inserted if _PROHIBITION.search(passage)]
+    # "This restriction does not apply to ..." says "not" but takes cases out: an exception, not a prohibition
+    return [passage for passage in inserted if _PROHIBITION.search(passage) and not _is_exception(passage)]
 
 
 def _relabel_reason(before: Clause, after: Clause) -> str:
