@@ -187,6 +187,21 @@ def test_html_lists_selection_and_removal() -> None:
         "Text with a link and entity & more.", "| A | B |", "| 1 | 2 |", "second main"]
 
 
+def test_collapsed_accordion_and_tab_panels_are_read_and_other_hidden_elements_are_not() -> None:
+    # Constructed: a terms page whose sections the reader opens one at a time. What they hide is the
+    # document; a hidden dialog or a plain hidden element is not.
+    filler = "".join(f"<p>{i}. These terms govern your use of the services, paragraph {i} of many.</p>" for i in range(12))
+    page = f"""<html><body><main><h1>Terms of Use</h1>{filler}
+    <div role="tabpanel" hidden><p>A. You may not resell the Services.</p></div>
+    <div class="accordion-collapse collapse" style="display: none"><p>B. You may not scrape the Services.</p></div>
+    <section hidden="until-found"><p>C. You may not reverse engineer the Services.</p></section>
+    <div class="modal" style="display:none"><p>Sign up for our newsletter</p></div>
+    <p hidden>hidden note</p></main></body></html>""".encode()
+    text = extract_document(page, format="html", content_type="text/html").text
+    assert "A. You may not resell" in text and "B. You may not scrape" in text and "C. You may not reverse" in text
+    assert "newsletter" not in text and "hidden note" not in text
+
+
 def test_selector_matching_nothing_falls_back_to_automatic_location_which_the_checks_judge() -> None:
     document = extract_document(b"<html><body><p>x</p></body></html>", format="html", content_type=None,
                                 select=["main"])

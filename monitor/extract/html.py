@@ -31,6 +31,9 @@ _COOKIE_CONTAINER = re.compile(
     re.IGNORECASE,
 )
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden")
+# A collapsed accordion or tab panel hides part of the document until the reader opens it: still its text.
+_DISCLOSURE_ROLES = frozenset(("tabpanel", "region"))
+_DISCLOSURE_MARKS = re.compile(r"accordion|collaps|tab-?pane|tab-?panel|expandable|disclosure", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 # lxml.html's parser without its element classes: they cost a Python call for each element
 # the walk touches, and nothing here needs their methods.
@@ -212,19 +215,29 @@ def html_blocks(roots: list[etree._Element], *, keep_hidden: bool = False) -> li
 
 
 def _hidden(element: etree._Element, *, aria: bool = True) -> bool:
-    """Hidden by its attributes, or a consent manager's container; `aria`: aria-hidden counts as hidden."""
+    """Hidden by its attributes (unless it is a collapsed panel of the document), or a consent manager's
+    container; `aria`: aria-hidden counts as hidden."""
     if not element.keys():  # most elements have no attributes
         return False
     get = element.get
-    if get("hidden") is not None or (aria and get("aria-hidden") == "true"):
-        return True
     style = get("style")
-    if style and "none" in style and _HIDDEN_STYLE.search(style):
-        return True
+    if (get("hidden") is not None or (aria and get("aria-hidden") == "true")
+            or (style and "none" in style and _HIDDEN_STYLE.search(style))):
+        return not _disclosure_panel(element)
     marks = (get("id") or "") + " " + (get("class") or "")
     return len(marks) > 1 and ("ookie" in marks or "onsent" in marks or "rust" in marks) and bool(
         _COOKIE_CONTAINER.search(marks)
     )
+
+
+def _disclosure_panel(element: etree._Element) -> bool:
+    """A collapsed accordion section or tab panel, which the reader opens to read: `hidden="until-found"`,
+    role tabpanel or region, or a class or id that says so."""
+    get = element.get
+    if get("hidden") == "until-found" or (get("role") or "") in _DISCLOSURE_ROLES:
+        return True
+    marks = (get("id") or "") + " " + (get("class") or "")
+    return len(marks) > 1 and _DISCLOSURE_MARKS.search(marks) is not None
 
 
 class _BlockWalker:
