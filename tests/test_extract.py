@@ -202,6 +202,16 @@ def test_collapsed_accordion_and_tab_panels_are_read_and_other_hidden_elements_a
     assert "newsletter" not in text and "hidden note" not in text
 
 
+def test_a_consent_managers_collapsed_container_is_still_hidden() -> None:
+    from lxml import etree
+
+    from monitor.extract.html import _hidden
+
+    banner = etree.fromstring('<div id="onetrust-banner-sdk" class="ot-collapse" style="display:none"/>')
+    panel = etree.fromstring('<div class="accordion-collapse" style="display:none"/>')
+    assert _hidden(banner) and not _hidden(panel)
+
+
 def test_selector_matching_nothing_falls_back_to_automatic_location_which_the_checks_judge() -> None:
     document = extract_document(b"<html><body><p>x</p></body></html>", format="html", content_type=None,
                                 select=["main"])

@@ -222,8 +222,8 @@ def _hidden(element: etree._Element, *, aria: bool = True) -> bool:
     get = element.get
     style = get("style")
     if (get("hidden") is not None or (aria and get("aria-hidden") == "true")
-            or (style and "none" in style and _HIDDEN_STYLE.search(style))):
-        return not _disclosure_panel(element)
+            or (style and "none" in style and _HIDDEN_STYLE.search(style))) and not _disclosure_panel(element):
+        return True
     marks = (get("id") or "") + " " + (get("class") or "")
     return len(marks) > 1 and ("ookie" in marks or "onsent" in marks or "rust" in marks) and bool(
         _COOKIE_CONTAINER.search(marks)
