@@ -246,27 +246,20 @@ def describe_change(before: Clause, after: Clause, merged: list[Clause], relatio
                         word_diff(shown_before, shown_after))
 
 
-def _lead_binds_otherwise(before: Clause, after: Clause) -> bool:
-    """Whether the item's lead-in changed whether it forbids or whom it binds."""
-    if " ".join(before.lead.split()) == " ".join(after.lead.split()):
-        return False
-    rules = load_rules()
-    negated, parties = [], []
-    for clause in (before, after):
-        prepared = prepare_text(_with_lead(clause))
-        negated.append(bool(rules.negation.search(prepared)))
-        parties.append({m.group(1) for m in rules.features["bound_parties"].finditer(prepare_text(clause.lead))})
-    return negated[0] != negated[1] or parties[0] != parties[1]
-
-
 def _lead_edits(before: Clause, after: Clause, declared: frozenset[str]) -> list:
     """The edits to a list item's lead-in ("You may not:" → "You may not, and may not permit anyone to:") when
     they change what a lead-in adds to its items: whether it forbids, and whom it binds. (Any other redraft
     of a lead-in, often a parent bullet, is its own clause's change.)"""
-    if not _lead_binds_otherwise(before, after):
+    if " ".join(before.lead.split()) == " ".join(after.lead.split()):
+        return []
+    if not _lead_negation_signals(before, after) and _lead_parties(before) == _lead_parties(after):
         return []
     edits = classify_edits(word_diff(strip_label(before.lead), strip_label(after.lead)), declared)
     return [edit for edit in edits if not edit.cosmetic]
+
+
+def _lead_parties(clause: Clause) -> set[str]:
+    return {match.group(1) for match in load_rules().features["bound_parties"].finditer(prepare_text(clause.lead))}
 
 
 def _lead_negation_signals(before: Clause, after: Clause) -> list[tuple[int, str]]:

@@ -220,19 +220,17 @@ def _condition_signals(before_texts: list[str], after_text: str, sign_of: int) -
     conditions = load_rules().features.get("conditions", {})
     before = [prepare_text(text) for text in before_texts]
     after = prepare_text(after_text)
-    before_words = {_stem(w) for text in before for w in re.findall(r"[a-z]+", text)}
-    after_words = {_stem(w) for w in re.findall(r"[a-z]+", after)}
     signals, dropped, added = [], [], []
-    for name, pattern in conditions.items():
+    for pattern in conditions.values():
         old = [(text, m) for text in before for m in pattern.finditer(text)]
         new = [(after, m) for m in pattern.finditer(after)]
         if old and not new:
-            kept = [m.group(0).strip() for text, m in old if _head_word(text, m) in after_words]
+            kept = [m.group(0).strip() for text, m in old if _head_word(text, m) in _stems([after])]
             if kept:
                 signals.append((sign_of, f"condition '{kept[0]}' dropped: scope widened"))
                 dropped += kept
         elif new and not old:
-            put = [m.group(0).strip() for text, m in new if _head_word(text, m) in before_words]
+            put = [m.group(0).strip() for text, m in new if _head_word(text, m) in _stems(before)]
             if put:
                 signals.append((-sign_of, f"condition '{put[0]}' added: scope narrowed"))
                 added += put
@@ -248,6 +246,10 @@ def _named_in(patterns: dict[str, re.Pattern[str]], name: str, text: str) -> boo
 def _head_word(text: str, match: re.Match[str]) -> str:
     words = re.findall(r"[a-z]+", text[: match.start()])
     return _stem(words[-1]) if words else ""
+
+
+def _stems(texts: list[str]) -> set[str]:
+    return {_stem(word) for text in texts for word in re.findall(r"[a-z]+", text)}
 
 
 def _stem(word: str) -> str:
